@@ -1,0 +1,37 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+# Both create .venv with the interpreter found as $(PYTHON) and install into it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_DEV := $(VENV)/.installed-dev
+PYTEST_ARGS ?=
+
+.PHONY: run test bench bench-full clean help
+
+help:  ## show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(STAMP_DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(STAMP_RUN)
+
+run: $(STAMP_RUN)  ## start the MCP server over stdio (pass ARGS="--transport http" etc.)
+	$(BIN)/python server.py $(ARGS)
+
+test: $(STAMP_DEV)  ## run the test suite with coverage
+	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+bench: $(STAMP_DEV)  ## quick benchmarks (under 2 minutes)
+	$(BIN)/python -m pytest tests/bench --benchmark-only --benchmark-enable -p no:cacheprovider $(PYTEST_ARGS)
+
+clean:  ## remove the virtualenv and caches (never touches .llm_sessions)
+	rm -rf $(VENV) .pytest_cache .coverage htmlcov

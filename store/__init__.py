@@ -1,0 +1,58 @@
+"""The session store: schema v1, atomic JSON files, locking, views and quarantine.
+
+The files under ``<root>/sessions/`` are the source of truth; everything else is derived.
+"""
+
+from __future__ import annotations
+
+from store.errors import (
+    CorruptSession,
+    InvalidSessionId,
+    SessionExists,
+    SessionNotFound,
+    StoreError,
+    UnsupportedSchemaVersion,
+)
+from store.ids import new_session_id, validate_session_id
+from store.paths import Layout, resolve_legacy_root, resolve_root
+from store.quarantine import QuarantineRecord
+from store.schema import (
+    SCHEMA_VERSION,
+    Message,
+    ModelSwitch,
+    Session,
+    Summary,
+    ToolCall,
+    Usage,
+    message_text,
+    utc_now,
+)
+from store.session_store import SessionListing, SessionStore, SessionSummary, switch_model
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "CorruptSession",
+    "InvalidSessionId",
+    "Layout",
+    "Message",
+    "ModelSwitch",
+    "QuarantineRecord",
+    "Session",
+    "SessionExists",
+    "SessionListing",
+    "SessionNotFound",
+    "SessionStore",
+    "SessionSummary",
+    "StoreError",
+    "Summary",
+    "ToolCall",
+    "UnsupportedSchemaVersion",
+    "Usage",
+    "message_text",
+    "new_session_id",
+    "resolve_legacy_root",
+    "resolve_root",
+    "switch_model",
+    "utc_now",
+    "validate_session_id",
+]

@@ -1,0 +1,69 @@
+"""One hierarchy of store errors, each with a message that says what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class StoreError(Exception):
+    """Base class of every error raised by ``store``."""
+
+
+class InvalidSessionId(StoreError, ValueError):
+    """A session id that is not a safe file name (see ``store.ids``)."""
+
+    def __init__(self, session_id: object, why: str) -> None:
+        shown = repr(session_id)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(
+            f"invalid session id {shown}: {why}. A session id is 1-200 characters of "
+            "letters (any script), digits, '.', '_' or '-', and is not '.' or '..'."
+        )
+        self.session_id = session_id
+        self.why = why
+
+
+class SessionNotFound(StoreError, LookupError):
+    """No session file exists for the id."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(
+            f"no session with id {session_id!r}; list_sessions shows the existing ids"
+        )
+        self.session_id = session_id
+
+
+class SessionExists(StoreError):
+    """A session with this id already exists and the caller asked not to replace it."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"a session with id {session_id!r} already exists")
+        self.session_id = session_id
+
+
+class UnsupportedSchemaVersion(StoreError):
+    """The file was written by a newer version of this program; it is left untouched."""
+
+    def __init__(self, path: Path, found: int, supported: int) -> None:
+        super().__init__(
+            f"{path} has schema_version {found}, but this program understands up to "
+            f"{supported}; upgrade llm-mcp-server to read it (the file was not modified)"
+        )
+        self.path = path
+        self.found = found
+        self.supported = supported
+
+
+class CorruptSession(StoreError):
+    """A session file could not be read; it has been moved to quarantine."""
+
+    def __init__(self, session_id: str, reason: str, quarantined_to: Path) -> None:
+        super().__init__(
+            f"session {session_id!r} is unreadable ({reason}); the file was moved to "
+            f"{quarantined_to} with a .reason.txt beside it. Repair it and move it back "
+            "into sessions/ to use it again."
+        )
+        self.session_id = session_id
+        self.reason = reason
+        self.quarantined_to = quarantined_to

@@ -1,0 +1,144 @@
+"""Schema version 1 of a session file, as pydantic models.
+
+Every model keeps keys it does not know in ``extra`` (never dropped), and every time is a
+timezone-aware UTC datetime (naive input is taken to be UTC).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Literal, Union
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+
+Role = Literal["system", "user", "assistant", "tool"]
+ContentPart = dict[str, Any]
+Content = Union[str, list[ContentPart], None]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Return ``value`` in UTC; a naive datetime is taken to already be UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def new_message_id() -> str:
+    return f"msg_{uuid.uuid4().hex[:20]}"
+
+
+class _OpenModel(BaseModel):
+    """A model whose unknown input keys are moved into ``extra`` instead of dropped."""
+
+    # Subclasses declare ``extra: dict[str, Any]`` as their last field (so it is written last).
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_unknown_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        known = cls.model_fields.keys()
+        unknown = {key: value for key, value in data.items() if key not in known}
+        if not unknown:
+            return data
+        kept = {key: value for key, value in data.items() if key in known}
+        existing = kept.get("extra") or {}
+        if not isinstance(existing, dict):
+            raise ValueError("'extra' must be an object")
+        kept["extra"] = {**existing, **unknown}
+        return kept
+
+
+class _Timestamped(_OpenModel):
+    @field_validator("created_at", "updated_at", "at", check_fields=False, mode="after")
+    @classmethod
+    def _to_utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+class Usage(_OpenModel):
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolCall(_OpenModel):
+    """A provider-neutral tool call: ``arguments`` is normally a JSON object."""
+
+    id: str
+    name: str
+    arguments: Any = Field(default_factory=dict)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class Message(_Timestamped):
+    id: str = Field(default_factory=new_message_id)
+    role: Role
+    content: Content = ""
+    model: str | None = None
+    provider: str | None = None
+    created_at: datetime = Field(default_factory=utc_now)
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
+    usage: Usage | None = None
+    latency_ms: float | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelSwitch(_Timestamped):
+    at_message: int
+    from_model: str | None
+    to_model: str
+    at: datetime = Field(default_factory=utc_now)
+    warning: str = ""
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class Summary(_Timestamped):
+    covers: tuple[int, int]
+    text: str
+    model: str
+    created_at: datetime = Field(default_factory=utc_now)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class Session(_Timestamped):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    id: str
+    title: str | None = None
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+    tags: list[str] = Field(default_factory=list)
+    current_model: str | None = None
+    models_used: list[str] = Field(default_factory=list)
+    messages: list[Message] = Field(default_factory=list)
+    model_switches: list[ModelSwitch] = Field(default_factory=list)
+    tool_state: dict[str, Any] = Field(default_factory=dict)
+    summaries: list[Summary] = Field(default_factory=list)
+    extensions: dict[str, Any] = Field(default_factory=dict)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    def note_model(self, model: str | None) -> None:
+        """Add ``model`` to ``models_used`` (in order of first use) if it is new."""
+        if model and model not in self.models_used:
+            self.models_used.append(model)
+
+
+def message_text(message: Message) -> str:
+    """The plain text of a message's content (text parts joined by newlines)."""
+    content = message.content
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    texts = [part.get("text") for part in content if isinstance(part.get("text"), str)]
+    return "\n".join(texts)

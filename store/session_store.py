@@ -1,0 +1,313 @@
+"""``SessionStore``: create, read, change and list the session files under one root."""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, Field
+
+from store.atomic import atomic_write_bytes, clean_stale_temp_files
+from store.codec import UnreadableSessionFile, decode_session, encode_session, read_file_no_follow
+from store.errors import CorruptSession, SessionExists, SessionNotFound, UnsupportedSchemaVersion
+from store.ids import new_session_id, validate_session_id
+from store.locking import locked
+from store.paths import Layout
+from store.quarantine import QuarantineRecord, quarantine_file
+from store.schema import Message, ModelSwitch, Session, as_utc, utc_now
+from store.views import rebuild_all_views, remove_views, update_views
+
+T = TypeVar("T")
+
+
+class SessionSummary(BaseModel):
+    """What ``list`` reports per session (cheap to show, no messages)."""
+
+    id: str
+    title: str | None
+    created_at: datetime
+    updated_at: datetime
+    current_model: str | None
+    models_used: list[str]
+    tags: list[str]
+    message_count: int
+
+
+class RefusedFile(BaseModel):
+    """A session file that was left in place because it is newer than this program."""
+
+    path: str
+    reason: str
+
+
+class SessionListing(BaseModel):
+    sessions: list[SessionSummary] = Field(default_factory=list)
+    quarantined: list[QuarantineRecord] = Field(default_factory=list)
+    refused: list[RefusedFile] = Field(default_factory=list)
+
+
+def summarize(session: Session) -> SessionSummary:
+    return SessionSummary(
+        id=session.id,
+        title=session.title,
+        created_at=session.created_at,
+        updated_at=session.updated_at,
+        current_model=session.current_model,
+        models_used=list(session.models_used),
+        tags=list(session.tags),
+        message_count=len(session.messages),
+    )
+
+
+class SessionStore:
+    """The session files under ``root`` (default ``.llm_sessions``), the source of truth.
+
+    Every change goes through ``update``: take the per-session lock (threads and
+    processes), read the file, change it, write it atomically, refresh the views.
+    """
+
+    def __init__(self, root: str | os.PathLike[str] = ".llm_sessions") -> None:
+        self.layout = Layout(Path(root))
+        self.layout.ensure()
+
+    @property
+    def root(self) -> Path:
+        return self.layout.root
+
+    # -- paths ---------------------------------------------------------------------------
+
+    def path_for(self, session_id: str) -> Path:
+        """The file of ``session_id`` (validated: never a path outside ``sessions/``)."""
+        return self.layout.session_file(validate_session_id(session_id))
+
+    def _lock_path(self, session_id: str) -> Path:
+        return self.layout.locks / f"{session_id}.lock"
+
+    def exists(self, session_id: str) -> bool:
+        return os.path.lexists(self.path_for(session_id))
+
+    # -- reading -------------------------------------------------------------------------
+
+    def quarantine(self, path: Path, reason: str) -> QuarantineRecord:
+        """Move an unreadable file from ``sessions/`` to ``quarantine/`` with its reason."""
+        record = quarantine_file(path, self.layout.quarantine, reason)
+        remove_views(self.layout, path.stem)
+        return record
+
+    def read_file(self, path: Path) -> Session:
+        """Read one session file; an unreadable one is quarantined and ``CorruptSession`` raised.
+
+        A file newer than this program raises ``UnsupportedSchemaVersion`` and stays put.
+        """
+        try:
+            if path.is_symlink():
+                raise UnreadableSessionFile(path, "the session file is a symlink; symlinks in sessions/ are not followed")
+            data = read_file_no_follow(path)
+            session = decode_session(data, path)
+            if session.id != path.stem:
+                raise UnreadableSessionFile(path, f"the file name says id {path.stem!r} but the document says {session.id!r}")
+            return session
+        except UnreadableSessionFile as exc:
+            record = self.quarantine(path, exc.reason)
+            raise CorruptSession(path.stem, exc.reason, Path(record.quarantined_path)) from exc
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT,):
+                raise SessionNotFound(path.stem) from exc
+            if exc.errno == errno.ELOOP:
+                record = self.quarantine(path, "the session file is a symlink; symlinks in sessions/ are not followed")
+                raise CorruptSession(path.stem, record.reason, Path(record.quarantined_path)) from exc
+            raise
+
+    def load(self, session_id: str) -> Session:
+        """Return the session, or raise ``SessionNotFound`` / ``CorruptSession`` / ``UnsupportedSchemaVersion``."""
+        path = self.path_for(session_id)
+        if not os.path.lexists(path):
+            raise SessionNotFound(session_id)
+        return self.read_file(path)
+
+    def iter_session_files(self) -> Iterator[Path]:
+        """The ``*.json`` files in ``sessions/``, sorted by name (temp files excluded)."""
+        if not self.layout.sessions.is_dir():
+            return iter(())
+        return iter(sorted(p for p in self.layout.sessions.iterdir() if p.suffix == ".json" and not p.name.startswith(".")))
+
+    def list(
+        self,
+        *,
+        model: str | None = None,
+        tag: str | None = None,
+        on_date: date | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> SessionListing:
+        """Every readable session matching all given filters, newest update first.
+
+        ``model`` matches any model the session used; ``on_date``/``since``/``until`` look at
+        ``created_at`` (UTC). Unreadable files met on the way are quarantined and reported.
+        """
+        listing = SessionListing()
+        since_utc = as_utc(since) if since else None
+        until_utc = as_utc(until) if until else None
+        for path in self.iter_session_files():
+            try:
+                session = self.read_file(path)
+            except CorruptSession as exc:
+                listing.quarantined.append(
+                    QuarantineRecord(original_path=str(path), quarantined_path=str(exc.quarantined_to), reason=exc.reason)
+                )
+                continue
+            except UnsupportedSchemaVersion as exc:
+                listing.refused.append(RefusedFile(path=str(path), reason=str(exc)))
+                continue
+            except SessionNotFound:
+                continue  # deleted between listing the folder and reading it
+            if model is not None and model not in session.models_used and model != session.current_model:
+                continue
+            if tag is not None and tag not in session.tags:
+                continue
+            if on_date is not None and session.created_at.date() != on_date:
+                continue
+            if since_utc is not None and session.created_at < since_utc:
+                continue
+            if until_utc is not None and session.created_at > until_utc:
+                continue
+            listing.sessions.append(summarize(session))
+        listing.sessions.sort(key=lambda item: item.updated_at, reverse=True)
+        return listing
+
+    # -- writing -------------------------------------------------------------------------
+
+    def _write(self, session: Session) -> None:
+        atomic_write_bytes(self.layout.session_file(session.id), encode_session(session))
+        update_views(self.layout, session)
+
+    def create(
+        self,
+        session_id: str | None = None,
+        *,
+        title: str | None = None,
+        tags: Iterable[str] = (),
+        model: str | None = None,
+    ) -> Session:
+        """Create and write a new, empty session; ``SessionExists`` if the id is taken."""
+        session_id = validate_session_id(session_id) if session_id is not None else new_session_id()
+        with locked(self._lock_path(session_id)):
+            if os.path.lexists(self.layout.session_file(session_id)):
+                raise SessionExists(session_id)
+            session = Session(id=session_id, title=title, tags=list(tags), current_model=model)
+            session.note_model(model)
+            self._write(session)
+            return session
+
+    def save_new(self, session: Session, *, replace: bool = False) -> None:
+        """Write a complete session built elsewhere (imports, migration).
+
+        Without ``replace`` an existing session with the same id raises ``SessionExists``.
+        """
+        validate_session_id(session.id)
+        with locked(self._lock_path(session.id)):
+            if not replace and os.path.lexists(self.layout.session_file(session.id)):
+                raise SessionExists(session.id)
+            self._write(session)
+
+    def update(self, session_id: str, change: Callable[[Session], T]) -> T:
+        """Apply ``change`` to the session under its lock and persist it atomically.
+
+        ``change`` mutates the session in place and may return a value, which is returned.
+        If it raises, nothing is written.
+        """
+        path = self.path_for(session_id)
+        with locked(self._lock_path(session_id)):
+            if not os.path.lexists(path):
+                raise SessionNotFound(session_id)
+            session = self.read_file(path)
+            result = change(session)
+            session.updated_at = utc_now()
+            self._write(session)
+            return result
+
+    def append_messages(self, session_id: str, messages: Iterable[Message]) -> list[Message]:
+        """Append messages in one atomic write; models they name join ``models_used``."""
+        batch = list(messages)
+
+        def change(session: Session) -> list[Message]:
+            for message in batch:
+                session.note_model(message.model)
+                session.messages.append(message)
+            return batch
+
+        return self.update(session_id, change)
+
+    def append_message(self, session_id: str, message: Message) -> Message:
+        return self.append_messages(session_id, [message])[0]
+
+    def set_title(self, session_id: str, title: str | None) -> None:
+        def change(session: Session) -> None:
+            session.title = title
+
+        self.update(session_id, change)
+
+    def set_tags(self, session_id: str, tags: Iterable[str]) -> None:
+        wanted = list(dict.fromkeys(tags))
+
+        def change(session: Session) -> None:
+            session.tags = wanted
+
+        self.update(session_id, change)
+
+    def record_model_switch(self, session_id: str, to_model: str, warning: str = "") -> ModelSwitch | None:
+        """Make ``to_model`` current; record a ``ModelSwitch`` if it differs from the current one."""
+
+        def change(session: Session) -> ModelSwitch | None:
+            return switch_model(session, to_model, warning)
+
+        return self.update(session_id, change)
+
+    def delete(self, session_id: str) -> Path:
+        """Move the session file to ``trash/`` (never unlinked) and drop its views."""
+        path = self.path_for(session_id)
+        with locked(self._lock_path(session_id)):
+            if not os.path.lexists(path):
+                raise SessionNotFound(session_id)
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+            destination = self.layout.trash / f"{session_id}.{stamp}.json"
+            os.replace(path, destination)
+            remove_views(self.layout, session_id)
+            return destination
+
+    def rebuild_views(self) -> SessionListing:
+        """Recreate ``by-model/`` and ``by-date/`` from the session files."""
+        sessions: list[Session] = []
+        listing = SessionListing()
+        for path in self.iter_session_files():
+            try:
+                sessions.append(self.read_file(path))
+            except CorruptSession as exc:
+                listing.quarantined.append(
+                    QuarantineRecord(original_path=str(path), quarantined_path=str(exc.quarantined_to), reason=exc.reason)
+                )
+            except UnsupportedSchemaVersion as exc:
+                listing.refused.append(RefusedFile(path=str(path), reason=str(exc)))
+        rebuild_all_views(self.layout, sessions)
+        listing.sessions = [summarize(session) for session in sessions]
+        return listing
+
+    def clean_stale_temp_files(self) -> list[Path]:
+        """Remove temp files left by writers that crashed (run at start-up)."""
+        return clean_stale_temp_files(self.layout.sessions)
+
+
+def switch_model(session: Session, to_model: str, warning: str = "") -> ModelSwitch | None:
+    """Set ``to_model`` as current on an in-memory session; record and return a switch if it changed."""
+    previous = session.current_model
+    session.note_model(to_model)
+    session.current_model = to_model
+    if previous is None or previous == to_model:
+        return None
+    switch = ModelSwitch(at_message=len(session.messages), from_model=previous, to_model=to_model, warning=warning)
+    session.model_switches.append(switch)
+    return switch

@@ -1,0 +1,77 @@
+"""The symlink views ``by-model/<model>/<id>.json`` and ``by-date/YYYY-MM-DD/<id>.json``.
+
+Views are conveniences for people browsing the folder: they are derived from the session
+files and can be deleted and rebuilt at any time (``SessionStore.rebuild_views``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from store.paths import Layout
+from store.schema import Session
+
+
+def model_folder_name(model: str) -> str:
+    """A folder name for a model: ``/`` (as in ``openrouter/vendor/model``) becomes ``__``."""
+    safe = model.replace("/", "__").replace("\\", "__").replace("\0", "")
+    if safe in {"", ".", ".."}:
+        safe = f"_{safe}_"
+    return safe
+
+
+def _view_links(layout: Layout, session: Session) -> list[Path]:
+    links = [
+        layout.by_model / model_folder_name(model) / f"{session.id}.json"
+        for model in dict.fromkeys([*session.models_used, *( [session.current_model] if session.current_model else [])])
+    ]
+    links.append(layout.by_date / f"{session.created_at:%Y-%m-%d}" / f"{session.id}.json")
+    return links
+
+
+def _link(link: Path, session_id: str) -> None:
+    target = Path("..") / ".." / "sessions" / f"{session_id}.json"
+    if os.path.islink(link):
+        if os.readlink(link) == str(target):
+            return
+        link.unlink()
+    elif os.path.lexists(link):
+        # A real file where a view link belongs: views are never the truth, replace it.
+        link.unlink()
+    link.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.symlink(target, link)
+    except FileExistsError:
+        pass  # another writer created the same link
+
+
+def update_views(layout: Layout, session: Session) -> None:
+    """Make sure every view link of ``session`` exists."""
+    for link in _view_links(layout, session):
+        _link(link, session.id)
+
+
+def remove_views(layout: Layout, session_id: str) -> None:
+    """Remove every view link that names ``session_id``."""
+    name = f"{session_id}.json"
+    for base in (layout.by_model, layout.by_date):
+        if not base.is_dir():
+            continue
+        for folder in base.iterdir():
+            link = folder / name
+            if os.path.islink(link):
+                link.unlink()
+
+
+def rebuild_all_views(layout: Layout, sessions: list[Session]) -> None:
+    """Delete both view trees and recreate them from ``sessions``."""
+    for base in (layout.by_model, layout.by_date):
+        if base.is_symlink():
+            base.unlink()
+        elif base.exists():
+            shutil.rmtree(base)
+        base.mkdir(parents=True)
+    for session in sessions:
+        update_views(layout, session)
