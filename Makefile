@@ -33,5 +33,8 @@ test: $(STAMP_DEV)  ## run the test suite with coverage
 bench: $(STAMP_DEV)  ## quick benchmarks (under 2 minutes)
 	$(BIN)/python -m pytest tests/bench --benchmark-only --benchmark-enable -p no:cacheprovider $(PYTEST_ARGS)
 
+bench-full: $(STAMP_DEV)  ## full-size benchmarks (100,000 sessions; long)
+	BENCH_FULL=1 $(BIN)/python -m pytest tests/bench --benchmark-only --benchmark-enable -p no:cacheprovider $(PYTEST_ARGS)
+
 clean:  ## remove the virtualenv and caches (never touches .llm_sessions)
 	rm -rf $(VENV) .pytest_cache .coverage htmlcov
