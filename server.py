@@ -1,30 +1,638 @@
 """llm-mcp-server: an MCP server over one model-agnostic, searchable session store.
 
-Run ``python server.py --help`` for options. stdio is the default transport.
+Run ``python server.py --help`` for options. stdio is the default transport (stdout is the MCP
+channel: logs go to stderr only). The tools are defined in ``build_server``; every error they
+raise is turned into a tool error with an actionable message in one place, ``tool_errors``.
+The chat path is ``_chat_unified`` (and ``_chat_legacy`` for ``kimi_chat`` with
+``LLM_UNIFIED=0``); prompt building and compression live in ``adapters/prompt.py`` and
+``adapters/compression.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import inspect
+import logging
+import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
 
+if __package__ in (None, ""):  # run as `python server.py` from anywhere
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import anyio
+import filelock
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
-from store import SessionStore, resolve_root
+from adapters.base import Adapter, ChatReply, ChatRequest
+from adapters.compression import fit_prompt
+from adapters.errors import AdapterError, MissingApiKey, ProviderError, UnknownModel
+from adapters.prompt import (
+    FAILED_MARK,
+    MAX_PROMPT_CHARS,
+    Estimator,
+    InvalidChatArgument,
+    PromptTooLarge,
+    effective_system,
+    output_reserve,
+    repair_tool_pairs,
+    validate_chat_args,
+)
+from store import (
+    CorruptSession,
+    InvalidSessionId,
+    Message,
+    ModelSwitch,
+    Session,
+    SessionExists,
+    SessionNotFound,
+    SessionStore,
+    StoreError,
+    Summary,
+    UnsupportedSchemaVersion,
+    new_session_id,
+    resolve_legacy_root,
+    resolve_root,
+    switch_model,
+    utc_now,
+    validate_session_id,
+)
+from store.legacy_kimi_store import LegacyKimiStore, LegacySessionUnreadable
+from utils.feature_flags import InvalidFlagValue, llm_unified_enabled
+
+log = logging.getLogger("llm_mcp_server")
+
+KIMI_MODEL_ENV = "KIMI_MODEL"
+DEFAULT_KIMI_MODEL = "kimi-k2-0711-preview"
+SUMMARY_MODEL_ENV = "LLM_SUMMARY_MODEL"
+MAX_MODEL_NAME = 200
+MAX_PAGE = 500
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def build_server(store: SessionStore) -> MCPServer:
-    server = MCPServer(name="llm-mcp-server", instructions="Consult many LLMs through one searchable session store.")
+# ------------------------------------------------------------------------------ wiring
+
+
+@dataclass
+class App:
+    """Everything the tools use, injectable for tests and benchmarks.
+
+    ``resolve_adapter(model)`` returns the adapter for a model or raises ``UnknownModel`` /
+    ``MissingApiKey``; ``index_paths(paths)`` brings the index up to date for files just
+    written (read-your-writes for ``search_sessions``).
+    """
+
+    store: SessionStore
+    legacy_root: Path
+    resolve_adapter: Callable[[str], Adapter]
+    context_window: Callable[[str], int]
+    estimate_tokens: Estimator
+    index_paths: Callable[[list[Path]], object] | None = None
+    search: Callable[..., list[Any]] | None = None
+    switch_history: Callable[..., list[Any]] | None = None
+    list_models: Callable[[], list[dict[str, Any]]] | None = None
+    migrate_legacy: Callable[[Path, SessionStore, str], object] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def default_app(root: Path, legacy_root: Path | None = None) -> App:
+    """The production wiring: the provider registry, the token table and the SQLite index."""
+    from adapters import context_windows, registry
+    from index import Indexer, SearchIndex
+
+    def index_paths(paths: list[Path]) -> object:
+        return Indexer(root).index_paths(paths)
+
+    def search(query: str, **filters: Any) -> list[Any]:
+        return SearchIndex(root).search(query, **filters)
+
+    def switch_history(**filters: Any) -> list[Any]:
+        return SearchIndex(root).model_switch_history(**filters)
+
+    from store.legacy import migrate_legacy_session
+
+    return App(
+        store=SessionStore(root),
+        legacy_root=legacy_root or resolve_legacy_root(),
+        resolve_adapter=registry.resolve_adapter,
+        context_window=context_windows.context_window,
+        estimate_tokens=context_windows.estimate_tokens,
+        index_paths=index_paths,
+        search=search,
+        switch_history=switch_history,
+        list_models=registry.list_models,
+        migrate_legacy=migrate_legacy_session,
+    )
+
+
+# ------------------------------------------------------------------------------ errors
+
+
+class ChatFailed(Exception):
+    """The provider call failed after the user's message was saved (nothing is lost)."""
+
+    def __init__(self, session_id: str, cause: Exception) -> None:
+        super().__init__(
+            f"{cause} — your message was saved in session {session_id!r}; call the tool again with "
+            f"session_id={session_id!r} to retry (the failed attempt is kept but not resent)"
+        )
+        self.session_id = session_id
+        self.cause = cause
+
+
+def _error_message(exc: BaseException) -> str | None:
+    """The tool-error text for an anticipated error, ``None`` for a crash."""
+    if isinstance(exc, MissingApiKey):
+        return f"{exc}. Set it in the environment the MCP server is started with, then restart the server."
+    if isinstance(exc, UnknownModel):
+        return f"{exc}. Call list_models to see the models and prefixes this server knows."
+    if isinstance(exc, ProviderError):
+        hint = "it may work if you try again later" if exc.retryable else "check the model name and the request"
+        return f"provider error: {exc} ({hint})"
+    if isinstance(exc, (ChatFailed, InvalidChatArgument, PromptTooLarge, LegacySessionUnreadable)):
+        return str(exc)
+    if isinstance(exc, (InvalidSessionId, SessionNotFound, CorruptSession, UnsupportedSchemaVersion, SessionExists)):
+        return str(exc)
+    if isinstance(exc, filelock.Timeout):
+        return "the session is busy (another writer holds its lock); try again in a moment"
+    if isinstance(exc, (StoreError, AdapterError, InvalidFlagValue, ValueError)):
+        return str(exc)
+    return None
+
+
+def _translate(exc: Exception, tool: str) -> ToolError:
+    message = _error_message(exc)
+    if message is None:
+        log.exception("tool %s crashed", tool)
+        return ToolError(f"internal error in {tool} ({type(exc).__name__}); the server log has the details")
+    log.info("tool %s failed: %s", tool, message)
+    return ToolError(message)
+
+
+def tool_errors(fn: F) -> F:
+    """The one place where errors become tool errors (the MCP connection stays up)."""
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def run_async(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await fn(*args, **kwargs)
+            except ToolError:
+                raise
+            except Exception as exc:
+                raise _translate(exc, fn.__name__) from exc
+
+        return run_async  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def run_sync(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ToolError:
+            raise
+        except Exception as exc:
+            raise _translate(exc, fn.__name__) from exc
+
+    return run_sync  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------------------ chat core
+
+
+def model_switch_warning(from_model: str, to_model: str) -> str:
+    """The warning stored with a ``ModelSwitch`` and returned to the caller."""
+    return (
+        f"model switched from {from_model} to {to_model}: the earlier conversation is re-tokenised for "
+        f"{to_model} (token counts and what fits in its context window differ), tool calls and results are "
+        f"converted to {to_model}'s tool-call format, and {to_model} did not write the earlier answers "
+        f"(they came from {from_model}), so it may not keep the same reasoning or style"
+    )
+
+
+def check_model_name(model: object) -> str:
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidChatArgument("model is empty: pass a model name such as 'gpt-4o' or 'claude-sonnet-4-5' (list_models shows them)")
+    if len(model) > MAX_MODEL_NAME or any(char.isspace() or not char.isprintable() for char in model):
+        raise InvalidChatArgument(f"model name {model[:80]!r} is not valid: use a name from list_models")
+    return model
+
+
+def _load_or_create(app: App, session_id: str | None, model: str) -> Session:
+    if session_id is None:
+        return app.store.create(model=model)
+    try:
+        return app.store.load(session_id)
+    except SessionNotFound:
+        try:
+            return app.store.create(session_id, model=model)
+        except SessionExists:  # created concurrently by another call
+            return app.store.load(session_id)
+
+
+def _assistant_message(reply: ChatReply, model: str) -> Message:
+    extra: dict[str, Any] = {}
+    if reply.provider_extra:
+        extra[reply.provider] = reply.provider_extra
+    if reply.finish_reason:
+        extra["finish_reason"] = reply.finish_reason
+    if reply.model and reply.model != model:
+        extra["provider_model"] = reply.model
+    return Message(
+        role="assistant",
+        content=reply.text,
+        model=model,
+        provider=reply.provider,
+        tool_calls=reply.tool_calls or None,
+        usage=reply.usage,
+        latency_ms=reply.latency_ms,
+        extra=extra,
+    )
+
+
+def _commit(
+    app: App,
+    session_id: str,
+    model: str,
+    pending: list[Message],
+    *,
+    answered: bool,
+    summary: Summary | None,
+) -> ModelSwitch | None:
+    """Store the exchange in one atomic update, then index the file (read-your-writes)."""
+
+    def change(session: Session) -> ModelSwitch | None:
+        switch = None
+        if answered:
+            previous = session.current_model
+            warning = model_switch_warning(previous, model) if previous and previous != model else ""
+            switch = switch_model(session, model, warning)
+        for message in pending:
+            session.note_model(message.model)
+            session.messages.append(message)
+        if summary is not None:
+            session.summaries.append(summary)
+        return switch
+
+    switch = app.store.update(session_id, change)
+    _index(app, [app.store.path_for(session_id)])
+    return switch
+
+
+def _index(app: App, paths: list[Path]) -> None:
+    if app.index_paths is None:
+        return
+    try:
+        app.index_paths(paths)
+    except Exception:  # the watcher catches up; the chat itself succeeded
+        log.warning("indexing %s failed; the background watcher will retry", [str(p) for p in paths], exc_info=True)
+
+
+async def _chat_unified(
+    app: App,
+    prompt: str,
+    model: str,
+    session_id: str | None = None,
+    system: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+) -> dict[str, Any]:
+    """The one chat path: load/create, build the (compressed) prompt, call, store, index.
+
+    Returns ``{session_id, model, reply, warnings, usage}``. Raises ``UnknownModel`` /
+    ``MissingApiKey`` before anything is written, and ``ChatFailed`` (user message saved) if
+    the provider or the compression fails.
+    """
+    validate_chat_args(prompt, temperature, max_tokens)
+    check_model_name(model)
+    if session_id is not None:
+        validate_session_id(session_id)
+    if system is not None and len(system) > MAX_PROMPT_CHARS:
+        raise InvalidChatArgument(f"system prompt is too long: keep it under {MAX_PROMPT_CHARS:,} characters")
+    adapter = app.resolve_adapter(model)
+    session = _load_or_create(app, session_id, model)
+    pending: list[Message] = []
+    if system is not None and system != effective_system(session.messages):
+        pending.append(Message(role="system", content=system))
+    user = Message(role="user", content=prompt)
+    pending.append(user)
+    window = app.context_window(model)
+    summary: Summary | None = None
+
+    def summariser() -> tuple[Adapter, str, int]:
+        summary_model = os.environ.get(SUMMARY_MODEL_ENV) or model
+        chosen = adapter if summary_model == model else app.resolve_adapter(summary_model)
+        return chosen, summary_model, app.context_window(summary_model)
+
+    try:
+        fitted = await fit_prompt(
+            session,
+            pending,
+            model=model,
+            window=window,
+            reserve=output_reserve(max_tokens, window),
+            estimate=app.estimate_tokens,
+            summariser=summariser,
+            system_override=system,
+        )
+        summary = fitted.summary
+        request = ChatRequest(
+            model=model,
+            messages=fitted.prompt.messages,
+            system=fitted.prompt.system,
+            temperature=temperature,
+            max_tokens=max_tokens,
+        )
+        reply = await adapter.complete(request)
+    except (AdapterError, PromptTooLarge) as exc:
+        user.extra[FAILED_MARK] = {"model": model, "error": str(exc), "at": utc_now().isoformat()}
+        await anyio.to_thread.run_sync(
+            functools.partial(_commit, app, session.id, model, pending, answered=False, summary=summary)
+        )
+        raise ChatFailed(session.id, exc) from exc
+    pending.append(_assistant_message(reply, model))
+    switch = await anyio.to_thread.run_sync(
+        functools.partial(_commit, app, session.id, model, pending, answered=True, summary=summary)
+    )
+    warnings = [switch.warning] if switch else []
+    if summary is not None:
+        first, last = summary.covers
+        warnings.append(
+            f"the conversation was longer than {model}'s context window: messages {first + 1}-{last + 1} were "
+            f"summarised by {summary.model} for this prompt (the full history stays in the session)"
+        )
+    usage = reply.usage.model_dump(exclude={"extra"}) if reply.usage else None
+    return {"session_id": session.id, "model": model, "reply": reply.text, "warnings": warnings, "usage": usage}
+
+
+# ------------------------------------------------------------------------------ kimi_chat
+
+
+def kimi_default_model() -> str:
+    return os.environ.get(KIMI_MODEL_ENV) or DEFAULT_KIMI_MODEL
+
+
+def _is_kimi_model(model: str | None) -> bool:
+    return bool(model) and model.lower().startswith(("kimi-", "moonshot-"))  # type: ignore[union-attr]
+
+
+async def _chat_legacy(app: App, prompt: str, session_id: str | None) -> dict[str, Any]:
+    """``kimi_chat`` as it was before the unified store: ``.kimi_sessions/<id>.json``."""
+    validate_chat_args(prompt, None, None)
+    legacy = LegacyKimiStore(app.legacy_root)
+    session_id = validate_session_id(session_id) if session_id is not None else new_session_id()
+    existing = legacy.load(session_id)
+    model = existing.model if existing is not None and _is_kimi_model(existing.model) else kimi_default_model()
+    adapter = app.resolve_adapter(model)
+    history = existing.to_unified_messages() if existing is not None else []
+    system = effective_system(history)
+    turns = [message for message in history if message.role != "system"]
+    turns.append(Message(role="user", content=prompt))
+    request = ChatRequest(model=model, messages=repair_tool_pairs(turns), system=system)
+    try:
+        reply = await adapter.complete(request)
+    except AdapterError as exc:
+        await anyio.to_thread.run_sync(
+            legacy.append_exchange, session_id, model, [{"role": "user", "content": prompt}]
+        )
+        raise ChatFailed(session_id, exc) from exc
+    answer: dict[str, Any] = {"role": "assistant", "content": reply.text}
+    await anyio.to_thread.run_sync(
+        legacy.append_exchange, session_id, model, [{"role": "user", "content": prompt}, answer]
+    )
+    usage = reply.usage.model_dump(exclude={"extra"}) if reply.usage else None
+    return {"session_id": session_id, "model": model, "reply": reply.text, "warnings": [], "usage": usage}
+
+
+async def _kimi_unified(app: App, prompt: str, session_id: str | None) -> dict[str, Any]:
+    """``kimi_chat`` through the unified core; a legacy-only session is migrated first."""
+    validate_chat_args(prompt, None, None)
+    model = kimi_default_model()
+    if session_id is not None:
+        validate_session_id(session_id)
+        if not app.store.exists(session_id) and LegacyKimiStore(app.legacy_root).exists(session_id):
+            if app.migrate_legacy is None:
+                raise StoreError("legacy migration is not available in this server build")
+            app.resolve_adapter(model)  # fail before migrating if the key is missing
+            await anyio.to_thread.run_sync(app.migrate_legacy, app.legacy_root, app.store, session_id)
+        if app.store.exists(session_id):
+            current = app.store.load(session_id).current_model
+            if _is_kimi_model(current):
+                model = current  # type: ignore[assignment]
+    return await _chat_unified(app, prompt, model, session_id)
+
+
+# ------------------------------------------------------------------------------ read tools
+
+
+def _parse_time(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidChatArgument(f"{name}={value!r} is not an ISO-8601 date or time: use e.g. 2026-11-25 or 2026-11-25T13:00:00Z") from exc
+
+
+def _check_page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidChatArgument(f"limit {limit} is out of range: use 1 to {MAX_PAGE}")
+    if offset < 0:
+        raise InvalidChatArgument(f"offset {offset} is negative: use 0 or more")
+
+
+def _as_dict(item: Any) -> dict[str, Any]:
+    if hasattr(item, "model_dump"):
+        return item.model_dump(mode="json")
+    if hasattr(item, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        data = asdict(item)
+    else:
+        data = dict(item)
+    return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in data.items()}
+
+
+def session_page(session: Session, offset: int | None, limit: int, max_chars: int) -> dict[str, Any]:
+    """A session's metadata and one page of its messages (the newest page if ``offset`` is None)."""
+    total = len(session.messages)
+    start = max(total - limit, 0) if offset is None else min(offset, total)
+    page = session.messages[start : start + limit]
+    messages = []
+    for index, message in enumerate(page, start=start):
+        data = message.model_dump(mode="json", exclude_none=True)
+        data["index"] = index
+        content = data.get("content")
+        if isinstance(content, str) and len(content) > max_chars:
+            data["content"] = content[:max_chars] + f" [...truncated: {len(content):,} characters in total]"
+        messages.append(data)
+    head = session.model_dump(mode="json", exclude={"messages"})
+    return {
+        "session": head,
+        "messages": messages,
+        "offset": start,
+        "returned": len(messages),
+        "total_messages": total,
+        "more_before": start > 0,
+        "more_after": start + len(messages) < total,
+    }
+
+
+# ------------------------------------------------------------------------------ MCP tools
+
+INSTRUCTIONS = (
+    "Consult other LLMs (OpenAI, Anthropic, Gemini, Kimi, DeepSeek, OpenRouter, local OpenAI-compatible "
+    "models) through one session store that keeps every conversation, and search past conversations. "
+    "Start with `chat` (pass the returned session_id to continue), `search_sessions` to find earlier "
+    "discussions, `list_models` to see which models are configured."
+)
+
+
+def build_server(app: App) -> MCPServer:
+    """The MCP server with every tool bound to ``app``."""
+    server = MCPServer(name="llm-mcp-server", instructions=INSTRUCTIONS)
 
     @server.tool()
-    def list_sessions(model: str | None = None, tag: str | None = None) -> dict[str, Any]:
-        """List stored sessions, newest first, optionally only those that used `model` or carry `tag`."""
-        listing = store.list(model=model, tag=tag)
-        return listing.model_dump(mode="json")
+    @tool_errors
+    async def chat(
+        prompt: str,
+        model: str,
+        session_id: str | None = None,
+        system: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> dict[str, Any]:
+        """Send a message to any LLM and get its reply; the exchange is stored in a session.
+
+        Use it to ask another model for a second opinion, a review, or a task. Omit
+        `session_id` to start a new conversation; pass the `session_id` returned earlier to
+        continue it (the model sees the earlier turns). You may pass a different `model` in an
+        existing session: the switch is allowed, recorded, and a warning is returned. `system`
+        sets the system prompt (it stays for later turns until changed). Returns
+        {session_id, model, reply, warnings, usage}.
+        """
+        return await _chat_unified(app, prompt, model, session_id, system, temperature, max_tokens)
+
+    @server.tool()
+    @tool_errors
+    async def kimi_chat(prompt: str, session_id: str | None = None) -> dict[str, Any]:
+        """Chat with Kimi (Moonshot); kept for clients of the older Kimi-only server.
+
+        Same as `chat` with the Kimi model ($KIMI_MODEL, default kimi-k2-0711-preview). Pass
+        `session_id` to continue a conversation, including one from the old `.kimi_sessions/`
+        folder (it is imported on first use). Prefer `chat` for new work.
+        """
+        if llm_unified_enabled():
+            return await _kimi_unified(app, prompt, session_id)
+        return await _chat_legacy(app, prompt, session_id)
+
+    @server.tool()
+    @tool_errors
+    def list_sessions(model: str | None = None, tag: str | None = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """List stored conversations, most recently updated first.
+
+        Use it to find a session_id to continue or inspect. Filter by a `model` the session used
+        or by `tag`. Each entry has id, title, times, current_model, models_used, tags and
+        message_count. `total` is the number of matching sessions; page with `offset`/`limit`.
+        """
+        _check_page(limit, offset)
+        listing = app.store.list(model=model, tag=tag)
+        result = listing.model_dump(mode="json")
+        result["total"] = len(listing.sessions)
+        result["sessions"] = result["sessions"][offset : offset + limit]
+        return result
+
+    @server.tool()
+    @tool_errors
+    def get_session(
+        session_id: str, offset: int | None = None, limit: int = 50, max_chars_per_message: int = 20_000
+    ) -> dict[str, Any]:
+        """Read one stored conversation: its metadata, model switches, summaries and messages.
+
+        Without `offset` it returns the newest `limit` messages; pass `offset` (0 = first message)
+        to page through older ones. Very long messages are cut at `max_chars_per_message`.
+        """
+        _check_page(limit, offset or 0)
+        if max_chars_per_message < 1:
+            raise InvalidChatArgument("max_chars_per_message must be at least 1")
+        return session_page(app.store.load(validate_session_id(session_id)), offset, limit, max_chars_per_message)
+
+    @server.tool()
+    @tool_errors
+    def search_sessions(
+        query: str,
+        model: str | None = None,
+        role: str | None = None,
+        session_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """Full-text search over every stored conversation (any language, code identifiers too).
+
+        Use it to find what was discussed before, with which model, and when. Optional filters:
+        `model`, `role` (user/assistant/system/tool), `session_id`, `since`/`until` (ISO dates).
+        Returns {hits: [{session_id, message_id, model, role, created_at, snippet, score}]},
+        best first; open a hit with get_session.
+        """
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidChatArgument("query is empty: pass the words or phrase to search for")
+        _check_page(limit, offset)
+        if role is not None and role not in ("system", "user", "assistant", "tool"):
+            raise InvalidChatArgument(f"role {role!r} is not valid: use user, assistant, system or tool")
+        if session_id is not None:
+            validate_session_id(session_id)
+        if app.search is None:
+            raise StoreError("search is not available: the index is not configured in this server")
+        hits = app.search(
+            query,
+            model=model,
+            role=role,
+            session_id=session_id,
+            since=_parse_time(since, "since"),
+            until=_parse_time(until, "until"),
+            limit=limit,
+            offset=offset,
+        )
+        return {"hits": [_as_dict(hit) for hit in hits]}
+
+    @server.tool()
+    @tool_errors
+    def model_switch_history(session_id: str | None = None, model: str | None = None) -> dict[str, Any]:
+        """List the recorded model switches (from which model to which, when, and the warning).
+
+        Filter by `session_id` or by a `model` on either side of the switch. Use it to see
+        which model wrote which part of a conversation.
+        """
+        if session_id is not None:
+            validate_session_id(session_id)
+        if app.switch_history is None:
+            raise StoreError("model switch history is not available: the index is not configured in this server")
+        return {"switches": [_as_dict(item) for item in app.switch_history(session_id=session_id, model=model)]}
+
+    @server.tool()
+    @tool_errors
+    def list_models() -> dict[str, Any]:
+        """List the model families and aliases this server can reach, and whether each is configured.
+
+        Use it before `chat` to pick a model name. Shows the environment variable each provider
+        needs (never its value).
+        """
+        if app.list_models is None:
+            return {"models": []}
+        return {"models": [_as_dict(item) for item in app.list_models()]}
 
     return server
+
+
+# ------------------------------------------------------------------------------ process
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -34,19 +642,39 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="MCP transport (default: stdio)")
     parser.add_argument("--host", default="127.0.0.1", help="address for --transport http (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8765, help="port for --transport http (default: 8765)")
+    parser.add_argument("--port", type=int, default=8765, help="port for --transport http (default: 8765); the endpoint is /mcp")
     parser.add_argument("--root", default=None, help="session root (default: $LLM_SESSIONS_DIR or ./.llm_sessions)")
     return parser.parse_args(argv)
 
 
+@contextmanager
+def background_indexing(root: Path) -> Iterator[None]:
+    """Run the index watcher while the server runs (started on entry, stopped on exit)."""
+    from index import IndexWatcher
+
+    watcher = IndexWatcher(root)
+    watcher.start()
+    try:
+        yield
+    finally:
+        watcher.stop()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    store = SessionStore(resolve_root(args.root))
-    server = build_server(store)
-    if args.transport == "http":
-        server.run("streamable-http", host=args.host, port=args.port, streamable_http_path="/mcp")
-    else:
-        server.run("stdio")
+    logging.basicConfig(stream=sys.stderr, level=os.environ.get("LLM_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root = resolve_root(args.root)
+    app = default_app(root)
+    removed = app.store.clean_stale_temp_files()
+    if removed:
+        log.info("removed %d stale temp file(s) left by crashed writers", len(removed))
+    server = build_server(app)
+    with background_indexing(root):
+        if args.transport == "http":
+            log.info("serving MCP over streamable HTTP at http://%s:%d/mcp", args.host, args.port)
+            server.run("streamable-http", host=args.host, port=args.port, streamable_http_path="/mcp")
+        else:
+            server.run("stdio")
     return 0
 
 

@@ -1,0 +1,191 @@
+"""Turn a stored session plus the new user message into the prompt an adapter sends.
+
+The prompt is: the effective system prompt (the latest ``system`` message of the session),
+followed by the latest ``Summary`` (if older turns were compressed), then every turn after the
+summary, then the new user message. The session on disk is never shortened; only the prompt.
+
+Also the one place for the limits of the ``chat`` arguments (``validate_chat_args``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from store.schema import Message, Session, Summary, message_text
+
+# A prompt beyond this many characters is refused before any provider is called: no model's
+# context window holds it, and pasting it into a session file would bloat every later read.
+MAX_PROMPT_CHARS = 1_000_000
+MAX_TEMPERATURE = 2.0
+MAX_OUTPUT_TOKENS = 200_000
+# Output tokens reserved in the context window when the caller does not pass ``max_tokens``.
+DEFAULT_OUTPUT_RESERVE = 4096
+
+# A message the provider never answered (its call failed) is kept on disk but left out of
+# later prompts, so a retry does not send the same question twice in a row.
+FAILED_MARK = "delivery_failed"
+NO_RESULT_TEXT = "[no result was recorded for this tool call]"
+
+Estimator = Callable[[Sequence[Message]], int]
+
+
+class InvalidChatArgument(ValueError):
+    """An argument of ``chat`` is out of range; the message says the allowed range."""
+
+
+class PromptTooLarge(ValueError):
+    """Even after compression the prompt does not fit the model's context window."""
+
+
+def validate_chat_args(prompt: object, temperature: float | None, max_tokens: int | None) -> str:
+    """Check the ``chat`` arguments and return ``prompt``; raise ``InvalidChatArgument`` if not usable."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InvalidChatArgument("prompt is empty: pass the question or instruction for the model as `prompt`")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise InvalidChatArgument(
+            f"prompt is {len(prompt):,} characters, over the limit of {MAX_PROMPT_CHARS:,}: "
+            "send a shorter excerpt (e.g. only the relevant files or a summary)"
+        )
+    if temperature is not None and not (0.0 <= temperature <= MAX_TEMPERATURE):
+        raise InvalidChatArgument(f"temperature {temperature} is out of range: use a value from 0 to {MAX_TEMPERATURE:g}, or omit it")
+    if max_tokens is not None and not (1 <= max_tokens <= MAX_OUTPUT_TOKENS):
+        raise InvalidChatArgument(f"max_tokens {max_tokens} is out of range: use 1 to {MAX_OUTPUT_TOKENS:,}, or omit it")
+    return prompt
+
+
+@dataclass
+class Prompt:
+    """What an adapter receives: ``system`` and ``messages`` as in ``ChatRequest``."""
+
+    system: str | None
+    messages: list[Message]
+    summary: Summary | None
+    estimated_tokens: int
+
+
+def effective_system(messages: Sequence[Message]) -> str | None:
+    """The text of the latest ``system`` message, or ``None`` (a later one replaces earlier ones)."""
+    for message in reversed(messages):
+        if message.role == "system":
+            return message_text(message)
+    return None
+
+
+def latest_summary(session: Session) -> Summary | None:
+    """The summary that covers the most messages (summaries are cumulative from message 0)."""
+    if not session.summaries:
+        return None
+    return max(session.summaries, key=lambda summary: (summary.covers[1], summary.created_at))
+
+
+def summary_block(summary: Summary) -> str:
+    first, last = summary.covers
+    return (
+        f"Summary of the earlier conversation (messages {first + 1}-{last + 1}, "
+        f"written by {summary.model}):\n{summary.text}"
+    )
+
+
+def system_text(system: str | None, summary: Summary | None) -> str | None:
+    """The system prompt actually sent: the session's system prompt, then the summary block."""
+    parts = [part for part in (system, summary_block(summary) if summary else None) if part]
+    return "\n\n".join(parts) if parts else None
+
+
+def conversation_turns(session: Session, start: int = 0) -> list[tuple[int, Message]]:
+    """``(index, message)`` of the messages from ``start`` that belong in a prompt.
+
+    System messages are left out (they form ``system``), and so are user messages whose
+    delivery failed.
+    """
+    turns: list[tuple[int, Message]] = []
+    for index, message in enumerate(session.messages[start:], start=start):
+        if message.role == "system" or message.extra.get(FAILED_MARK):
+            continue
+        turns.append((index, message))
+    return turns
+
+
+def repair_tool_pairs(messages: Sequence[Message]) -> list[Message]:
+    """Make tool calls and results pair up as every provider requires.
+
+    An assistant tool call without a result before the next turn gets a placeholder result;
+    a tool result that answers no earlier call becomes a plain user message with its text.
+    """
+    repaired: list[Message] = []
+    open_calls: dict[str, str] = {}
+
+    def close_open_calls() -> None:
+        for call_id, name in open_calls.items():
+            repaired.append(Message(role="tool", tool_call_id=call_id, name=name, content=NO_RESULT_TEXT))
+        open_calls.clear()
+
+    for message in messages:
+        if message.role == "tool":
+            if message.tool_call_id in open_calls:
+                open_calls.pop(message.tool_call_id)
+                repaired.append(message)
+            else:
+                label = message.name or "tool"
+                repaired.append(Message(role="user", content=f"[result of {label}]\n{message_text(message)}"))
+            continue
+        close_open_calls()
+        repaired.append(message)
+        for call in message.tool_calls or []:
+            open_calls[call.id] = call.name
+    close_open_calls()
+    return repaired
+
+
+def build_prompt(
+    session: Session,
+    pending: Sequence[Message],
+    *,
+    estimate: Estimator,
+    system_override: str | None = None,
+) -> Prompt:
+    """The prompt for ``session`` followed by ``pending`` (the new messages, not yet stored).
+
+    ``system_override`` replaces the session's system prompt for this prompt (it is the one
+    the caller just passed and that will be stored with the exchange).
+    """
+    summary = latest_summary(session)
+    start = summary.covers[1] + 1 if summary else 0
+    turns = [message for _, message in conversation_turns(session, start)]
+    turns.extend(message for message in pending if message.role != "system")
+    messages = repair_tool_pairs(turns)
+    system = system_override if system_override is not None else effective_system(session.messages)
+    sent_system = system_text(system, summary)
+    counted = list(messages)
+    if sent_system:
+        counted.append(Message(role="system", content=sent_system))
+    return Prompt(system=sent_system, messages=messages, summary=summary, estimated_tokens=estimate(counted))
+
+
+def output_reserve(max_tokens: int | None, window: int) -> int:
+    """Tokens of the window kept free for the answer."""
+    if max_tokens is not None:
+        return max_tokens
+    return min(DEFAULT_OUTPUT_RESERVE, max(window // 4, 1))
+
+
+def transcript(messages: Sequence[tuple[int, Message]], max_chars_per_message: int | None = None) -> str:
+    """A plain-text rendering of messages for a summariser: one numbered block per message."""
+    blocks: list[str] = []
+    for index, message in messages:
+        label = message.role
+        if message.role == "assistant" and message.model:
+            label = f"assistant ({message.model})"
+        if message.role == "tool":
+            label = f"tool result ({message.name or message.tool_call_id or 'tool'})"
+        text = message_text(message)
+        if max_chars_per_message is not None and len(text) > max_chars_per_message:
+            text = text[:max_chars_per_message] + " [...truncated]"
+        lines = [f"[{index + 1}] {label}: {text}"] if text else [f"[{index + 1}] {label}:"]
+        for call in message.tool_calls or []:
+            arguments = json.dumps(call.arguments, ensure_ascii=False, sort_keys=True)
+            lines.append(f"    called tool {call.name} with {arguments}")
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
