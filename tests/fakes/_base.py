@@ -1,0 +1,297 @@
+"""The machinery every loopback fake provider shares: a real HTTP server on 127.0.0.1.
+
+A fake is a ``ThreadingHTTPServer`` on port 0 served from a daemon thread. It records every
+request (:class:`RecordedRequest`), answers from a FIFO script of :class:`ScriptedResponse`
+and, when the script is empty, with a deterministic default reply built by the subclass
+(``echo: <last user text>``). Before answering, the subclass checks authentication and
+validates the request the way the real API does; a rejected request is recorded (with
+``rejected`` set to the reason) and answered with the provider's error shape, and it does NOT
+consume a scripted response.
+
+Because it is a real socket, a subprocess (e.g. ``server.py`` under an MCP client) can be
+pointed at a fake through the provider's ``*_BASE_URL`` environment variable: see
+``base_url`` and ``env()`` on each fake.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+ECHO_PREFIX = "echo: "
+
+
+def echo_text(user_text: str) -> str:
+    """The default reply text every fake gives when nothing is queued."""
+    return f"{ECHO_PREFIX}{user_text}"
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the fake received it. Header names are lower-case."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    raw: bytes
+    body: Any  # the decoded JSON body, or None when it was not JSON
+    rejected: str | None = None  # why the fake rejected it (None: accepted)
+    status: int = 0  # the status the fake answered with
+
+
+@dataclass
+class ScriptedResponse:
+    """A queued answer. ``body`` is JSON-encoded unless it is ``str``/``bytes`` (sent raw)."""
+
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+class RequestRejected(Exception):
+    """Raised by a fake's validator: the real API would answer ``status`` with ``message``."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class FakeProvider:
+    """Base class: a loopback HTTP server imitating one provider's wire format.
+
+    Use as a context manager (``with FakeOpenAI() as fake: ...``) or call ``start()`` and
+    ``stop()``. Thread-safe: requests may arrive concurrently.
+    """
+
+    #: provider name used in error messages and ``env()``
+    name = "fake"
+
+    def __init__(self, api_key: str | None = "test-key") -> None:
+        self.api_key = api_key
+        self._lock = threading.Lock()
+        self._script: deque[ScriptedResponse] = deque()
+        self._requests: list[RecordedRequest] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self) -> "FakeProvider":
+        if self._server is not None:
+            return self
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+                fake._handle(self)
+
+            def do_GET(self) -> None:  # noqa: N802
+                fake._handle(self)
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), name=f"{self.name}-fake", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def __enter__(self) -> "FakeProvider":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------------- addresses
+    @property
+    def origin(self) -> str:
+        """``http://127.0.0.1:<port>`` of the running server."""
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def base_url(self) -> str:
+        """The value for the provider's ``*_BASE_URL`` variable (subclasses add a path)."""
+        return self.origin
+
+    def env(self, *prefixes: str) -> dict[str, str]:
+        """``{<P>_BASE_URL: base_url, <P>_API_KEY: api_key}`` for each prefix (e.g. "OPENAI", "MOONSHOT")."""
+        env: dict[str, str] = {}
+        for prefix in prefixes:
+            env[f"{prefix}_BASE_URL"] = self.base_url
+            if self.api_key is not None:
+                env[f"{prefix}_API_KEY"] = self.api_key
+        return env
+
+    # ----------------------------------------------------------------- script
+    def enqueue(
+        self,
+        body: Any = None,
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        """Queue one raw answer: ``body`` (dict -> JSON; str/bytes sent as is), status, headers, delay (s)."""
+        with self._lock:
+            self._script.append(ScriptedResponse(status=status, body=body, headers=dict(headers or {}), delay=delay))
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received so far, in arrival order (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def accepted(self) -> list[RecordedRequest]:
+        """The requests that passed validation and authentication."""
+        return [r for r in self.requests if r.rejected is None]
+
+    @property
+    def last_body(self) -> Any:
+        """The JSON body of the most recent request."""
+        requests = self.requests
+        if not requests:
+            raise AssertionError(f"{type(self).__name__} received no request")
+        return requests[-1].body
+
+    def pending(self) -> int:
+        """How many scripted responses are still queued."""
+        with self._lock:
+            return len(self._script)
+
+    def reset(self) -> None:
+        """Forget recorded requests and queued responses."""
+        with self._lock:
+            self._requests.clear()
+            self._script.clear()
+
+    def wait_for_requests(self, count: int, timeout: float = 10.0) -> list[RecordedRequest]:
+        """Poll (every 20 ms, up to ``timeout`` s) until ``count`` requests arrived."""
+        deadline = time.monotonic() + timeout
+        while True:
+            requests = self.requests
+            if len(requests) >= count or time.monotonic() >= deadline:
+                return requests
+            time.sleep(0.02)
+
+    # ----------------------------------------------------------------- subclass hooks
+    def route(self, method: str, path: str) -> dict[str, str] | None:
+        """Return path parameters when ``method path`` is this API's endpoint, else None."""
+        raise NotImplementedError
+
+    def check_auth(self, headers: dict[str, str], query: dict[str, list[str]]) -> None:
+        """Raise :class:`RequestRejected` (401) when the credentials are wrong."""
+        raise NotImplementedError
+
+    def validate(self, body: Any, params: dict[str, str], headers: dict[str, str]) -> None:
+        """Raise :class:`RequestRejected` when the real API would reject ``body``."""
+        raise NotImplementedError
+
+    def default_reply(self, body: Any, params: dict[str, str]) -> Any:
+        """The JSON answer when nothing is queued."""
+        raise NotImplementedError
+
+    def error_body(self, status: int, message: str) -> Any:
+        """The provider's JSON error shape."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- serving
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        split = urlsplit(handler.path)
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        headers = {key.lower(): value for key, value in handler.headers.items()}
+        record = RecordedRequest(
+            method=handler.command, path=split.path, query=parse_qs(split.query), headers=headers, raw=raw, body=body
+        )
+        scripted: ScriptedResponse | None = None
+        try:
+            params = self.route(handler.command, split.path)
+            if params is None:
+                raise RequestRejected(f"no route for {handler.command} {split.path}", status=404)
+            self.check_auth(headers, record.query)
+            if raw and body is None:
+                raise RequestRejected("request body is not valid JSON")
+            if not isinstance(body, dict):
+                raise RequestRejected("request body must be a JSON object")
+            self.validate(body, params, headers)
+        except RequestRejected as rejection:
+            record.rejected = rejection.message
+            record.status = rejection.status
+            with self._lock:
+                self._requests.append(record)
+            self._send(handler, ScriptedResponse(status=rejection.status, body=self.error_body(rejection.status, rejection.message)))
+            return
+        with self._lock:
+            self._requests.append(record)
+            if self._script:
+                scripted = self._script.popleft()
+        if scripted is None:
+            scripted = ScriptedResponse(body=self.default_reply(body, params))
+        record.status = scripted.status
+        if scripted.delay:
+            time.sleep(scripted.delay)
+        self._send(handler, scripted)
+
+    @staticmethod
+    def _send(handler: BaseHTTPRequestHandler, response: ScriptedResponse) -> None:
+        body = response.body
+        if isinstance(body, bytes):
+            payload = body
+        elif isinstance(body, str):
+            payload = body.encode("utf-8")
+        else:
+            payload = json.dumps(body).encode("utf-8")
+        try:
+            handler.send_response(response.status)
+            headers = {"Content-Type": "application/json", **response.headers}
+            for key, value in headers.items():
+                handler.send_header(key, value)
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload)
+            handler.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout tests)
+            pass
+
+
+def require(condition: bool, message: str, status: int = 400) -> None:
+    """Reject the request with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise RequestRejected(message, status)
+
+
+def iter_dicts(value: Any) -> Iterator[dict[str, Any]]:
+    """The items of ``value`` when it is a list, each required to be an object."""
+    require(isinstance(value, list), "expected an array")
+    for item in value:
+        require(isinstance(item, dict), "expected an array of objects")
+        yield item

@@ -1,0 +1,216 @@
+"""A loopback fake of the Anthropic Messages API.
+
+Endpoint ``POST {base_url}/v1/messages`` with ``x-api-key`` (401 otherwise) and an
+``anthropic-version`` header (400 without). It rejects (400) what the real API rejects: a
+``system`` role inside ``messages``, missing ``max_tokens``, a first turn that is not ``user``,
+consecutive turns of the same role, empty or whitespace-only text blocks, ``tool_use`` outside
+assistant turns or without an ``input`` object, a ``tool_use`` not answered by ``tool_result``
+blocks placed first in the very next user turn, a ``tool_result`` answering no ``tool_use`` of
+the previous assistant turn, ``tool_use``/``tool_result`` blocks in a request without ``tools``,
+and tool ids not matching ``^[a-zA-Z0-9_-]+$``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ._base import FakeProvider, RequestRejected, echo_text, iter_dicts, require
+
+_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
+_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
+
+
+class FakeAnthropic(FakeProvider):
+    """Anthropic Messages on 127.0.0.1. Put ``base_url`` in ``ANTHROPIC_BASE_URL``."""
+
+    name = "anthropic"
+
+    def enqueue_reply(
+        self,
+        text: str | None = "ok",
+        *,
+        tool_uses: list[dict[str, Any]] | None = None,
+        stop_reason: str | None = None,
+        usage: tuple[int, int] = (10, 5),
+        model: str = "claude-fake",
+        delay: float = 0.0,
+    ) -> None:
+        """Queue a successful message. ``tool_uses`` items: {id, name, input (object)}."""
+        content: list[dict[str, Any]] = []
+        if text:
+            content.append({"type": "text", "text": text})
+        for use in tool_uses or []:
+            content.append({"type": "tool_use", "id": use["id"], "name": use["name"], "input": use["input"]})
+        self.enqueue(self.message(content, stop_reason or ("tool_use" if tool_uses else "end_turn"), usage, model), delay=delay)
+
+    @staticmethod
+    def message(content: list[dict[str, Any]], stop_reason: str, usage: tuple[int, int], model: str) -> dict[str, Any]:
+        return {
+            "id": "msg_fake",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": content,
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": {"input_tokens": usage[0], "output_tokens": usage[1]},
+        }
+
+    # ----------------------------------------------------------------- FakeProvider hooks
+    def route(self, method: str, path: str) -> dict[str, str] | None:
+        return {} if method == "POST" and path == "/v1/messages" else None
+
+    def check_auth(self, headers: dict[str, str], query: dict[str, list[str]]) -> None:
+        if headers.get("x-api-key") != self.api_key:
+            raise RequestRejected("invalid x-api-key", status=401)
+        if not headers.get("anthropic-version"):
+            raise RequestRejected("anthropic-version: header is required")
+
+    def error_body(self, status: int, message: str) -> Any:
+        kind = {401: "authentication_error", 404: "not_found_error"}.get(status, "invalid_request_error")
+        return {"type": "error", "error": {"type": kind, "message": message}}
+
+    def default_reply(self, body: Any, params: dict[str, str]) -> Any:
+        text = ""
+        for message in reversed(body["messages"]):
+            if message["role"] != "user":
+                continue
+            content = message["content"]
+            if isinstance(content, str):
+                text = content
+            else:
+                text = "\n".join(b["text"] for b in content if b.get("type") == "text")
+            break
+        return self.message([{"type": "text", "text": echo_text(text)}], "end_turn", (10, 5), body["model"])
+
+    def validate(self, body: Any, params: dict[str, str], headers: dict[str, str]) -> None:
+        require(isinstance(body.get("model"), str) and body["model"], "model: Field required")
+        max_tokens = body.get("max_tokens")
+        require(isinstance(max_tokens, int) and max_tokens >= 1, "max_tokens: Field required")
+        system = body.get("system")
+        if system is not None:
+            if isinstance(system, list):
+                for block in iter_dicts(system):
+                    self._check_text(block, "system")
+            else:
+                require(isinstance(system, str), "system: Input should be a valid string or list of text blocks")
+        tools = body.get("tools")
+        if tools is not None:
+            for tool in iter_dicts(tools):
+                require(
+                    isinstance(tool.get("name"), str) and bool(_TOOL_NAME.match(tool["name"])),
+                    f"tools.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$' ({tool.get('name')!r})",
+                )
+                require(isinstance(tool.get("input_schema"), dict), "tools.input_schema: Field required")
+        choice = body.get("tool_choice")
+        if choice is not None:
+            require(isinstance(choice, dict) and choice.get("type") in ("auto", "any", "tool", "none"), "invalid tool_choice")
+            if choice["type"] == "tool":
+                require(isinstance(choice.get("name"), str), "tool_choice.name: Field required")
+        if "temperature" in body:
+            temperature = body["temperature"]
+            require(isinstance(temperature, (int, float)) and 0 <= temperature <= 1, "temperature: must be in [0, 1]")
+
+        messages = body.get("messages")
+        require(isinstance(messages, list) and messages, "messages: at least one message is required")
+        has_tool_blocks = False
+        previous_role: str | None = None
+        pending_uses: list[str] = []  # tool_use ids of the previous assistant turn
+        for index, message in enumerate(iter_dicts(messages)):
+            where = f"messages.{index}"
+            role = message.get("role")
+            require(role in ("user", "assistant"), f"{where}.role: Input should be 'user' or 'assistant' (got {role!r})")
+            if index == 0:
+                require(role == "user", "messages: first message must use the \"user\" role")
+            require(role != previous_role, f"messages: roles must alternate between \"user\" and \"assistant\" ({where})")
+            content = message.get("content")
+            blocks: list[dict[str, Any]]
+            if isinstance(content, str):
+                require(content.strip() != "", f"{where}: text content blocks must be non-empty")
+                blocks = []
+            else:
+                require(isinstance(content, list) and content, f"{where}.content: must be a non-empty string or array")
+                blocks = list(iter_dicts(content))
+            if role == "user":
+                results = []
+                seen_other = False
+                for block in blocks:
+                    if block.get("type") == "tool_result":
+                        has_tool_blocks = True
+                        require(
+                            not seen_other,
+                            f"{where}: tool_result blocks must come FIRST in the content array, before any other content",
+                        )
+                        use_id = block.get("tool_use_id")
+                        require(isinstance(use_id, str) and bool(_ID.match(use_id)),
+                                f"{where}.tool_use_id: String should match pattern '^[a-zA-Z0-9_-]+$' ({use_id!r})")
+                        require(
+                            use_id in pending_uses,
+                            f"{where}: unexpected `tool_use_id` found in `tool_result` blocks: {use_id}. Each `tool_result` "
+                            "block must have a corresponding `tool_use` block in the previous message.",
+                        )
+                        results.append(use_id)
+                        self._check_result_content(where, block.get("content"))
+                    else:
+                        seen_other = True
+                        self._check_block(where, block, role)
+                missing = [use_id for use_id in pending_uses if use_id not in results]
+                require(
+                    not missing,
+                    f"{where}: `tool_use` ids were found without `tool_result` blocks immediately after: "
+                    f"{', '.join(missing)}. Each `tool_use` block must have a corresponding `tool_result` block in the next message.",
+                )
+                pending_uses = []
+            else:
+                require(
+                    not pending_uses,
+                    f"{where}: `tool_use` ids were found without `tool_result` blocks immediately after: {', '.join(pending_uses)}",
+                )
+                for block in blocks:
+                    if block.get("type") == "tool_use":
+                        has_tool_blocks = True
+                        use_id = block.get("id")
+                        require(isinstance(use_id, str) and bool(_ID.match(use_id)),
+                                f"{where}.id: String should match pattern '^[a-zA-Z0-9_-]+$' ({use_id!r})")
+                        require(isinstance(block.get("name"), str) and block["name"], f"{where}: tool_use.name required")
+                        require(isinstance(block.get("input"), dict), f"{where}: tool_use.input: Input should be a valid dictionary")
+                        pending_uses.append(use_id)
+                    else:
+                        self._check_block(where, block, role)
+            previous_role = role
+        require(
+            not pending_uses,
+            f"`tool_use` ids were found without `tool_result` blocks immediately after: {', '.join(pending_uses)}",
+        )
+        if has_tool_blocks:
+            require(bool(tools), "Requests which include `tool_use` or `tool_result` blocks must define tools.")
+
+    @staticmethod
+    def _check_text(block: dict[str, Any], where: str) -> None:
+        require(block.get("type") == "text", f"{where}: expected a text block")
+        text = block.get("text")
+        require(isinstance(text, str), f"{where}: text: Field required")
+        require(text.strip() != "", f"{where}: text content blocks must contain non-whitespace text")
+
+    def _check_block(self, where: str, block: dict[str, Any], role: str) -> None:
+        kind = block.get("type")
+        if kind == "text":
+            self._check_text(block, where)
+        elif kind == "image":
+            require(role == "user", f"{where}: image blocks are only allowed in user turns")
+            require(isinstance(block.get("source"), dict), f"{where}: image.source: Field required")
+        elif kind == "tool_use":
+            raise RequestRejected(f"{where}: tool_use blocks are only allowed in assistant turns")
+        elif kind == "tool_result":
+            raise RequestRejected(f"{where}: tool_result blocks are only allowed in user turns")
+        else:
+            raise RequestRejected(f"{where}: unsupported content block type {kind!r}")
+
+    def _check_result_content(self, where: str, content: Any) -> None:
+        if content is None or isinstance(content, str):
+            return
+        for block in iter_dicts(content):
+            require(block.get("type") in ("text", "image"), f"{where}: tool_result content must be text or image blocks")
+            if block.get("type") == "text":
+                self._check_text(block, where)

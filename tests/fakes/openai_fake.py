@@ -1,0 +1,205 @@
+"""A loopback fake of the OpenAI chat completions API (also Moonshot/Kimi, DeepSeek, OpenRouter, Ollama).
+
+Endpoint ``POST {base_url}/chat/completions`` with ``Authorization: Bearer <key>`` (not checked
+when ``api_key`` is None, like Ollama). It rejects (400) what the real API rejects: unknown
+roles, a ``tool`` message that does not answer a ``tool_calls`` id of the assistant message it
+follows, an assistant ``tool_calls`` id left unanswered, non-string or non-JSON
+``function.arguments``, an assistant message with neither content nor tool calls, malformed
+tool definitions or content parts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+from ._base import FakeProvider, RequestRejected, echo_text, iter_dicts, require
+
+_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_ROLES = {"system", "developer", "user", "assistant", "tool"}
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return ""
+
+
+class FakeOpenAI(FakeProvider):
+    """OpenAI-compatible chat completions on 127.0.0.1. ``prefix`` is the API path ("/v1")."""
+
+    name = "openai"
+
+    def __init__(self, api_key: str | None = "test-key", prefix: str = "/v1") -> None:
+        super().__init__(api_key)
+        self.prefix = prefix.rstrip("/")
+
+    @property
+    def base_url(self) -> str:
+        """Put this in ``OPENAI_BASE_URL`` / ``MOONSHOT_BASE_URL`` / ... (``/chat/completions`` is appended)."""
+        return self.origin + self.prefix
+
+    # ----------------------------------------------------------------- helpers for tests
+    def enqueue_reply(
+        self,
+        text: str | None = "ok",
+        *,
+        tool_calls: list[dict[str, Any]] | None = None,
+        finish_reason: str | None = None,
+        usage: tuple[int, int] = (10, 5),
+        model: str = "fake-model",
+        extra_message: dict[str, Any] | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        """Queue a successful completion. ``tool_calls`` items: {id, name, arguments (object or str)}."""
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": call["id"],
+                    "type": "function",
+                    "function": {
+                        "name": call["name"],
+                        "arguments": call["arguments"]
+                        if isinstance(call["arguments"], str)
+                        else json.dumps(call["arguments"]),
+                    },
+                }
+                for call in tool_calls
+            ]
+        message.update(extra_message or {})
+        self.enqueue(
+            self.completion(message, finish_reason or ("tool_calls" if tool_calls else "stop"), usage, model),
+            delay=delay,
+        )
+
+    @staticmethod
+    def completion(message: dict[str, Any], finish_reason: str, usage: tuple[int, int], model: str) -> dict[str, Any]:
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+            "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
+        }
+
+    # ----------------------------------------------------------------- FakeProvider hooks
+    def route(self, method: str, path: str) -> dict[str, str] | None:
+        if method == "POST" and path == f"{self.prefix}/chat/completions":
+            return {}
+        return None
+
+    def check_auth(self, headers: dict[str, str], query: dict[str, list[str]]) -> None:
+        if self.api_key is None:
+            return
+        if headers.get("authorization") != f"Bearer {self.api_key}":
+            raise RequestRejected("Incorrect API key provided", status=401)
+
+    def error_body(self, status: int, message: str) -> Any:
+        kind = "authentication_error" if status == 401 else "invalid_request_error"
+        return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+    def default_reply(self, body: Any, params: dict[str, str]) -> Any:
+        last_user = next((m for m in reversed(body["messages"]) if m.get("role") == "user"), None)
+        text = echo_text(_text_of(last_user.get("content")) if last_user else "")
+        return self.completion({"role": "assistant", "content": text}, "stop", (10, 5), body["model"])
+
+    def validate(self, body: Any, params: dict[str, str], headers: dict[str, str]) -> None:
+        require(isinstance(body.get("model"), str) and body["model"], "'model' is required")
+        messages = body.get("messages")
+        require(isinstance(messages, list) and messages, "'messages' must be a non-empty array")
+        unanswered: list[str] = []  # tool_call ids of the last assistant message not yet answered
+        answerable: set[str] = set()
+        for index, message in enumerate(iter_dicts(messages)):
+            where = f"messages[{index}]"
+            role = message.get("role")
+            require(role in _ROLES, f"{where}: invalid role {role!r}")
+            if role != "tool":
+                require(
+                    not unanswered,
+                    "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+                    f"'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(unanswered)}",
+                )
+                answerable = set()
+            content = message.get("content")
+            self._check_content(where, role, content)
+            if role == "assistant":
+                calls = message.get("tool_calls")
+                if calls is not None:
+                    require(isinstance(calls, list) and calls, f"{where}.tool_calls must be a non-empty array")
+                    for call in iter_dicts(calls):
+                        self._check_tool_call(where, call)
+                    unanswered = [call["id"] for call in calls]
+                    answerable = set(unanswered)
+                require(
+                    content not in (None, "") or calls,
+                    f"{where}: assistant content is required unless tool_calls is given",
+                )
+            elif role == "tool":
+                call_id = message.get("tool_call_id")
+                require(
+                    isinstance(call_id, str) and call_id in answerable,
+                    f"{where}: messages with role 'tool' must be a response to a preceding message with 'tool_calls' "
+                    f"(tool_call_id {call_id!r} answers none)",
+                )
+                if call_id in unanswered:
+                    unanswered.remove(call_id)
+            else:
+                require(content is not None, f"{where}: content is required for role {role!r}")
+        require(
+            not unanswered,
+            f"tool_call_ids did not have response messages: {', '.join(unanswered)}",
+        )
+        tools = body.get("tools")
+        if tools is not None:
+            for tool in iter_dicts(tools):
+                function = tool.get("function")
+                require(tool.get("type") == "function" and isinstance(function, dict), "tools[].type must be 'function'")
+                require(
+                    isinstance(function.get("name"), str) and bool(_TOOL_NAME.match(function["name"])),
+                    f"invalid tool name {function.get('name')!r}",
+                )
+                if "parameters" in function:
+                    require(isinstance(function["parameters"], dict), "tools[].function.parameters must be an object")
+        choice = body.get("tool_choice")
+        if choice is not None:
+            require(choice in ("none", "auto", "required") or isinstance(choice, dict), "invalid tool_choice")
+            require(bool(tools) or choice == "none", "tool_choice is only allowed when tools are specified")
+        if "max_tokens" in body:
+            require(isinstance(body["max_tokens"], int) and body["max_tokens"] > 0, "max_tokens must be a positive integer")
+        if "temperature" in body:
+            temperature = body["temperature"]
+            require(isinstance(temperature, (int, float)) and 0 <= temperature <= 2, "temperature must be in [0, 2]")
+
+    @staticmethod
+    def _check_content(where: str, role: str, content: Any) -> None:
+        if content is None or isinstance(content, str):
+            return
+        require(isinstance(content, list), f"{where}.content must be a string, an array of parts or null")
+        for part in iter_dicts(content):
+            kind = part.get("type")
+            if kind == "text":
+                require(isinstance(part.get("text"), str), f"{where}: a text part needs a string 'text'")
+            elif kind == "image_url":
+                require(role == "user", f"{where}: image parts are only allowed in user messages")
+                require(isinstance(part.get("image_url"), dict), f"{where}: image_url must be an object")
+            else:
+                raise RequestRejected(f"{where}: unsupported content part type {kind!r}")
+
+    @staticmethod
+    def _check_tool_call(where: str, call: dict[str, Any]) -> None:
+        function = call.get("function")
+        require(isinstance(call.get("id"), str) and call["id"], f"{where}: tool_calls[].id is required")
+        require(call.get("type") == "function", f"{where}: tool_calls[].type must be 'function'")
+        require(isinstance(function, dict) and isinstance(function.get("name"), str), f"{where}: function.name required")
+        arguments = function.get("arguments")
+        require(isinstance(arguments, str), f"{where}: function.arguments must be a string (JSON), got {type(arguments).__name__}")
+        try:
+            json.loads(arguments)
+        except ValueError:
+            raise RequestRejected(f"{where}: function.arguments is not valid JSON") from None
