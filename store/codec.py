@@ -60,11 +60,13 @@ def decode_session(data: bytes, source: Path) -> Session:
 
 
 def encode_session(session: Session) -> bytes:
+    """The file bytes of ``session`` (UTF-8 JSON, newline-terminated); ``decode_session`` reverses it."""
     return session.model_dump_json(indent=ENCODING_INDENT).encode("utf-8") + b"\n"
 
 
 def read_file_no_follow(path: Path) -> bytes:
     """Read ``path`` without following a symlink (a link in sessions/ could point outside the root)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    # O_NONBLOCK: a pipe swapped in for the file must not hang the reader (no effect on files).
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     with os.fdopen(fd, "rb") as handle:
         return handle.read()

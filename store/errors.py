@@ -17,8 +17,9 @@ class InvalidSessionId(StoreError, ValueError):
         if len(shown) > 80:
             shown = shown[:77] + "..."
         super().__init__(
-            f"invalid session id {shown}: {why}. A session id is 1-200 characters of "
-            "letters (any script), digits, '.', '_' or '-', and is not '.' or '..'."
+            f"invalid session id {shown}: {why}. A session id is 1-200 characters (at most "
+            "200 bytes in UTF-8) of letters (any script), digits, '.', '_' or '-', and does "
+            "not start with '.'."
         )
         self.session_id = session_id
         self.why = why

@@ -9,6 +9,9 @@ from datetime import datetime, timezone
 from store.errors import InvalidSessionId
 
 MAX_ID_LENGTH = 200
+# File names are limited to 255 bytes; the longest name derived from an id (the quarantine
+# reason file's temp name) adds about 40 bytes, so the id itself stays within 200 bytes.
+MAX_ID_BYTES = 200
 _ASCII_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 # Names Windows refuses as files (sessions may be synced to such machines).
@@ -39,6 +42,10 @@ def validate_session_id(session_id: object) -> str:
         )
     if session_id in {".", ".."}:
         raise InvalidSessionId(session_id, "'.' and '..' name directories")
+    if session_id.startswith("."):
+        # A leading dot makes a hidden file, which listings skip and which could collide
+        # with the store's own temp files (``.tmp-*``).
+        raise InvalidSessionId(session_id, "it starts with '.'")
     for char in session_id:
         if char in "/\\":
             raise InvalidSessionId(session_id, "it contains a path separator")
@@ -46,6 +53,11 @@ def validate_session_id(session_id: object) -> str:
             raise InvalidSessionId(session_id, f"character {char!r} (U+{ord(char):04X}) is not allowed")
     if session_id.split(".")[0].lower() in _RESERVED:
         raise InvalidSessionId(session_id, "it is a reserved device name")
+    size = len(session_id.encode("utf-8"))
+    if size > MAX_ID_BYTES:
+        raise InvalidSessionId(
+            session_id, f"it is {size} bytes long in UTF-8 (limit {MAX_ID_BYTES}; non-ASCII letters take 2-4 bytes)"
+        )
     return session_id
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from store.atomic import atomic_write_bytes
+from store.atomic import TEMP_PREFIX
 
 REASON_SUFFIX = ".reason.txt"
 
@@ -32,18 +34,72 @@ def _free_destination(folder: Path, name: str) -> Path:
     return candidate
 
 
+def _claim_reason_file(folder: Path, name: str, note: bytes) -> Path:
+    """Write ``note`` as the reason file of a free destination and return that destination.
+
+    The reason file is published with ``os.link``, which fails if the name exists, so two
+    processes quarantining at the same moment never pick (and overwrite) the same slot.
+    """
+    fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX + "reason.", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(note)
+            handle.flush()
+            os.fsync(handle.fileno())
+        while True:
+            destination = _free_destination(folder, name)
+            try:
+                os.link(temp_name, str(destination) + REASON_SUFFIX)
+            except FileExistsError:
+                continue
+            return destination
+    finally:
+        os.unlink(temp_name)
+
+
+def _move_no_replace(path: Path, destination: Path) -> None:
+    """Move ``path`` (a file, a symlink as a link, or a folder) to ``destination``, never overwriting."""
+    try:
+        os.link(path, destination, follow_symlinks=False)
+    except (FileNotFoundError, FileExistsError):
+        raise
+    except OSError:
+        # Folders cannot be hard-linked (and some file systems have no hard links).
+        if os.path.lexists(destination):
+            raise FileExistsError(errno.EEXIST, "quarantine destination exists", str(destination)) from None
+        os.rename(path, destination)
+        return
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass  # another process moved the same file at the same time: both copies are kept
+
+
 def quarantine_file(path: Path, folder: Path, reason: str, *, copy: bool = False) -> QuarantineRecord:
     """Move (or, with ``copy=True``, copy) ``path`` into ``folder`` with a ``.reason.txt``.
 
-    The reason file is written first, so a crash never leaves an unexplained file.
+    The reason file is written first, so a crash never leaves an unexplained file, and no
+    existing file in ``folder`` is ever overwritten. A symlink is moved (or copied) as a
+    link, never followed. Raises ``FileNotFoundError`` if ``path`` vanished meanwhile
+    (e.g. another process quarantined it first); no reason file is left behind then.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    destination = _free_destination(folder, path.name)
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    note = f"original: {path}\nquarantined at: {stamp}\nreason: {reason}\n"
-    atomic_write_bytes(Path(str(destination) + REASON_SUFFIX), note.encode("utf-8"))
-    if copy:
-        shutil.copy2(path, destination, follow_symlinks=False)
-    else:
-        os.replace(path, destination)
-    return QuarantineRecord(original_path=str(path), quarantined_path=str(destination), reason=reason)
+    note = f"original: {path}\nquarantined at: {stamp}\nreason: {reason}\n".encode("utf-8")
+    while True:
+        destination = _claim_reason_file(folder, path.name, note)
+        try:
+            if copy:
+                if os.path.lexists(destination):
+                    raise FileExistsError(errno.EEXIST, "quarantine destination exists", str(destination))
+                shutil.copy2(path, destination, follow_symlinks=False)
+            else:
+                _move_no_replace(path, destination)
+        except FileExistsError:
+            # Something took the slot after it was found free: leave it alone, try the next.
+            os.unlink(str(destination) + REASON_SUFFIX)
+            continue
+        except BaseException:
+            os.unlink(str(destination) + REASON_SUFFIX)
+            raise
+        return QuarantineRecord(original_path=str(path), quarantined_path=str(destination), reason=reason)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -13,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from store.atomic import atomic_write_bytes, clean_stale_temp_files
 from store.codec import UnreadableSessionFile, decode_session, encode_session, read_file_no_follow
-from store.errors import CorruptSession, SessionExists, SessionNotFound, UnsupportedSchemaVersion
+from store.errors import CorruptSession, SessionExists, SessionNotFound, StoreError, UnsupportedSchemaVersion
 from store.ids import new_session_id, validate_session_id
 from store.locking import locked
 from store.paths import Layout
@@ -38,7 +39,7 @@ class SessionSummary(BaseModel):
 
 
 class RefusedFile(BaseModel):
-    """A session file that was left in place because it is newer than this program."""
+    """A session file left in place untouched: newer than this program, or not openable (permissions)."""
 
     path: str
     reason: str
@@ -104,23 +105,33 @@ class SessionStore:
         A file newer than this program raises ``UnsupportedSchemaVersion`` and stays put.
         """
         try:
-            if path.is_symlink():
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode):
                 raise UnreadableSessionFile(path, "the session file is a symlink; symlinks in sessions/ are not followed")
+            if not stat.S_ISREG(mode):
+                raise UnreadableSessionFile(path, "not a regular file (a folder, pipe or device)")
             data = read_file_no_follow(path)
             session = decode_session(data, path)
             if session.id != path.stem:
                 raise UnreadableSessionFile(path, f"the file name says id {path.stem!r} but the document says {session.id!r}")
             return session
         except UnreadableSessionFile as exc:
-            record = self.quarantine(path, exc.reason)
-            raise CorruptSession(path.stem, exc.reason, Path(record.quarantined_path)) from exc
+            raise self._quarantine_unreadable(path, exc.reason) from exc
         except OSError as exc:
             if exc.errno in (errno.ENOENT,):
                 raise SessionNotFound(path.stem) from exc
             if exc.errno == errno.ELOOP:
-                record = self.quarantine(path, "the session file is a symlink; symlinks in sessions/ are not followed")
-                raise CorruptSession(path.stem, record.reason, Path(record.quarantined_path)) from exc
+                # Replaced by a symlink between the lstat and the open.
+                reason = "the session file is a symlink; symlinks in sessions/ are not followed"
+                raise self._quarantine_unreadable(path, reason) from exc
             raise
+
+    def _quarantine_unreadable(self, path: Path, reason: str) -> StoreError:
+        try:
+            record = self.quarantine(path, reason)
+        except FileNotFoundError:
+            return SessionNotFound(path.stem)  # another reader quarantined it first
+        return CorruptSession(path.stem, reason, Path(record.quarantined_path))
 
     def load(self, session_id: str) -> Session:
         """Return the session, or raise ``SessionNotFound`` / ``CorruptSession`` / ``UnsupportedSchemaVersion``."""
@@ -165,6 +176,9 @@ class SessionStore:
                 continue
             except SessionNotFound:
                 continue  # deleted between listing the folder and reading it
+            except OSError as exc:
+                listing.refused.append(RefusedFile(path=str(path), reason=f"cannot be read: {exc}"))
+                continue
             if model is not None and model not in session.models_used and model != session.current_model:
                 continue
             if tag is not None and tag not in session.tags:
@@ -181,9 +195,9 @@ class SessionStore:
 
     # -- writing -------------------------------------------------------------------------
 
-    def _write(self, session: Session) -> None:
+    def _write(self, session: Session, previous: Session | None = None) -> None:
         atomic_write_bytes(self.layout.session_file(session.id), encode_session(session))
-        update_views(self.layout, session)
+        update_views(self.layout, session, previous)
 
     def create(
         self,
@@ -194,11 +208,19 @@ class SessionStore:
         model: str | None = None,
     ) -> Session:
         """Create and write a new, empty session; ``SessionExists`` if the id is taken."""
-        session_id = validate_session_id(session_id) if session_id is not None else new_session_id()
+        if session_id is not None:
+            return self._create(validate_session_id(session_id), title, list(tags), model)
+        while True:
+            try:
+                return self._create(new_session_id(), title, list(tags), model)
+            except SessionExists:
+                continue  # a generated id collided (same second, same random part): draw again
+
+    def _create(self, session_id: str, title: str | None, tags: list[str], model: str | None) -> Session:
         with locked(self._lock_path(session_id)):
             if os.path.lexists(self.layout.session_file(session_id)):
                 raise SessionExists(session_id)
-            session = Session(id=session_id, title=title, tags=list(tags), current_model=model)
+            session = Session(id=session_id, title=title, tags=tags, current_model=model)
             session.note_model(model)
             self._write(session)
             return session
@@ -207,27 +229,46 @@ class SessionStore:
         """Write a complete session built elsewhere (imports, migration).
 
         Without ``replace`` an existing session with the same id raises ``SessionExists``.
+        With ``replace``, an existing file newer than this program raises
+        ``UnsupportedSchemaVersion`` (it is never rewritten), an unreadable one is
+        quarantined first, and view links of the replaced version are dropped.
         """
         validate_session_id(session.id)
+        path = self.layout.session_file(session.id)
         with locked(self._lock_path(session.id)):
-            if not replace and os.path.lexists(self.layout.session_file(session.id)):
-                raise SessionExists(session.id)
-            self._write(session)
+            previous: Session | None = None
+            if os.path.lexists(path):
+                if not replace:
+                    raise SessionExists(session.id)
+                try:
+                    previous = self.read_file(path)
+                except (CorruptSession, SessionNotFound):
+                    previous = None
+            self._write(session, previous)
 
     def update(self, session_id: str, change: Callable[[Session], T]) -> T:
         """Apply ``change`` to the session under its lock and persist it atomically.
 
         ``change`` mutates the session in place and may return a value, which is returned.
-        If it raises, nothing is written.
+        If it raises, nothing is written. It must not change ``session.id`` (``ValueError``).
         """
         path = self.path_for(session_id)
         with locked(self._lock_path(session_id)):
             if not os.path.lexists(path):
                 raise SessionNotFound(session_id)
             session = self.read_file(path)
+            # Only what the views depend on; ``change`` may mutate the lists in place.
+            previous = Session.model_construct(
+                id=session.id,
+                created_at=session.created_at,
+                current_model=session.current_model,
+                models_used=list(session.models_used),
+            )
             result = change(session)
+            if session.id != session_id:
+                raise ValueError(f"an update must not change the session id ({session_id!r} -> {session.id!r})")
             session.updated_at = utc_now()
-            self._write(session)
+            self._write(session, previous)
             return result
 
     def append_messages(self, session_id: str, messages: Iterable[Message]) -> list[Message]:
@@ -292,6 +333,8 @@ class SessionStore:
                 )
             except UnsupportedSchemaVersion as exc:
                 listing.refused.append(RefusedFile(path=str(path), reason=str(exc)))
+            except SessionNotFound:
+                continue  # deleted between listing the folder and reading it
         rebuild_all_views(self.layout, sessions)
         listing.sessions = [summarize(session) for session in sessions]
         return listing

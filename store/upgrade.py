@@ -34,6 +34,13 @@ def upgrade_document(document: Any, source: Path) -> Document:
     if version > SCHEMA_VERSION:
         raise UnsupportedSchemaVersion(source, version, SCHEMA_VERSION)
     while version < SCHEMA_VERSION:
-        document = UPGRADES[version](document)
-        version = document["schema_version"]
+        step = UPGRADES.get(version)
+        if step is None:
+            raise NotASessionDocument(f"no upgrade is known from schema_version {version}")
+        document = step(document)
+        upgraded = document.get("schema_version") if isinstance(document, dict) else None
+        if not isinstance(upgraded, int) or upgraded <= version:
+            # A buggy upgrade step must not loop forever or hand back a non-document.
+            raise RuntimeError(f"the upgrade from schema_version {version} did not produce a newer version")
+        version = upgraded
     return document

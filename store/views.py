@@ -6,6 +6,7 @@ files and can be deleted and rebuilt at any time (``SessionStore.rebuild_views``
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -14,11 +15,24 @@ from store.paths import Layout
 from store.schema import Session
 
 
+# A folder name is limited to 255 bytes; longer model names are cut and given a hash.
+_MAX_FOLDER_BYTES = 200
+
+
 def model_folder_name(model: str) -> str:
-    """A folder name for a model: ``/`` (as in ``openrouter/vendor/model``) becomes ``__``."""
+    """A folder name for a model: ``/`` (as in ``openrouter/vendor/model``) becomes ``__``.
+
+    Always a single, valid path component; a name too long for the file system is cut
+    and suffixed with a short hash of the full name (so different models stay apart).
+    """
     safe = model.replace("/", "__").replace("\\", "__").replace("\0", "")
     if safe in {"", ".", ".."}:
         safe = f"_{safe}_"
+    encoded = safe.encode("utf-8")
+    if len(encoded) > _MAX_FOLDER_BYTES:
+        digest = hashlib.sha256(model.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        head = encoded[: _MAX_FOLDER_BYTES - 13].decode("utf-8", "ignore")
+        safe = f"{head}~{digest}"
     return safe
 
 
@@ -36,10 +50,13 @@ def _link(link: Path, session_id: str) -> None:
     if os.path.islink(link):
         if os.readlink(link) == str(target):
             return
-        link.unlink()
+        link.unlink(missing_ok=True)
+    elif os.path.isdir(link):
+        # A folder where a view link belongs: views are never the truth, replace it.
+        shutil.rmtree(link)
     elif os.path.lexists(link):
         # A real file where a view link belongs: views are never the truth, replace it.
-        link.unlink()
+        link.unlink(missing_ok=True)
     link.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.symlink(target, link)
@@ -47,9 +64,18 @@ def _link(link: Path, session_id: str) -> None:
         pass  # another writer created the same link
 
 
-def update_views(layout: Layout, session: Session) -> None:
-    """Make sure every view link of ``session`` exists."""
-    for link in _view_links(layout, session):
+def update_views(layout: Layout, session: Session, previous: Session | None = None) -> None:
+    """Make sure every view link of ``session`` exists.
+
+    With ``previous`` (the same session before a change), links it had that ``session``
+    no longer has (another day, a model no longer used) are removed.
+    """
+    wanted = _view_links(layout, session)
+    if previous is not None:
+        for link in set(_view_links(layout, previous)) - set(wanted):
+            if os.path.islink(link):
+                link.unlink(missing_ok=True)
+    for link in wanted:
         _link(link, session.id)
 
 
@@ -62,7 +88,7 @@ def remove_views(layout: Layout, session_id: str) -> None:
         for folder in base.iterdir():
             link = folder / name
             if os.path.islink(link):
-                link.unlink()
+                link.unlink(missing_ok=True)
 
 
 def rebuild_all_views(layout: Layout, sessions: list[Session]) -> None:
@@ -72,6 +98,6 @@ def rebuild_all_views(layout: Layout, sessions: list[Session]) -> None:
             base.unlink()
         elif base.exists():
             shutil.rmtree(base)
-        base.mkdir(parents=True)
+        base.mkdir(parents=True, exist_ok=True)
     for session in sessions:
         update_views(layout, session)
