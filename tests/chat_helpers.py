@@ -1,0 +1,80 @@
+"""Helpers for the chat-core tests: an ``App`` wired to scripted in-process providers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from adapters.base import ChatReply, ChatRequest
+from adapters.compression import SUMMARISER_SYSTEM
+from adapters.errors import MissingApiKey, UnknownModel
+from store import Message, SessionStore, message_text
+
+import server
+
+PROVIDERS = {"gpt-test": "openai", "claude-test": "anthropic", "small-test": "openai", "kimi-k2-0711-preview": "moonshot", "kimi-latest": "moonshot"}
+
+
+class ScriptedProvider:
+    """Answers from a queue (a ``ChatReply`` or an exception), else ``echo: <last user text>``."""
+
+    def __init__(self, model: str, provider: str) -> None:
+        self.model = model
+        self.provider = provider
+        self.script: list[ChatReply | Exception] = []
+        self.requests: list[ChatRequest] = []
+        # What this provider answers when asked to summarise (see adapters.compression).
+        self.summary_text = f"summary by {model}"
+
+    def queue(self, item: ChatReply | Exception) -> None:
+        self.script.append(item)
+
+    async def complete(self, request: ChatRequest) -> ChatReply:
+        self.requests.append(request)
+        if self.script:
+            item = self.script.pop(0)
+            if isinstance(item, Exception):
+                raise item
+            return item
+        if request.system == SUMMARISER_SYSTEM:
+            return ChatReply(text=self.summary_text, model=request.model, provider=self.provider)
+        last_user = next((m for m in reversed(request.messages) if m.role == "user"), None)
+        text = message_text(last_user) if last_user else ""
+        return ChatReply(text=f"echo: {text}", model=request.model, provider=self.provider)
+
+
+def simple_estimate(messages: Sequence[Message]) -> int:
+    return sum(4 + len(message_text(message)) // 4 for message in messages)
+
+
+def make_app(tmp_path: Path, windows: dict[str, int] | None = None) -> tuple[server.App, dict[str, ScriptedProvider]]:
+    providers = {model: ScriptedProvider(model, provider) for model, provider in PROVIDERS.items()}
+    sizes = {"small-test": 200, **(windows or {})}
+
+    def resolve(model: str) -> ScriptedProvider:
+        if model == "gemini-nokey":
+            raise MissingApiKey("GEMINI_API_KEY", model)
+        if model not in providers:
+            raise UnknownModel(model)
+        return providers[model]
+
+    indexed: list[list[Path]] = []
+    app = server.App(
+        store=SessionStore(tmp_path / "root"),
+        legacy_root=tmp_path / "legacy",
+        resolve_adapter=resolve,
+        context_window=lambda model: sizes.get(model, 100_000),
+        estimate_tokens=simple_estimate,
+        index_paths=indexed.append,
+        extra={"indexed": indexed},
+    )
+    return app, providers
+
+
+def call_tool(app_server: Any, name: str, arguments: dict[str, Any]) -> Any:
+    """Call a tool in-process; returns the structured result (raises ``ToolError``)."""
+    import anyio
+
+    result = anyio.run(lambda: app_server.call_tool(name, arguments))
+    return result.structured_content
