@@ -187,13 +187,6 @@ def _already_quarantined(folder: Path, name: str, data: bytes) -> Path | None:
     return None
 
 
-class _Claims:
-    """Ids given out during one run, so a dry run resolves collisions as a real run would."""
-
-    def __init__(self) -> None:
-        self.by_id: dict[str, tuple[str, str]] = {}
-
-
 def _quarantine(
     outcome: FileOutcome, path: Path, data: bytes | None, layout: Layout, reason: str, dry_run: bool
 ) -> FileOutcome:
@@ -222,7 +215,6 @@ def migrate_file(
     layout: Layout,
     store: SessionStore | None,
     *,
-    claims: _Claims | None = None,
     keep: dict[str, Any] | None = None,
 ) -> FileOutcome:
     """Migrate one legacy file into ``store`` (``store=None``: a dry run, nothing written).
@@ -257,16 +249,11 @@ def migrate_file(
                 )
                 break
 
-    claims = claims or _Claims()
     source = LegacySource(file_name=path.name, legacy_id=legacy_id, sha256=sha256, fallback_time=fallback_time)
     for attempt in range(2):  # a second pass only if another process saved the id meanwhile
         chosen: str | None = None
         collision_reason: str | None = None
         for candidate in _candidates(base_id, sha256):
-            claimed = claims.by_id.get(candidate)
-            if claimed is not None and claimed != (legacy_id, sha256):
-                collision_reason = collision_reason or f"id already claimed in this run by {claimed[0]!r}"
-                continue
             existing = _inspect(layout, candidate)
             if existing is None:
                 chosen = candidate
@@ -284,7 +271,6 @@ def migrate_file(
             if _same_source(existing, legacy_id, sha256):
                 outcome.status = "unchanged"
                 outcome.session_id = candidate
-                claims.by_id[candidate] = (legacy_id, sha256)
                 if keep is not None:
                     keep.update(document=document, session=existing)
                 if candidate != base_id:
@@ -304,7 +290,6 @@ def migrate_file(
         if difference is not None:  # pragma: no cover - a mapping bug; never lose data over it
             return _quarantine(outcome, path, data, layout, f"cannot be mapped losslessly ({difference})", dry_run)
         outcome.session_id = chosen
-        claims.by_id[chosen] = (legacy_id, sha256)
         if keep is not None:
             keep.update(document=document, session=reloaded)
         if store is None:
@@ -375,10 +360,9 @@ def migrate_folder(
     store = None if dry_run else SessionStore(root)
     report = MigrationReport(legacy_root=str(legacy_root), root=str(root), dry_run=dry_run, verified=verify)
     files = legacy_files(legacy_root)
-    claims = _Claims()
     for done, path in enumerate(files, start=1):
         keep: dict[str, Any] = {}
-        outcome = migrate_file(path, layout, store, claims=claims, keep=keep)
+        outcome = migrate_file(path, layout, store, keep=keep)
         if verify and "document" in keep:
             verify_outcome(outcome, keep["document"], layout, keep.get("session"))
         report.files.append(outcome)
