@@ -64,7 +64,7 @@ from store import (
     utc_now,
     validate_session_id,
 )
-from store.legacy_kimi_store import LegacyKimiStore, LegacySessionUnreadable
+from store.legacy_kimi_store import LegacyKimiStore, LegacyFileUnreadable
 from utils.feature_flags import InvalidFlagValue, llm_unified_enabled
 
 log = logging.getLogger("llm_mcp_server")
@@ -98,25 +98,33 @@ class App:
     search: Callable[..., list[Any]] | None = None
     switch_history: Callable[..., list[Any]] | None = None
     list_models: Callable[[], list[dict[str, Any]]] | None = None
-    migrate_legacy: Callable[[Path, SessionStore, str], object] | None = None
+    migrate_legacy: Callable[[Path, SessionStore, str], Session | None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def default_app(root: Path, legacy_root: Path | None = None) -> App:
-    """The production wiring: the provider registry, the token table and the SQLite index."""
+    """The production wiring: the provider registry, the token table and the SQLite index.
+
+    One ``Indexer`` and one ``SearchIndex`` (both thread-safe) serve the whole process; the
+    search index is opened on first use, so start-up never waits for a rebuild.
+    """
     from adapters import context_windows, registry
     from index import Indexer, SearchIndex
+    from store.migration import migrate_legacy_session
 
-    def index_paths(paths: list[Path]) -> object:
-        return Indexer(root).index_paths(paths)
+    indexer = Indexer(root)
+    searcher: list[SearchIndex] = []
+
+    def search_index() -> SearchIndex:
+        if not searcher:
+            searcher.append(SearchIndex(root))
+        return searcher[0]
 
     def search(query: str, **filters: Any) -> list[Any]:
-        return SearchIndex(root).search(query, **filters)
+        return search_index().search(query, **filters)
 
     def switch_history(**filters: Any) -> list[Any]:
-        return SearchIndex(root).model_switch_history(**filters)
-
-    from store.legacy import migrate_legacy_session
+        return search_index().model_switch_history(**filters)
 
     return App(
         store=SessionStore(root),
@@ -124,7 +132,7 @@ def default_app(root: Path, legacy_root: Path | None = None) -> App:
         resolve_adapter=registry.resolve_adapter,
         context_window=context_windows.context_window,
         estimate_tokens=context_windows.estimate_tokens,
-        index_paths=index_paths,
+        index_paths=indexer.index_paths,
         search=search,
         switch_history=switch_history,
         list_models=registry.list_models,
@@ -139,12 +147,13 @@ class ChatFailed(Exception):
     """The provider call failed after the user's message was saved (nothing is lost)."""
 
     def __init__(self, session_id: str, cause: Exception) -> None:
-        super().__init__(
-            f"{cause} — your message was saved in session {session_id!r}; call the tool again with "
-            f"session_id={session_id!r} to retry (the failed attempt is kept but not resent)"
-        )
         self.session_id = session_id
         self.cause = cause
+        self.saved_note = (
+            f"your message was saved in session {session_id!r}; call the tool again with "
+            f"session_id={session_id!r} to retry (the failed attempt is kept but not resent)"
+        )
+        super().__init__(f"{cause} — {self.saved_note}")
 
 
 def _error_message(exc: BaseException) -> str | None:
@@ -156,7 +165,13 @@ def _error_message(exc: BaseException) -> str | None:
     if isinstance(exc, ProviderError):
         hint = "it may work if you try again later" if exc.retryable else "check the model name and the request"
         return f"provider error: {exc} ({hint})"
-    if isinstance(exc, (ChatFailed, InvalidChatArgument, PromptTooLarge, LegacySessionUnreadable)):
+    if isinstance(exc, ChatFailed):
+        cause = _error_message(exc.cause)
+        if cause is None:
+            log.error("chat call crashed", exc_info=exc.cause)
+            cause = f"internal error while calling the model ({type(exc.cause).__name__}); the server log has the details"
+        return f"{cause} — {exc.saved_note}"
+    if isinstance(exc, (InvalidChatArgument, PromptTooLarge, LegacyFileUnreadable)):
         return str(exc)
     if isinstance(exc, (InvalidSessionId, SessionNotFound, CorruptSession, UnsupportedSchemaVersion, SessionExists)):
         return str(exc)
@@ -350,8 +365,10 @@ async def _chat_unified(
             max_tokens=max_tokens,
         )
         reply = await adapter.complete(request)
-    except (AdapterError, PromptTooLarge) as exc:
-        user.extra[FAILED_MARK] = {"model": model, "error": str(exc), "at": utc_now().isoformat()}
+    except Exception as exc:  # whatever went wrong, the user's message is kept
+        # Only anticipated errors are described in the file; a crash's text stays in the log.
+        error = str(exc) if isinstance(exc, (AdapterError, PromptTooLarge)) else type(exc).__name__
+        user.extra[FAILED_MARK] = {"model": model, "error": error, "at": utc_now().isoformat()}
         await anyio.to_thread.run_sync(
             functools.partial(_commit, app, session.id, model, pending, answered=False, summary=summary)
         )
@@ -397,7 +414,7 @@ async def _chat_legacy(app: App, prompt: str, session_id: str | None) -> dict[st
     request = ChatRequest(model=model, messages=repair_tool_pairs(turns), system=system)
     try:
         reply = await adapter.complete(request)
-    except AdapterError as exc:
+    except Exception as exc:
         await anyio.to_thread.run_sync(
             legacy.append_exchange, session_id, model, [{"role": "user", "content": prompt}]
         )
@@ -420,7 +437,10 @@ async def _kimi_unified(app: App, prompt: str, session_id: str | None) -> dict[s
             if app.migrate_legacy is None:
                 raise StoreError("legacy migration is not available in this server build")
             app.resolve_adapter(model)  # fail before migrating if the key is missing
-            await anyio.to_thread.run_sync(app.migrate_legacy, app.legacy_root, app.store, session_id)
+            migrated = await anyio.to_thread.run_sync(app.migrate_legacy, app.legacy_root, app.store, session_id)
+            if migrated is not None:
+                session_id = migrated.id
+                log.info("migrated legacy session %s into the unified store", session_id)
         if app.store.exists(session_id):
             current = app.store.load(session_id).current_model
             if _is_kimi_model(current):

@@ -9,7 +9,7 @@ unchanged. A legacy file written here has the old shape::
 Files written by other versions of the legacy server (a bare list of messages, a ``history``
 key, extra keys) are read tolerantly and, when continued, keep their shape and every key they
 had: only the message list grows and ``updated_at`` changes. A file that cannot be parsed is
-never overwritten: ``LegacySessionUnreadable`` is raised instead.
+never overwritten: ``LegacyFileUnreadable`` is raised instead.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from store.locking import locked
 from store.schema import Message, ToolCall
 
 
-class LegacySessionUnreadable(StoreError):
+class LegacyFileUnreadable(StoreError):
     """A legacy file exists but is not JSON of a known shape; it is left untouched."""
 
     def __init__(self, path: Path, reason: str) -> None:
@@ -120,7 +120,7 @@ class LegacyKimiStore:
         return self.path_for(session_id).is_file()
 
     def load(self, session_id: str) -> LegacyKimiSession | None:
-        """The legacy session, ``None`` if it has no file; ``LegacySessionUnreadable`` if broken."""
+        """The legacy session, ``None`` if it has no file; ``LegacyFileUnreadable`` if broken."""
         path = self.path_for(session_id)
         try:
             raw = path.read_bytes()
@@ -129,11 +129,11 @@ class LegacyKimiStore:
         try:
             doc = json.loads(raw.decode("utf-8-sig"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise LegacySessionUnreadable(path, f"not valid UTF-8 JSON: {exc}") from exc
+            raise LegacyFileUnreadable(path, f"not valid UTF-8 JSON: {exc}") from exc
         if not isinstance(doc, (dict, list)):
-            raise LegacySessionUnreadable(path, f"expected an object or a list, found {type(doc).__name__}")
+            raise LegacyFileUnreadable(path, f"expected an object or a list, found {type(doc).__name__}")
         if isinstance(doc, dict) and not isinstance(doc.get("messages", doc.get("history", [])), list):
-            raise LegacySessionUnreadable(path, "'messages' is not a list")
+            raise LegacyFileUnreadable(path, "'messages' is not a list")
         return LegacyKimiSession(session_id, doc)
 
     def append_exchange(

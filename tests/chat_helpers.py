@@ -78,3 +78,21 @@ def call_tool(app_server: Any, name: str, arguments: dict[str, Any]) -> Any:
 
     result = anyio.run(lambda: app_server.call_tool(name, arguments))
     return result.structured_content
+
+
+def make_indexed_app(tmp_path: Path, windows: dict[str, int] | None = None) -> tuple[server.App, dict[str, ScriptedProvider]]:
+    """``make_app`` plus the real SQLite index, the real lazy migration and a model list."""
+    from index import Indexer, SearchIndex
+    from store.migration import migrate_legacy_session
+
+    app, providers = make_app(tmp_path, windows)
+    root = app.store.root
+    indexer = Indexer(root)
+    searcher = SearchIndex(root)
+    app.index_paths = indexer.index_paths
+    app.search = searcher.search
+    app.switch_history = searcher.model_switch_history
+    app.migrate_legacy = migrate_legacy_session
+    app.list_models = lambda: [{"pattern": model, "provider": provider, "configured": True} for model, provider in PROVIDERS.items()]
+    app.extra["closers"] = [indexer.close, searcher.close]
+    return app, providers
