@@ -1,0 +1,103 @@
+"""``--check``: compare the index with the session files without changing either."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from index.models import IndexDifference
+from index.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, SWITCH_COLUMNS, message_rows, session_row, switch_rows
+
+_FTS_TABLES = ("messages_fts", "sessions_fts", "messages_trigram", "sessions_trigram")
+
+
+def _rows(conn: sqlite3.Connection, table: str, columns: tuple[str, ...], session_id: str) -> list[tuple[Any, ...]]:
+    order = "position" if "position" in columns else "session_id"
+    sql = f"SELECT {', '.join(columns)} FROM {table} WHERE session_id = ? ORDER BY {order}"
+    return [tuple(row) for row in conn.execute(sql, (session_id,))]
+
+
+def _first_difference(expected: list[tuple[Any, ...]], actual: list[tuple[Any, ...]], columns: tuple[str, ...]) -> str:
+    if len(expected) != len(actual):
+        return f"{len(actual)} rows in the index, {len(expected)} in the file"
+    for position, (want, have) in enumerate(zip(expected, actual)):
+        for column, a, b in zip(columns, want, have):
+            if a != b:
+                return f"row {position}: {column} is {b!r} in the index, {a!r} in the file"
+    return "rows differ"  # pragma: no cover - unreachable when lists differ
+
+
+def compare(
+    conn: sqlite3.Connection,
+    root: Path,
+    disk: dict[str, Path],
+    decode: Callable[[Path], Any],
+    known: dict[str, Any],
+) -> list[IndexDifference]:
+    """Every difference between the index reachable through ``conn`` and the files in ``disk``."""
+    differences: list[IndexDifference] = []
+    indexed_sessions = {row[0] for row in conn.execute("SELECT session_id FROM sessions")}
+    for rel in sorted(disk):
+        path = disk[rel]
+        session_id = path.stem
+        decoded = decode(path)
+        if decoded is None:
+            continue  # deleted while checking
+        entry = known.get(rel)
+        if decoded.problem is not None:
+            differences.append(IndexDifference(kind="unreadable", path=rel, session_id=session_id, detail=decoded.problem))
+            continue
+        if decoded.refused is not None:
+            if entry is None or entry.status != "refused":
+                differences.append(
+                    IndexDifference(kind="missing", path=rel, session_id=session_id, detail="newer-schema file not recorded")
+                )
+            continue
+        if entry is None:
+            differences.append(IndexDifference(kind="missing", path=rel, session_id=session_id, detail="file is not indexed"))
+            continue
+        if entry.sha256 != decoded.sha256:
+            differences.append(
+                IndexDifference(kind="stale", path=rel, session_id=session_id, detail="file content changed since it was indexed")
+            )
+            continue
+        session = decoded.session
+        for table, columns, expected in (
+            ("sessions", SESSION_COLUMNS, [session_row(session, rel)]),
+            ("messages", MESSAGE_COLUMNS, message_rows(session)),
+            ("model_switches", SWITCH_COLUMNS, switch_rows(session)),
+        ):
+            actual = _rows(conn, table, columns, session_id)
+            if actual != [tuple(row) for row in expected]:
+                detail = f"{table}: " + _first_difference([tuple(r) for r in expected], actual, columns)
+                differences.append(IndexDifference(kind="rows", path=rel, session_id=session_id, detail=detail))
+    on_disk_ids = {Path(rel).stem for rel in disk}
+    for rel in sorted(set(known) - set(disk)):
+        if not os.path.lexists(root / rel):
+            differences.append(
+                IndexDifference(kind="extra", path=rel, session_id=Path(rel).stem, detail="the file no longer exists")
+            )
+    for session_id in sorted(indexed_sessions - on_disk_ids):
+        if f"sessions/{session_id}.json" not in known:
+            differences.append(
+                IndexDifference(
+                    kind="extra", path=f"sessions/{session_id}.json", session_id=session_id, detail="rows without a file"
+                )
+            )
+    for (session_id,) in conn.execute(
+        "SELECT DISTINCT session_id FROM messages WHERE session_id NOT IN (SELECT session_id FROM sessions)"
+    ):
+        if session_id in on_disk_ids:
+            continue  # already reported as a rows difference
+        differences.append(
+            IndexDifference(kind="extra", path=f"sessions/{session_id}.json", session_id=session_id, detail="orphan message rows")
+        )
+    for table in _FTS_TABLES:
+        try:
+            conn.execute(f"INSERT INTO {table}({table}, rank) VALUES ('integrity-check', 1)")
+        except sqlite3.DatabaseError as exc:
+            differences.append(IndexDifference(kind="fts", path="index.sqlite", detail=f"{table}: {exc}"))
+    return differences

@@ -1,0 +1,223 @@
+"""Opening ``index.sqlite``: WAL, busy timeout, schema creation (via sqlite-utils).
+
+Every table is derived from the session files and may be dropped at any time; a schema
+change is handled by rebuilding, never by migrating.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TypeVar
+
+import sqlite_utils
+from filelock import FileLock
+
+from store.schema import as_utc
+
+# Bump when the tables change: an index with another user_version is dropped and rebuilt.
+INDEX_SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 30_000
+WORD_TOKENIZER = "unicode61 remove_diacritics 2"
+
+T = TypeVar("T")
+
+# The trigram tables are written by hand: sqlite-utils names its FTS table "<table>_fts",
+# so it can make only one per table. Same trigger shape as sqlite-utils' own.
+_TRIGRAM_SQL = """
+CREATE VIRTUAL TABLE IF NOT EXISTS "{table}_trigram" USING FTS5 ("{column}", tokenize='trigram', content="{table}");
+CREATE TRIGGER IF NOT EXISTS "{table}_trigram_ai" AFTER INSERT ON "{table}" BEGIN
+  INSERT INTO "{table}_trigram" (rowid, "{column}") VALUES (new.rowid, new."{column}");
+END;
+CREATE TRIGGER IF NOT EXISTS "{table}_trigram_ad" AFTER DELETE ON "{table}" BEGIN
+  INSERT INTO "{table}_trigram" ("{table}_trigram", rowid, "{column}") VALUES ('delete', old.rowid, old."{column}");
+END;
+CREATE TRIGGER IF NOT EXISTS "{table}_trigram_au" AFTER UPDATE ON "{table}" BEGIN
+  INSERT INTO "{table}_trigram" ("{table}_trigram", rowid, "{column}") VALUES ('delete', old.rowid, old."{column}");
+  INSERT INTO "{table}_trigram" (rowid, "{column}") VALUES (new.rowid, new."{column}");
+END;
+"""
+
+
+def iso(value: datetime) -> str:
+    """How times are stored: UTC, fixed width, so text order is time order (``...Z``)."""
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+def is_busy(error: sqlite3.OperationalError) -> bool:
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
+
+
+def retry_busy(action: Callable[[], T], deadline_seconds: float = 120.0) -> T:
+    """Run ``action``, retrying while SQLite says the database is locked (busy_timeout aside)."""
+    stop = time.monotonic() + deadline_seconds
+    delay = 0.01
+    while True:
+        try:
+            return action()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or time.monotonic() > stop:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back if the body raises.
+
+    IMMEDIATE takes the write lock before anything is read, so two indexers (server and
+    watcher) apply their reads of the files in the order they commit.
+    """
+    retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    retry_busy(lambda: conn.execute("COMMIT"))
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    db = sqlite_utils.Database(conn)
+    db["sessions"].create(
+        {
+            "session_rowid": int,
+            "session_id": str,
+            "title": str,
+            "created_at": str,
+            "updated_at": str,
+            "current_model": str,
+            "models_used": str,
+            "tags": str,
+            "message_count": int,
+            "switch_count": int,
+            "file_path": str,
+        },
+        pk="session_rowid",
+        not_null={"session_id", "created_at", "updated_at", "file_path"},
+    )
+    db["sessions"].create_index(["session_id"], unique=True)
+    db["messages"].create(
+        {
+            "message_rowid": int,
+            "session_id": str,
+            "position": int,
+            "message_id": str,
+            "role": str,
+            "model": str,
+            "provider": str,
+            "created_at": str,
+            "text": str,
+            "tool_names": str,
+            "tool_call_id": str,
+            "input_tokens": int,
+            "output_tokens": int,
+        },
+        pk="message_rowid",
+        not_null={"session_id", "position", "message_id", "role", "created_at", "text"},
+    )
+    db["messages"].create_index(["session_id", "position"], unique=True)
+    db["messages"].create_index(["model"])
+    db["messages"].create_index(["created_at"])
+    db["model_switches"].create(
+        {
+            "session_id": str,
+            "position": int,
+            "at_message": int,
+            "from_model": str,
+            "to_model": str,
+            "switched_at": str,
+            "warning": str,
+        },
+        pk=("session_id", "position"),
+        not_null={"at_message", "to_model", "switched_at"},
+    )
+    db["files"].create(
+        {
+            "path": str,
+            "session_id": str,
+            "mtime_ns": int,
+            "size": int,
+            "inode": int,
+            "sha256": str,
+            "status": str,
+            "detail": str,
+            "indexed_at": str,
+        },
+        pk="path",
+        not_null={"session_id", "mtime_ns", "size", "sha256", "status", "indexed_at"},
+    )
+    db["messages"].enable_fts(["text"], tokenize=WORD_TOKENIZER, create_triggers=True)
+    db["sessions"].enable_fts(["title"], tokenize=WORD_TOKENIZER, create_triggers=True)
+    conn.executescript(_TRIGRAM_SQL.format(table="messages", column="text"))
+    conn.executescript(_TRIGRAM_SQL.format(table="sessions", column="title"))
+    conn.execute(f"PRAGMA user_version = {INDEX_SCHEMA_VERSION}")
+
+
+def _drop_everything(conn: sqlite3.Connection) -> None:
+    rows = conn.execute(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'trigger') AND name NOT LIKE 'sqlite_%'"
+    ).fetchall()
+    for kind, name in rows:
+        if kind == "trigger":
+            conn.execute(f'DROP TRIGGER IF EXISTS "{name}"')
+    for kind, name in conn.execute("SELECT type, name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'").fetchall():
+        conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").fetchall():
+        conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+
+def ensure_schema(conn: sqlite3.Connection) -> bool:
+    """Create the tables if needed (or rebuild them after a schema change); True if created."""
+    # Runs under open_database's file lock; sqlite-utils commits as it goes, so no outer BEGIN.
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    has_tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'files'").fetchone()[0]
+    if version == INDEX_SCHEMA_VERSION and has_tables:
+        return False
+    _drop_everything(conn)
+    _create_schema(conn)
+    return True
+
+
+def open_database(path: Path, lock_path: Path) -> tuple[sqlite3.Connection, bool]:
+    """Open (creating if needed) the index at ``path``; return the connection and "was created".
+
+    The connection is in autocommit mode (transactions are explicit), WAL, with a busy timeout.
+    Creation runs under a file lock so two processes never both set up a fresh file.
+    """
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock_path), timeout=60):
+        if not path.exists():
+            # A -wal left by a deleted index must not be replayed into the new file.
+            for suffix in ("-wal", "-shm", "-journal"):
+                try:
+                    os.unlink(str(path) + suffix)
+                except FileNotFoundError:
+                    pass
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+        conn.execute("PRAGMA synchronous = NORMAL")
+        created = ensure_schema(conn)
+    return conn, created
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of ``path``, or None if it does not exist: tells a recreated file apart."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino)

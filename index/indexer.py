@@ -1,0 +1,393 @@
+"""``Indexer``: mirror the session files into ``index.sqlite`` (incremental, full, per path, check).
+
+Reads the files, never writes under ``sessions/``, except that an unreadable file is handed to
+the store's quarantine rule (``SessionStore.quarantine``), exactly as the store itself does.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from index.database import file_identity, iso, open_database, retry_busy, write_transaction
+from index.models import IndexDifference, ReindexReport
+from index.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, SWITCH_COLUMNS, message_rows, session_row, switch_rows
+from store.codec import UnreadableSessionFile, decode_session, read_file_no_follow
+from store.errors import UnsupportedSchemaVersion
+from store.paths import Layout
+from store.schema import Session
+
+Progress = Callable[[int, int], None]
+# Files per transaction during a sync: each file's rows are replaced atomically either way;
+# chunks keep a 100,000-file rebuild from holding the write lock for minutes.
+SYNC_CHUNK = 500
+SYMLINK_REASON = "the session file is a symlink; symlinks in sessions/ are not followed"
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What the ``files`` table remembers about one file."""
+
+    mtime_ns: int
+    size: int
+    inode: int | None
+    sha256: str
+    status: str
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    data: bytes
+    sha256: str
+    stat: os.stat_result
+    session: Session | None
+    problem: str | None  # why it is unreadable
+    refused: str | None  # newer schema: why it is left alone
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def is_session_file_name(name: str) -> bool:
+    """``<id>.json`` in ``sessions/``; dot files (the store's temp files, editor swaps) are not."""
+    return name.endswith(".json") and not name.startswith(".")
+
+
+def _placeholders(columns: tuple[str, ...]) -> str:
+    return ", ".join("?" for _ in columns)
+
+
+class Indexer:
+    """Keeps ``<root>/index.sqlite`` equal to what ``<root>/sessions/*.json`` say.
+
+    Thread-safe (one lock per instance); several instances, in several processes, may write
+    the same index: WAL, a busy timeout and ``BEGIN IMMEDIATE`` keep them from failing with
+    "database is locked". If the index file is deleted, the next call recreates and rebuilds it.
+    """
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.layout = Layout(self.root)
+        self.db_path = self.layout.index
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None
+        self._needs_rebuild = False
+        self._store: Any = None
+
+    # -- connection ------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        """The open connection; reopened (and marked for rebuild) if the file was deleted."""
+        identity = file_identity(self.db_path)
+        if self._conn is not None and identity == self._identity:
+            return self._conn
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        conn, created = open_database(self.db_path, self.layout.locks / "index.sqlite.lock")
+        self._conn = conn
+        self._identity = file_identity(self.db_path)
+        # A new file (ours or made by another process that has not filled it yet) needs a sync.
+        if created or (conn.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None and self._scan()):
+            self._needs_rebuild = True
+        return conn
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The SQLite connection (for tests and read-only inspection)."""
+        with self._lock:
+            return self._connection()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+                self._identity = None
+
+    def __enter__(self) -> Indexer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _quarantine(self, path: Path, reason: str) -> Any:
+        if self._store is None:
+            from store.session_store import SessionStore
+
+            self._store = SessionStore(self.root)
+        return self._store.quarantine(path, reason)
+
+    # -- reading files ---------------------------------------------------------------------
+
+    def _scan(self) -> dict[str, Path]:
+        folder = self.layout.sessions
+        if not folder.is_dir():
+            return {}
+        found = {}
+        for entry in os.scandir(folder):
+            if is_session_file_name(entry.name) and not entry.is_dir(follow_symlinks=False):
+                found[f"sessions/{entry.name}"] = Path(entry.path)
+        return found
+
+    def _known(self, conn: sqlite3.Connection, rel: str | None = None) -> dict[str, _Known]:
+        sql = "SELECT path, mtime_ns, size, inode, sha256, status FROM files"
+        args: tuple[Any, ...] = ()
+        if rel is not None:
+            sql += " WHERE path = ?"
+            args = (rel,)
+        return {row[0]: _Known(*row[1:]) for row in conn.execute(sql, args)}
+
+    def _decode(self, path: Path) -> _Decoded | None:
+        """Read and decode ``path``; None if it vanished. Never raises for bad content."""
+        try:
+            st = os.lstat(path)
+            data = read_file_no_follow(path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                st = os.lstat(path)
+                return _Decoded(b"", "", st, None, SYMLINK_REASON, None)
+            raise
+        digest = hashlib.sha256(data).hexdigest()
+        try:
+            session = decode_session(data, path)
+        except UnreadableSessionFile as exc:
+            return _Decoded(data, digest, st, None, exc.reason, None)
+        except UnsupportedSchemaVersion as exc:
+            return _Decoded(data, digest, st, None, None, str(exc))
+        if session.id != path.stem:
+            problem = f"the file name says id {path.stem!r} but the document says {session.id!r}"
+            return _Decoded(data, digest, st, None, problem, None)
+        return _Decoded(data, digest, st, session, None, None)
+
+    # -- writing rows ----------------------------------------------------------------------
+
+    @staticmethod
+    def _delete_rows(conn: sqlite3.Connection, session_id: str) -> None:
+        conn.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
+        conn.execute("DELETE FROM model_switches WHERE session_id = ?", (session_id,))
+        conn.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+
+    def _forget(self, conn: sqlite3.Connection, rel: str) -> None:
+        self._delete_rows(conn, Path(rel).stem)
+        conn.execute("DELETE FROM files WHERE path = ?", (rel,))
+
+    @staticmethod
+    def _remember(conn: sqlite3.Connection, rel: str, decoded: _Decoded, status: str, detail: str | None) -> None:
+        st = decoded.stat
+        conn.execute(
+            "INSERT OR REPLACE INTO files (path, session_id, mtime_ns, size, inode, sha256, status, detail, indexed_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (rel, Path(rel).stem, st.st_mtime_ns, st.st_size, st.st_ino, decoded.sha256, status, detail,
+             iso(datetime.now(timezone.utc))),
+        )
+
+    def _write_session(self, conn: sqlite3.Connection, rel: str, session: Session) -> None:
+        self._delete_rows(conn, session.id)
+        conn.execute(
+            f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) VALUES ({_placeholders(SESSION_COLUMNS)})",
+            session_row(session, rel),
+        )
+        conn.executemany(
+            f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}) VALUES ({_placeholders(MESSAGE_COLUMNS)})",
+            message_rows(session),
+        )
+        conn.executemany(
+            f"INSERT INTO model_switches ({', '.join(SWITCH_COLUMNS)}) VALUES ({_placeholders(SWITCH_COLUMNS)})",
+            switch_rows(session),
+        )
+
+    def _index_one(
+        self, conn: sqlite3.Connection, rel: str, known: _Known | None, mode: str, report: ReindexReport
+    ) -> None:
+        """Bring one file's rows up to date. ``mode``: "stat" (trust unchanged stat), "hash", "full"."""
+        path = self.root / rel
+        report.files_seen += 1
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            if known is not None:
+                self._forget(conn, rel)
+                report.removed += 1
+            return
+        if mode == "stat" and known is not None and _stat_key(st) == (known.mtime_ns, known.size, known.inode):
+            report.skipped += 1
+            return
+        decoded = self._decode(path)
+        if decoded is None:
+            if known is not None:
+                self._forget(conn, rel)
+                report.removed += 1
+            return
+        if mode != "full" and known is not None and known.sha256 == decoded.sha256:
+            # Touched but not changed: remember the new stat so the next sync skips it cheaply.
+            self._remember(conn, rel, decoded, known.status, None)
+            report.skipped += 1
+            return
+        if decoded.refused is not None:
+            self._delete_rows(conn, path.stem)
+            self._remember(conn, rel, decoded, "refused", decoded.refused)
+            report.refused.append(decoded.refused)
+            report.skipped += 1
+            return
+        if decoded.problem is not None:
+            self._handle_unreadable(conn, rel, path, decoded, report)
+            return
+        assert decoded.session is not None
+        self._write_session(conn, rel, decoded.session)
+        self._remember(conn, rel, decoded, "indexed", None)
+        report.indexed += 1
+
+    def _handle_unreadable(
+        self, conn: sqlite3.Connection, rel: str, path: Path, decoded: _Decoded, report: ReindexReport
+    ) -> None:
+        try:
+            now = os.lstat(path)
+        except FileNotFoundError:
+            self._forget(conn, rel)
+            report.removed += 1
+            return
+        if _stat_key(now) != _stat_key(decoded.stat):
+            # Someone is still writing it: the next event (or sync) looks again.
+            report.skipped += 1
+            return
+        assert decoded.problem is not None
+        try:
+            record = self._quarantine(path, decoded.problem)
+        except OSError as exc:
+            report.errors.append(f"{path}: unreadable ({decoded.problem}) and could not be quarantined: {exc}")
+            report.skipped += 1
+            return
+        self._forget(conn, rel)
+        report.quarantined.append(record)
+
+    # -- public operations -----------------------------------------------------------------
+
+    def sync(self, full: bool = False, progress: Progress | None = None) -> ReindexReport:
+        """Make the index match ``sessions/``: index new/changed files, drop rows of deleted ones.
+
+        Incremental by default: a file whose (mtime_ns, size, inode) is unchanged is skipped, one
+        whose stat changed but whose sha256 did not is only re-stamped. ``full=True`` re-reads
+        every file and rebuilds the full-text tables. ``progress(done, total)`` is called after
+        each chunk of files.
+        """
+        started = time.monotonic()
+        report = ReindexReport(full=full)
+        with self._lock:
+            conn = self._connection()
+            self._needs_rebuild = False
+            disk = self._scan()
+            known = self._known(conn)
+            names = sorted(disk)
+            total = len(names)
+            mode = "full" if full else "stat"
+            if progress is not None:
+                progress(0, total)
+            for start in range(0, total, SYNC_CHUNK):
+                chunk = names[start : start + SYNC_CHUNK]
+                with write_transaction(conn):
+                    for rel in chunk:
+                        self._index_one(conn, rel, known.get(rel), mode, report)
+                if progress is not None:
+                    progress(min(start + SYNC_CHUNK, total), total)
+            with write_transaction(conn):
+                for rel in sorted(set(known) - set(disk)):
+                    if os.path.lexists(self.root / rel):
+                        continue  # appeared after the scan; the next sync indexes it
+                    self._forget(conn, rel)
+                    report.removed += 1
+                orphans = conn.execute(
+                    "SELECT session_id FROM sessions WHERE file_path NOT IN (SELECT path FROM files WHERE status = 'indexed')"
+                ).fetchall()
+                for (session_id,) in orphans:
+                    self._delete_rows(conn, session_id)
+                if full:
+                    for table in ("messages_fts", "sessions_fts", "messages_trigram", "sessions_trigram"):
+                        conn.execute(f"INSERT INTO {table}({table}) VALUES ('rebuild')")
+        report.seconds = time.monotonic() - started
+        return report
+
+    def index_paths(self, paths: Iterable[Path | str]) -> ReindexReport:
+        """Index (or drop the rows of) exactly these session files, in one transaction.
+
+        Each file is read and hashed, so a write in the same clock tick is never missed. Paths
+        outside ``sessions/`` or not named ``*.json`` are ignored. If the index had to be
+        recreated (deleted), this performs a full sync instead.
+        """
+        started = time.monotonic()
+        report = ReindexReport()
+        wanted: list[str] = []
+        sessions_dir = os.path.abspath(self.layout.sessions)
+        for raw in paths:
+            path = Path(raw)
+            if os.path.dirname(os.path.abspath(path)) != sessions_dir or not is_session_file_name(path.name):
+                continue
+            rel = f"sessions/{path.name}"
+            if rel not in wanted:
+                wanted.append(rel)
+        with self._lock:
+            conn = self._connection()
+            if self._needs_rebuild:
+                return self.sync()
+            with write_transaction(conn):
+                for rel in wanted:
+                    known = self._known(conn, rel).get(rel)
+                    self._index_one(conn, rel, known, "hash", report)
+        report.seconds = time.monotonic() - started
+        return report
+
+    def rebuild_if_needed(self) -> ReindexReport | None:
+        """If the index file was deleted (or never built), recreate it and sync; else None."""
+        with self._lock:
+            self._connection()
+            if self._needs_rebuild:
+                return self.sync()
+            return None
+
+    def signature_matches(self) -> bool:
+        """True if every file in ``sessions/`` has the (mtime_ns, size, inode) the index recorded.
+
+        Read-only: a missing index file is reported as False, never created.
+        """
+        if not self.db_path.exists():
+            return False
+        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
+        try:
+            known = retry_busy(lambda: self._known(conn))
+        except sqlite3.DatabaseError:
+            return False
+        finally:
+            conn.close()
+        disk = self._scan()
+        if set(known) != set(disk):
+            return False
+        for rel, path in disk.items():
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                return False
+            entry = known[rel]
+            if _stat_key(st) != (entry.mtime_ns, entry.size, entry.inode):
+                return False
+        return True
+
+    def check(self) -> list[IndexDifference]:
+        """Compare the index with the files, read-only; return every difference found."""
+        from index.check import compare
+
+        with self._lock:
+            conn = self._connection()
+            return retry_busy(lambda: compare(conn, self.root, self._scan(), self._decode, self._known(conn)))

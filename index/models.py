@@ -1,0 +1,108 @@
+"""The pydantic shapes the index hands to callers (server tools, scripts, tests)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from store.quarantine import QuarantineRecord
+
+
+class InvalidQuery(ValueError):
+    """A search query that cannot be run even as a plain phrase; the message says why."""
+
+
+class ReindexReport(BaseModel):
+    """What one ``Indexer.sync``/``index_paths`` call did.
+
+    ``files_seen`` counts session files looked at; each one is then ``indexed`` (rows written),
+    ``skipped`` (unchanged, in flux, or newer than this program — see ``refused``), or
+    ``quarantined`` (unreadable, moved aside by the store's quarantine rule). ``removed`` counts
+    files whose rows were dropped because the file is gone.
+    """
+
+    files_seen: int = 0
+    indexed: int = 0
+    skipped: int = 0
+    removed: int = 0
+    quarantined: list[QuarantineRecord] = Field(default_factory=list)
+    refused: list[str] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
+    seconds: float = 0.0
+    full: bool = False
+
+    def summary(self) -> str:
+        """One line for people: files seen / indexed / skipped / removed / quarantined, seconds."""
+        return (
+            f"{self.files_seen} files seen, {self.indexed} indexed, {self.skipped} skipped, "
+            f"{self.removed} removed, {len(self.quarantined)} quarantined in {self.seconds:.2f}s"
+        )
+
+    def merge(self, other: ReindexReport) -> None:
+        self.files_seen += other.files_seen
+        self.indexed += other.indexed
+        self.skipped += other.skipped
+        self.removed += other.removed
+        self.quarantined.extend(other.quarantined)
+        self.refused.extend(other.refused)
+        self.errors.extend(other.errors)
+
+
+DifferenceKind = Literal["missing", "extra", "stale", "rows", "unreadable", "fts"]
+
+
+class IndexDifference(BaseModel):
+    """One way the index disagrees with the session files.
+
+    ``missing``: a file has no rows; ``extra``: rows for a file that is gone; ``stale``: the file
+    changed since it was indexed; ``rows``: the rows differ from what the file says (e.g. edited
+    by hand); ``unreadable``: the file cannot be decoded (a sync will quarantine it); ``fts``: a
+    full-text table is inconsistent with its content table.
+    """
+
+    kind: DifferenceKind
+    path: str
+    session_id: str | None = None
+    detail: str = ""
+
+    def describe(self) -> str:
+        who = f" (session {self.session_id})" if self.session_id else ""
+        return f"{self.kind}: {self.path}{who}: {self.detail}"
+
+
+class SearchHit(BaseModel):
+    """One ranked search result. ``message_id``/``role`` are ``None`` for a session-title hit."""
+
+    session_id: str
+    message_id: str | None
+    model: str | None
+    role: str | None
+    created_at: datetime
+    snippet: str
+    score: float
+
+
+class SwitchRecord(BaseModel):
+    """One recorded model switch of one session."""
+
+    session_id: str
+    at_message: int
+    from_model: str | None
+    to_model: str
+    at: datetime
+    warning: str
+
+
+class IndexStats(BaseModel):
+    """Counts describing the index as it is now."""
+
+    path: str
+    sessions: int
+    messages: int
+    model_switches: int
+    files: int
+    refused_files: int
+    size_bytes: int
+    last_indexed_at: datetime | None

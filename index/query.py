@@ -1,0 +1,304 @@
+"""``SearchIndex``: ranked full-text search, model-switch history, counts — reads only the index."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from index.database import is_busy, iso, parse_iso, retry_busy
+from index.fts_query import clean, has_cjk, phrase_fallback, substring_query
+from index.indexer import Indexer
+from index.models import IndexStats, SearchHit, SwitchRecord
+
+MAX_LIMIT = 1000
+MAX_OFFSET = 100_000
+SNIPPET_TOKENS = 16
+_SNIPPET_CONTEXT = 40
+
+
+def _validate_page(limit: int, offset: int) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise ValueError(f"limit must be an integer, got {limit!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int):
+        raise ValueError(f"offset must be an integer, got {offset!r}")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise ValueError(f"offset must be between 0 and {MAX_OFFSET}, got {offset}")
+
+
+def _make_snippet(text: str, terms: list[str]) -> str:
+    """A snippet around the first term found, every term in [brackets] (for ``instr`` matches)."""
+    lowered = text.lower()
+    found = [(lowered.find(term.lower()), term) for term in terms]
+    found = [(at, term) for at, term in found if at >= 0]
+    if not found:
+        return text[: 2 * _SNIPPET_CONTEXT]
+    first = min(at for at, _ in found)
+    start = max(0, first - _SNIPPET_CONTEXT)
+    end = min(len(text), first + _SNIPPET_CONTEXT)
+    window = text[start:end]
+    out = []
+    i = 0
+    low_window = window.lower()
+    while i < len(window):
+        for term in sorted(terms, key=len, reverse=True):
+            if term and low_window.startswith(term.lower(), i):
+                out.append("[" + window[i : i + len(term)] + "]")
+                i += len(term)
+                break
+        else:
+            out.append(window[i])
+            i += 1
+    return ("…" if start > 0 else "") + "".join(out) + ("…" if end < len(text) else "")
+
+
+class SearchIndex:
+    """Queries over ``<root>/index.sqlite``. If the file is missing it is created and built.
+
+    Safe to share between threads. All methods read only the index, never the session files
+    (except to (re)build a missing index).
+    """
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self._indexer = Indexer(self.root)
+        self._lock = threading.RLock()
+        self._indexer.rebuild_if_needed()
+
+    def close(self) -> None:
+        self._indexer.close()
+
+    def __enter__(self) -> SearchIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _read(self, sql: str, args: list[Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            self._indexer.rebuild_if_needed()
+            conn = self._indexer.connection
+            return retry_busy(lambda: conn.execute(sql, tuple(args)).fetchall())
+
+    # -- search ----------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        model: str | None = None,
+        role: str | None = None,
+        session_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> list[SearchHit]:
+        """Messages (and session titles) matching ``query``, best first (``score`` higher = better).
+
+        ``query`` may use FTS5 syntax (phrases, OR, NOT, prefix*); anything FTS5 rejects is
+        searched as a plain phrase. CJK text and words that match nothing are searched as
+        substrings. Raises ``InvalidQuery`` (a ``ValueError``) for a query with nothing to
+        search for, ``ValueError`` for a bad limit/offset or ``since`` after ``until``.
+        Filters: ``model``/``role``/``session_id`` exact; ``since``/``until`` on the message time.
+        Session-title hits (``message_id`` None) are included unless ``role`` is given.
+        """
+        text = clean(query)
+        _validate_page(limit, offset)
+        if since is not None and until is not None and since > until:
+            raise ValueError("since is later than until: nothing can match")
+        want = offset + limit
+        filters = (model, role, session_id, since, until)
+        if has_cjk(text):
+            hits = self._substring_hits(text, filters, want)
+        else:
+            try:
+                hits = self._word_hits(text, filters, want)
+            except sqlite3.OperationalError as exc:
+                if is_busy(exc):
+                    raise
+                hits = self._word_hits(phrase_fallback(text), filters, want)
+            if not hits:
+                hits = self._substring_hits(text, filters, want)
+        return hits[offset:want]
+
+    @staticmethod
+    def _message_filters(filters: tuple[Any, ...]) -> tuple[str, list[Any]]:
+        model, role, session_id, since, until = filters
+        clauses, args = [], []
+        for column, value in (("m.model", model), ("m.role", role), ("m.session_id", session_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if since is not None:
+            clauses.append("m.created_at >= ?")
+            args.append(iso(since))
+        if until is not None:
+            clauses.append("m.created_at <= ?")
+            args.append(iso(until))
+        return "".join(f" AND {clause}" for clause in clauses), args
+
+    @staticmethod
+    def _title_filters(filters: tuple[Any, ...]) -> tuple[str, list[Any]] | None:
+        model, role, session_id, since, until = filters
+        if role is not None:
+            return None
+        clauses, args = [], []
+        if model is not None:
+            clauses.append("(s.current_model = ? OR EXISTS (SELECT 1 FROM json_each(s.models_used) WHERE value = ?))")
+            args += [model, model]
+        if session_id is not None:
+            clauses.append("s.session_id = ?")
+            args.append(session_id)
+        if since is not None:
+            clauses.append("s.created_at >= ?")
+            args.append(iso(since))
+        if until is not None:
+            clauses.append("s.created_at <= ?")
+            args.append(iso(until))
+        return "".join(f" AND {clause}" for clause in clauses), args
+
+    def _run(self, message_sql: str, message_args: list[Any], title_sql: str | None, title_args: list[Any]) -> list[SearchHit]:
+        rows = self._read(message_sql, message_args)
+        if title_sql is not None:
+            rows += self._read(title_sql, title_args)
+        return self._to_hits(rows)
+
+    @staticmethod
+    def _to_hits(rows: list[tuple[Any, ...]]) -> list[SearchHit]:
+        # rows: session_id, message_id, model, role, created_at, snippet, rank (lower = better), position
+        rows = sorted(rows, key=lambda row: (row[6], row[0], row[7]))
+        return [
+            SearchHit(
+                session_id=row[0],
+                message_id=row[1],
+                model=row[2],
+                role=row[3],
+                created_at=parse_iso(row[4]),
+                snippet=row[5] or "",
+                score=-float(row[6]) + 0.0,
+            )
+            for row in rows
+        ]
+
+    def _word_hits(self, match: str, filters: tuple[Any, ...], want: int) -> list[SearchHit]:
+        where, args = self._message_filters(filters)
+        message_sql = (
+            "SELECT m.session_id, m.message_id, m.model, m.role, m.created_at,"
+            f" snippet(messages_fts, 0, '[', ']', '…', {SNIPPET_TOKENS}), bm25(messages_fts), m.position"
+            " FROM messages_fts JOIN messages m ON m.message_rowid = messages_fts.rowid"
+            f" WHERE messages_fts MATCH ?{where}"
+            " ORDER BY bm25(messages_fts), m.session_id, m.position LIMIT ?"
+        )
+        titles = self._title_filters(filters)
+        title_sql, title_args = None, []
+        if titles is not None:
+            title_where, title_args = titles
+            title_sql = (
+                "SELECT s.session_id, NULL, s.current_model, NULL, s.created_at,"
+                f" snippet(sessions_fts, 0, '[', ']', '…', {SNIPPET_TOKENS}), bm25(sessions_fts), -1"
+                " FROM sessions_fts JOIN sessions s ON s.session_rowid = sessions_fts.rowid"
+                f" WHERE sessions_fts MATCH ?{title_where}"
+                " ORDER BY bm25(sessions_fts), s.session_id LIMIT ?"
+            )
+            title_args = [match, *title_args, want]
+        return self._run(message_sql, [match, *args, want], title_sql, title_args)
+
+    def _substring_hits(self, text: str, filters: tuple[Any, ...], want: int) -> list[SearchHit]:
+        sub = substring_query(text)
+        where, args = self._message_filters(filters)
+        short_sql = "".join(" AND instr(lower(m.text), lower(?)) > 0" for _ in sub.short_terms)
+        titles = self._title_filters(filters)
+        title_sql, title_args = None, []
+        if sub.match is not None:
+            message_sql = (
+                "SELECT m.session_id, m.message_id, m.model, m.role, m.created_at,"
+                f" snippet(messages_trigram, 0, '[', ']', '…', {SNIPPET_TOKENS}), bm25(messages_trigram), m.position"
+                " FROM messages_trigram JOIN messages m ON m.message_rowid = messages_trigram.rowid"
+                f" WHERE messages_trigram MATCH ?{short_sql}{where}"
+                " ORDER BY bm25(messages_trigram), m.session_id, m.position LIMIT ?"
+            )
+            message_args = [sub.match, *sub.short_terms, *args, want]
+            if titles is not None:
+                title_where, title_args = titles
+                title_short = short_sql.replace("m.text", "s.title")
+                title_sql = (
+                    "SELECT s.session_id, NULL, s.current_model, NULL, s.created_at,"
+                    f" snippet(sessions_trigram, 0, '[', ']', '…', {SNIPPET_TOKENS}), bm25(sessions_trigram), -1"
+                    " FROM sessions_trigram JOIN sessions s ON s.session_rowid = sessions_trigram.rowid"
+                    f" WHERE sessions_trigram MATCH ?{title_short}{title_where}"
+                    " ORDER BY bm25(sessions_trigram), s.session_id LIMIT ?"
+                )
+                title_args = [sub.match, *sub.short_terms, *title_args, want]
+            return self._run(message_sql, message_args, title_sql, title_args)
+        # Only terms too short for trigrams: scan (acceptable, the terms are tiny and rare).
+        message_sql = (
+            "SELECT m.session_id, m.message_id, m.model, m.role, m.created_at, m.text, 0.0, m.position"
+            f" FROM messages m WHERE 1{short_sql}{where} ORDER BY m.session_id, m.position LIMIT ?"
+        )
+        rows = self._read(message_sql, [*sub.short_terms, *args, want])
+        if titles is not None:
+            title_where, title_args = titles
+            rows += self._read(
+                "SELECT s.session_id, NULL, s.current_model, NULL, s.created_at, s.title, 0.0, -1"
+                f" FROM sessions s WHERE s.title IS NOT NULL{short_sql.replace('m.text', 's.title')}{title_where}"
+                " ORDER BY s.session_id LIMIT ?",
+                [*sub.short_terms, *title_args, want],
+            )
+        rows = [(*row[:5], _make_snippet(row[5] or "", sub.terms), *row[6:]) for row in rows]
+        return self._to_hits(rows)
+
+    # -- other queries ---------------------------------------------------------------------
+
+    def model_switch_history(self, session_id: str | None = None, model: str | None = None) -> list[SwitchRecord]:
+        """Recorded switches, oldest first; ``model`` matches either side of a switch."""
+        clauses, args = [], []
+        if session_id is not None:
+            clauses.append("session_id = ?")
+            args.append(session_id)
+        if model is not None:
+            clauses.append("(from_model = ? OR to_model = ?)")
+            args += [model, model]
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        rows = self._read(
+            "SELECT session_id, at_message, from_model, to_model, switched_at, warning FROM model_switches"
+            f"{where} ORDER BY switched_at, session_id, position",
+            args,
+        )
+        return [
+            SwitchRecord(session_id=r[0], at_message=r[1], from_model=r[2], to_model=r[3], at=parse_iso(r[4]), warning=r[5] or "")
+            for r in rows
+        ]
+
+    def sessions_by_model(self) -> dict[str, int]:
+        """How many sessions used each model (a session counts once under every model it used)."""
+        rows = self._read(
+            "SELECT model, count(*) FROM (SELECT DISTINCT s.session_id, j.value AS model"
+            " FROM sessions s, json_each(s.models_used) j) GROUP BY model ORDER BY count(*) DESC, model"
+        )
+        return {model: count for model, count in rows}
+
+    def stats(self) -> IndexStats:
+        """Row counts, file size and the time of the most recent indexing."""
+        counts = self._read(
+            "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM messages),"
+            " (SELECT count(*) FROM model_switches), (SELECT count(*) FROM files),"
+            " (SELECT count(*) FROM files WHERE status = 'refused'), (SELECT max(indexed_at) FROM files)"
+        )[0]
+        db_path = self._indexer.db_path
+        size = sum(os.path.getsize(p) for p in (str(db_path), f"{db_path}-wal") if os.path.exists(p))
+        return IndexStats(
+            path=str(db_path),
+            sessions=counts[0],
+            messages=counts[1],
+            model_switches=counts[2],
+            files=counts[3],
+            refused_files=counts[4],
+            size_bytes=size,
+            last_indexed_at=parse_iso(counts[5]) if counts[5] else None,
+        )

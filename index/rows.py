@@ -1,0 +1,120 @@
+"""A session -> the rows that mirror it (pure functions; the one place that decides them).
+
+The searchable ``messages.text`` holds everything a person may look for in a message: its
+text content, the text inside content parts (tool results, documents), the names and
+arguments of its tool calls, and the tool name of a tool result.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from index.database import iso
+from store.schema import Message, Session
+
+SESSION_COLUMNS = (
+    "session_id", "title", "created_at", "updated_at", "current_model", "models_used", "tags",
+    "message_count", "switch_count", "file_path",
+)
+MESSAGE_COLUMNS = (
+    "session_id", "position", "message_id", "role", "model", "provider", "created_at", "text",
+    "tool_names", "tool_call_id", "input_tokens", "output_tokens",
+)
+SWITCH_COLUMNS = ("session_id", "position", "at_message", "from_model", "to_model", "switched_at", "warning")
+
+# Keys of a content part whose values are worth searching (urls and base64 data are not).
+_PART_TEXT_KEYS = ("text", "content", "output", "result", "input", "arguments", "name", "query", "code")
+
+
+def _flatten(value: Any) -> list[str]:
+    """Every string found in ``value`` (nested lists/dicts included), in order."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value.strip() else []
+    if isinstance(value, (int, float, bool)):
+        return [json.dumps(value)]
+    if isinstance(value, list):
+        return [text for item in value for text in _flatten(item)]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _flatten(item)]
+    return [str(value)]
+
+
+def _part_texts(part: Any) -> list[str]:
+    if not isinstance(part, dict):
+        return _flatten(part)
+    texts: list[str] = []
+    for key in _PART_TEXT_KEYS:
+        if key in part:
+            texts.extend(_flatten(part[key]))
+    return texts
+
+
+def searchable_text(message: Message) -> str:
+    """The text of ``message`` as the full-text index sees it (see module docstring)."""
+    pieces: list[str] = []
+    content = message.content
+    if isinstance(content, str):
+        if content:
+            pieces.append(content)
+    elif isinstance(content, list):
+        for part in content:
+            pieces.extend(_part_texts(part))
+    if message.role == "tool" and message.name:
+        pieces.append(message.name)
+    for call in message.tool_calls or []:
+        pieces.append(call.name)
+        arguments = call.arguments
+        if isinstance(arguments, str):
+            pieces.append(arguments)
+        elif arguments not in (None, {}, []):
+            pieces.append(json.dumps(arguments, ensure_ascii=False, sort_keys=True))
+    return "\n".join(pieces)
+
+
+def session_row(session: Session, file_path: str) -> tuple[Any, ...]:
+    return (
+        session.id,
+        session.title,
+        iso(session.created_at),
+        iso(session.updated_at),
+        session.current_model,
+        json.dumps(session.models_used, ensure_ascii=False),
+        json.dumps(session.tags, ensure_ascii=False),
+        len(session.messages),
+        len(session.model_switches),
+        file_path,
+    )
+
+
+def message_rows(session: Session) -> list[tuple[Any, ...]]:
+    rows = []
+    for position, message in enumerate(session.messages):
+        names = ",".join(call.name for call in message.tool_calls or []) or None
+        usage = message.usage
+        rows.append(
+            (
+                session.id,
+                position,
+                message.id,
+                message.role,
+                message.model,
+                message.provider,
+                iso(message.created_at),
+                searchable_text(message),
+                names,
+                message.tool_call_id,
+                usage.input_tokens if usage else None,
+                usage.output_tokens if usage else None,
+            )
+        )
+    return rows
+
+
+def switch_rows(session: Session) -> list[tuple[Any, ...]]:
+    return [
+        (session.id, position, switch.at_message, switch.from_model, switch.to_model, iso(switch.at), switch.warning)
+        for position, switch in enumerate(session.model_switches)
+    ]

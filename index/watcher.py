@@ -1,0 +1,207 @@
+"""``IndexWatcher``: a watchdog observer on ``sessions/`` feeding debounced batches to an ``Indexer``.
+
+Events only say *which* files to look at; the indexer reads each file and decides. So a missed
+or duplicated event can only delay the index, and a periodic stat-only sync (``reconcile_seconds``)
+plus one after every large burst repairs what the kernel dropped (inotify queue overflow).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from index.indexer import Indexer, is_session_file_name
+from index.models import ReindexReport
+
+log = logging.getLogger(__name__)
+# A burst this large may have overflowed the kernel's event queue: follow it with a sync.
+BURST_SIZE = 500
+# Under a continuous stream of events, still flush at least this often.
+MAX_DELAY_SECONDS = 2.0
+
+
+_CHANGE_EVENTS = frozenset({"created", "modified", "moved", "deleted", "closed"})
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, watcher: IndexWatcher) -> None:
+        self._watcher = watcher
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        # Opens and read-only closes are our own reads: reacting to them would loop forever.
+        if event.is_directory or event.event_type not in _CHANGE_EVENTS:
+            return
+        paths = [event.src_path, getattr(event, "dest_path", "") or ""]
+        self._watcher._note([os.fsdecode(p) for p in paths if p])
+
+
+class IndexWatcher:
+    """Keeps ``<root>/index.sqlite`` current while it runs (a daemon thread plus the observer).
+
+    On ``start`` it runs an incremental sync, then applies file events in batches: events are
+    collected until ``debounce_seconds`` pass without a new one (or ``MAX_DELAY_SECONDS``
+    overall), then all touched files are indexed in one transaction. If ``index.sqlite`` is
+    deleted while running, it is recreated and rebuilt. Errors are logged, never raised into
+    the server; ``last_error`` keeps the latest.
+    """
+
+    def __init__(self, root: Path | str, debounce_seconds: float = 0.2, reconcile_seconds: float = 60.0) -> None:
+        self.root = Path(root)
+        self.debounce_seconds = debounce_seconds
+        self.reconcile_seconds = reconcile_seconds
+        self.indexer = Indexer(self.root)
+        self.last_error: BaseException | None = None
+        self.reports: list[ReindexReport] = []
+        self._pending: set[str] = set()
+        self._first_event = 0.0
+        self._last_event = 0.0
+        self._busy = False
+        self._condition = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._observer: Observer | None = None  # type: ignore[valid-type]
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> IndexWatcher:
+        """Sync once, start watching; returns ``self``. Calling it twice is an error."""
+        if self._thread is not None:
+            raise RuntimeError("the watcher is already running")
+        self.indexer.layout.sessions.mkdir(parents=True, exist_ok=True)
+        self._stopping = False
+        observer = Observer()
+        observer.schedule(_Handler(self), str(self.indexer.layout.sessions), recursive=False)
+        observer.daemon = True
+        # Watch first, then sync: a write between the two is seen by one or the other.
+        observer.start()
+        self._observer = observer
+        self._busy = True
+        self._thread = threading.Thread(target=self._run, name="index-watcher", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the observer and the worker (pending events are applied first)."""
+        observer, thread = self._observer, self._thread
+        if observer is not None:
+            observer.stop()
+            observer.join(timeout)
+        with self._condition:
+            self._stopping = True
+            self._condition.notify_all()
+        if thread is not None:
+            thread.join(timeout)
+        self._observer = None
+        self._thread = None
+        self.indexer.close()
+
+    def __enter__(self) -> IndexWatcher:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- events ----------------------------------------------------------------------------
+
+    def _note(self, paths: list[str]) -> None:
+        wanted = [p for p in paths if is_session_file_name(os.path.basename(p))]
+        if not wanted:
+            return
+        with self._condition:
+            now = time.monotonic()
+            if not self._pending:
+                self._first_event = now
+            self._pending.update(wanted)
+            self._last_event = now
+            self._condition.notify_all()
+
+    def _take_batch(self) -> list[str] | None:
+        """Wait for a settled batch; None when stopping with nothing pending."""
+        with self._condition:
+            while True:
+                if self._pending:
+                    now = time.monotonic()
+                    quiet_for = now - self._last_event
+                    waited = now - self._first_event
+                    if self._stopping or quiet_for >= self.debounce_seconds or waited >= MAX_DELAY_SECONDS:
+                        batch = sorted(self._pending)
+                        self._pending.clear()
+                        self._busy = True
+                        return batch
+                    self._condition.wait(min(self.debounce_seconds - quiet_for, MAX_DELAY_SECONDS - waited))
+                    continue
+                if self._stopping:
+                    return None
+                self._busy = False
+                self._condition.notify_all()
+                # Wake up now and then to notice a deleted index file and to reconcile.
+                self._condition.wait(0.25)
+                if not self._pending and not self._stopping:
+                    return []
+
+    def _guarded(self, action: str, work: callable) -> None:  # type: ignore[valid-type]
+        try:
+            report = work()
+            if report is not None:
+                self.reports.append(report)
+                del self.reports[:-20]
+        except Exception as exc:  # the watcher must outlive any single failure
+            self.last_error = exc
+            log.exception("index watcher: %s failed", action)
+
+    def _run(self) -> None:
+        self._guarded("initial sync", self.indexer.sync)
+        last_reconcile = time.monotonic()
+        while True:
+            batch = self._take_batch()
+            if batch is None:
+                break
+            if batch:
+                self._guarded("indexing a batch", lambda: self.indexer.index_paths(batch))
+                if len(batch) >= BURST_SIZE:
+                    self._guarded("sync after a burst", self.indexer.sync)
+                    last_reconcile = time.monotonic()
+            else:
+                self._guarded("checking the index file", self.indexer.rebuild_if_needed)
+                if time.monotonic() - last_reconcile >= self.reconcile_seconds:
+                    self._guarded("periodic sync", self.indexer.sync)
+                    last_reconcile = time.monotonic()
+            with self._condition:
+                if not self._pending:
+                    self._busy = False
+                self._condition.notify_all()
+        with self._condition:
+            self._busy = False
+            self._condition.notify_all()
+
+    # -- for tests and benchmarks ----------------------------------------------------------
+
+    def wait_until_idle(self, timeout: float = 10.0) -> bool:
+        """Wait (bounded poll) until no events are pending, no batch is running, and every
+        file in ``sessions/`` has the stat the index recorded. False if ``timeout`` passed first.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._condition:
+                settled = (
+                    not self._pending
+                    and not self._busy
+                    and time.monotonic() - self._last_event >= self.debounce_seconds
+                )
+            if settled and self.running and self._matches():
+                return True
+            time.sleep(0.02)
+        return False
+
+    def _matches(self) -> bool:
+        return Indexer(self.root).signature_matches()
