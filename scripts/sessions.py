@@ -1,0 +1,181 @@
+"""Search and read the session store from a terminal: ``search``, ``show``, ``list``, ``switches``.
+
+A thin command line over ``index.SearchIndex`` (search, switches) and ``store.SessionStore``
+(show, list); run with ``--help``. Exit codes: 0 ok; 1 not found / unreadable; 2 usage error
+(bad query, bad id, bad date or limit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+if __package__ in (None, ""):  # run as `python scripts/sessions.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from index import InvalidQuery, SearchIndex  # noqa: E402
+from store import (  # noqa: E402
+    CorruptSession,
+    InvalidSessionId,
+    SessionNotFound,
+    SessionStore,
+    UnsupportedSchemaVersion,
+    message_text,
+)
+from store.paths import SESSIONS_DIR_ENV, resolve_root  # noqa: E402
+from store.schema import as_utc  # noqa: E402
+
+DESCRIPTION = f"""\
+Look into the session store without an MCP client.
+
+  search QUERY   ranked full-text search over every message and title (FTS5 syntax allowed:
+                 "exact phrase", a OR b, prefix*; Chinese/Japanese/Korean and substrings work)
+  show ID        print one session's messages
+  list           list sessions, newest update first
+  switches       model-switch history
+
+Search and switches read the index (<root>/index.sqlite, built on first use); show and list
+read the session files. The root is --root, else ${SESSIONS_DIR_ENV}, else ./.llm_sessions.
+"""
+
+
+class UsageError(Exception):
+    """A bad argument value (exit code 2)."""
+
+
+def _datetime(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO-8601 date or time (e.g. 2026-11-25T10:00)") from exc
+    return as_utc(parsed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--root", metavar="DIR", help=f"session root (default: ${SESSIONS_DIR_ENV}, else ./.llm_sessions)")
+    common.add_argument("--json", action="store_true", help="print JSON on stdout (for machines)")
+    parser = argparse.ArgumentParser(
+        prog="sessions.py", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    search = commands.add_parser("search", parents=[common], help="ranked full-text search with snippets")
+    search.add_argument("query", help="words to find (FTS5 syntax allowed)")
+    search.add_argument("--model", help="only messages written by this model")
+    search.add_argument("--role", choices=["system", "user", "assistant", "tool"], help="only messages with this role")
+    search.add_argument("--session", dest="session_id", metavar="ID", help="only this session")
+    search.add_argument("--since", type=_datetime, help="only messages at or after this time (ISO-8601, UTC if no zone)")
+    search.add_argument("--until", type=_datetime, help="only messages at or before this time")
+    search.add_argument("--limit", type=int, default=20, help="number of hits (1-1000, default 20)")
+    search.add_argument("--offset", type=int, default=0, help="skip this many hits (paging)")
+
+    show = commands.add_parser("show", parents=[common], help="print one session")
+    show.add_argument("session_id", metavar="ID")
+
+    listing = commands.add_parser("list", parents=[common], help="list sessions")
+    listing.add_argument("--model", help="only sessions that used this model")
+    listing.add_argument("--tag", help="only sessions with this tag")
+
+    switches = commands.add_parser("switches", parents=[common], help="model-switch history")
+    switches.add_argument("--session", dest="session_id", metavar="ID", help="only this session")
+    switches.add_argument("--model", help="only switches from or to this model")
+    return parser
+
+
+def _dump(data: Any, out: TextIO) -> None:
+    out.write(json.dumps(data, ensure_ascii=False, indent=1, default=str) + "\n")
+
+
+def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
+    with SearchIndex(resolve_root(args.root)) as index:
+        hits = index.search(
+            args.query, model=args.model, role=args.role, session_id=args.session_id,
+            since=args.since, until=args.until, limit=args.limit, offset=args.offset,
+        )
+    if args.json:
+        _dump({"hits": [hit.model_dump(mode="json") for hit in hits]}, out)
+        return 0
+    for hit in hits:
+        where = f"{hit.session_id}/{hit.message_id}" if hit.message_id else f"{hit.session_id} (title)"
+        who = " ".join(part for part in (hit.role, hit.model) if part)
+        out.write(f"{hit.score:10.4g}  {hit.created_at:%Y-%m-%d %H:%M}  {where}  {who}\n")
+        out.write("            " + " ".join(hit.snippet.split()) + "\n")
+    out.write(f"{len(hits)} hit(s)\n")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
+    session = SessionStore(resolve_root(args.root)).load(args.session_id)
+    if args.json:
+        out.write(session.model_dump_json(indent=1) + "\n")
+        return 0
+    out.write(f"{session.id}  {session.title or '(untitled)'}\n")
+    out.write(f"model {session.current_model or '-'}; used {', '.join(session.models_used) or '-'}\n")
+    switches = {switch.at_message: switch for switch in session.model_switches}
+    for position, message in enumerate(session.messages):
+        if position in switches:
+            switch = switches[position]
+            out.write(f"--- switched {switch.from_model} -> {switch.to_model}\n")
+        who = f"{message.role}" + (f" ({message.model})" if message.model else "")
+        out.write(f"[{position}] {message.created_at:%Y-%m-%d %H:%M:%S} {who}: {message_text(message)}\n")
+        for call in message.tool_calls or []:
+            out.write(f"    tool call {call.name} {json.dumps(call.arguments, ensure_ascii=False)}\n")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
+    listing = SessionStore(resolve_root(args.root)).list(model=args.model, tag=args.tag)
+    if args.json:
+        _dump(listing.model_dump(mode="json"), out)
+        return 0
+    for item in listing.sessions:
+        out.write(
+            f"{item.id}  {item.updated_at:%Y-%m-%d %H:%M}  {item.current_model or '-'}  "
+            f"{item.message_count} msg  {item.title or ''}\n"
+        )
+    for record in listing.quarantined:
+        out.write(f"quarantined {record.original_path}: {record.reason}\n")
+    out.write(f"{len(listing.sessions)} session(s)\n")
+    return 0
+
+
+def cmd_switches(args: argparse.Namespace, out: TextIO) -> int:
+    with SearchIndex(resolve_root(args.root)) as index:
+        records = index.model_switch_history(session_id=args.session_id, model=args.model)
+    if args.json:
+        _dump({"switches": [record.model_dump(mode="json") for record in records]}, out)
+        return 0
+    for record in records:
+        out.write(
+            f"{record.at:%Y-%m-%d %H:%M}  {record.session_id}  at message {record.at_message}: "
+            f"{record.from_model or '-'} -> {record.to_model}\n"
+        )
+    out.write(f"{len(records)} switch(es)\n")
+    return 0
+
+
+COMMANDS = {"search": cmd_search, "show": cmd_show, "list": cmd_list, "switches": cmd_switches}
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args, out)
+    except (InvalidQuery, InvalidSessionId, ValueError) as exc:
+        err.write(f"sessions.py {args.command}: error: {exc}\n")
+        return 2
+    except (SessionNotFound, CorruptSession, UnsupportedSchemaVersion) as exc:
+        err.write(f"sessions.py {args.command}: {exc}\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
