@@ -680,9 +680,19 @@ def background_indexing(root: Path) -> Iterator[None]:
         watcher.stop()
 
 
+def configure_logging() -> None:
+    """Log to stderr only (stdout is the MCP channel over stdio), with secrets redacted."""
+    from adapters.redact import RedactingFilter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    logging.basicConfig(level=os.environ.get("LLM_LOG_LEVEL", "INFO").upper(), handlers=[handler], force=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(stream=sys.stderr, level=os.environ.get("LLM_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     root = resolve_root(args.root)
     app = default_app(root)
     removed = app.store.clean_stale_temp_files()

@@ -1,0 +1,71 @@
+"""Compression end to end through a real adapter and the loopback OpenAI fake: the exact
+requests on the wire (the summariser's and the compressed chat prompt) and the stored Summary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+
+import server
+from adapters.compression import SUMMARISER_SYSTEM, SUMMARY_MAX_TOKENS, summariser_input
+from adapters.openai_compat import OpenAICompatAdapter
+from adapters.prompt import transcript
+from store import SessionStore
+from tests.chat_helpers import simple_estimate
+from tests.fakes import FakeOpenAI
+
+
+def test_compressed_prompt_on_the_wire_and_summary_stored(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv(server.SUMMARY_MODEL_ENV, raising=False)
+    with FakeOpenAI() as fake:
+        adapter = OpenAICompatAdapter(provider="openai", base_url=fake.base_url, api_key=fake.api_key)
+        indexed: list[list[Path]] = []
+        app = server.App(
+            store=SessionStore(tmp_path / "root"),
+            legacy_root=tmp_path / "legacy",
+            resolve_adapter=lambda model: adapter,
+            context_window=lambda model: 210,
+            estimate_tokens=simple_estimate,
+            index_paths=indexed.append,
+        )
+        turns = [f"turn {i}: " + "lorem ipsum " * 8 for i in range(4)]
+        sid = None
+        for text in turns:
+            fake.enqueue_reply(f"answer to {text[:6]}")
+            sid = anyio.run(lambda: server._chat_unified(app, text, "gpt-4o-mini", sid, "You are terse."))["session_id"]
+        assert sid is not None
+        before = app.store.load(sid)
+        assert before.summaries == [] and len(before.messages) == 9  # system + 4 exchanges
+        fake.enqueue_reply("SUMMARY: four lorem turns, answered.")
+        fake.enqueue_reply("final answer")
+        result = anyio.run(lambda: server._chat_unified(app, "what did we cover?", "gpt-4o-mini", sid))
+        assert result["reply"] == "final answer"
+        assert "messages 1-7 were summarised by gpt-4o-mini" in result["warnings"][0]
+
+        summariser_body, chat_body = (request.body for request in fake.requests[-2:])
+        stored = app.store.load(sid)
+        covered = [(i, stored.messages[i]) for i in range(1, 7)]
+        # The summariser's window (210) is smaller than its answer reserve: chunks get the 256-token floor.
+        chunk_chars = max(int((210 - SUMMARY_MAX_TOKENS) * 0.6), 256)
+        assert summariser_body["messages"] == [
+            {"role": "system", "content": SUMMARISER_SYSTEM},
+            {"role": "user", "content": summariser_input(None, transcript(covered, chunk_chars * 3))},
+        ]
+        assert summariser_body["model"] == "gpt-4o-mini"
+        assert chat_body["messages"] == [
+            {
+                "role": "system",
+                "content": "You are terse.\n\nSummary of the earlier conversation (messages 1-7, written by gpt-4o-mini):\n"
+                "SUMMARY: four lorem turns, answered.",
+            },
+            {"role": "user", "content": turns[3]},
+            {"role": "assistant", "content": "answer to turn 3"},
+            {"role": "user", "content": "what did we cover?"},
+        ]
+        (summary,) = stored.summaries
+        assert summary.covers == (0, 6) and summary.model == "gpt-4o-mini"
+        assert summary.text == "SUMMARY: four lorem turns, answered."
+        assert len(stored.messages) == 11  # nothing removed from disk
+        assert stored.messages[-1].content == "final answer" and stored.messages[-1].provider == "openai"
