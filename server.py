@@ -175,6 +175,8 @@ def _error_message(exc: BaseException) -> str | None:
         return str(exc)
     if isinstance(exc, (InvalidSessionId, SessionNotFound, CorruptSession, UnsupportedSchemaVersion, SessionExists)):
         return str(exc)
+    if isinstance(exc, ToolError):
+        return str(exc)
     if isinstance(exc, filelock.Timeout):
         return "the session is busy (another writer holds its lock); try again in a moment"
     if isinstance(exc, (StoreError, AdapterError, InvalidFlagValue, ValueError)):
@@ -199,8 +201,6 @@ def tool_errors(fn: F) -> F:
         async def run_async(*args: Any, **kwargs: Any) -> Any:
             try:
                 return await fn(*args, **kwargs)
-            except ToolError:
-                raise
             except Exception as exc:
                 raise _translate(exc, fn.__name__) from exc
 
@@ -210,8 +210,6 @@ def tool_errors(fn: F) -> F:
     def run_sync(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except ToolError:
-            raise
         except Exception as exc:
             raise _translate(exc, fn.__name__) from exc
 

@@ -6,6 +6,7 @@ covered by ``test_mcp_stdio.py``.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -234,3 +235,47 @@ def test_legacy_store_reader_edge_cases(tmp_path: Path) -> None:
     message = legacy_to_message({"role": "robot", "content": {"a": 1}, "tool_calls": [{"function": {"arguments": "not json"}}, {"function": {"arguments": ""}}]})
     assert message.role == "user" and message.content == '{"a": 1}'
     assert [(c.id, c.name, c.arguments) for c in message.tool_calls or []] == [("call_0", "tool", {"_raw": "not json"}), ("call_1", "tool", {})]
+
+
+def test_error_translation_corner_cases(wired: Any, caplog: pytest.LogCaptureFixture) -> None:
+    import dataclasses
+
+    import filelock
+
+    app, _, mcp = wired
+    assert "session is busy" in server._error_message(filelock.Timeout("x.lock"))  # type: ignore[operator]
+    assert server._error_message(ToolError("as is")) == "as is"
+    assert server._error_message(KeyError("x")) is None
+
+    @dataclasses.dataclass
+    class Row:
+        pattern: str
+
+    app.list_models = lambda: [Row("gpt-*")]
+    assert call(mcp, "list_models") == {"models": [{"pattern": "gpt-*"}]}
+
+    def broken() -> list[Any]:
+        raise KeyError("secret detail")
+
+    app.list_models = broken
+    with caplog.at_level(logging.ERROR, logger="llm_mcp_server"):
+        message = call_error(mcp, "list_models")
+    assert "internal error in list_models (KeyError)" in message and "secret detail" not in message
+    assert "tool list_models crashed" in caplog.text
+
+
+def test_concurrent_creation_and_no_indexer(tmp_path: Path) -> None:
+    from store import Session, SessionExists
+    from tests.chat_helpers import make_app
+
+    app, _ = make_app(tmp_path)
+    app.index_paths = None
+    real_create = app.store.create
+
+    def racing_create(session_id: str | None = None, **kwargs: Any) -> Session:
+        real_create(session_id, **kwargs)  # another caller wins the race...
+        raise SessionExists(session_id or "")
+
+    app.store.create = racing_create  # type: ignore[method-assign]
+    result = anyio.run(lambda: server._chat_unified(app, "hi", "gpt-test", "raced"))
+    assert result["session_id"] == "raced" and len(app.store.load("raced").messages) == 2
