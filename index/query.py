@@ -218,7 +218,7 @@ class SearchIndex:
         if sub.match is not None:
             message_sql = (
                 "SELECT m.session_id, m.message_id, m.model, m.role, m.created_at,"
-                f" snippet(messages_trigram, 0, '[', ']', '…', {SNIPPET_TOKENS}), bm25(messages_trigram), m.position"
+                " m.text, bm25(messages_trigram), m.position"
                 " FROM messages_trigram JOIN messages m ON m.message_rowid = messages_trigram.rowid"
                 f" WHERE messages_trigram MATCH ?{short_sql}{where}"
                 " ORDER BY bm25(messages_trigram), m.session_id, m.position LIMIT ?"
@@ -229,13 +229,24 @@ class SearchIndex:
                 title_short = short_sql.replace("m.text", "s.title")
                 title_sql = (
                     "SELECT s.session_id, NULL, s.current_model, NULL, s.created_at,"
-                    f" snippet(sessions_trigram, 0, '[', ']', '…', {SNIPPET_TOKENS}), bm25(sessions_trigram), -1"
+                    " s.title, bm25(sessions_trigram), -1"
                     " FROM sessions_trigram JOIN sessions s ON s.session_rowid = sessions_trigram.rowid"
                     f" WHERE sessions_trigram MATCH ?{title_short}{title_where}"
                     " ORDER BY bm25(sessions_trigram), s.session_id LIMIT ?"
                 )
                 title_args = [sub.match, *sub.short_terms, *title_args, want]
-            return self._run(message_sql, message_args, title_sql, title_args)
+            rows = self._read(message_sql, message_args)
+            if title_sql is not None:
+                rows += self._read(title_sql, title_args)
+        else:
+            rows = self._scan_rows(sub, where, args, short_sql, titles, want)
+        # Trigram snippets would cut words at token (3-character) boundaries: cut in Python.
+        rows = [(*row[:5], _make_snippet(row[5] or "", sub.terms), *row[6:]) for row in rows]
+        return self._to_hits(rows)
+
+    def _scan_rows(
+        self, sub: Any, where: str, args: list[Any], short_sql: str, titles: tuple[str, list[Any]] | None, want: int
+    ) -> list[tuple[Any, ...]]:
         # Only terms too short for trigrams: scan (acceptable, the terms are tiny and rare).
         message_sql = (
             "SELECT m.session_id, m.message_id, m.model, m.role, m.created_at, m.text, 0.0, m.position"
@@ -250,8 +261,7 @@ class SearchIndex:
                 " ORDER BY s.session_id LIMIT ?",
                 [*sub.short_terms, *title_args, want],
             )
-        rows = [(*row[:5], _make_snippet(row[5] or "", sub.terms), *row[6:]) for row in rows]
-        return self._to_hits(rows)
+        return rows
 
     # -- other queries ---------------------------------------------------------------------
 
