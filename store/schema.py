@@ -41,6 +41,9 @@ def new_message_id() -> str:
     return f"msg_{uuid.uuid4().hex[:20]}"
 
 
+_KNOWN_KEYS: dict[type, frozenset[str]] = {}
+
+
 class _OpenModel(BaseModel):
     """A model whose unknown input keys are moved into ``extra`` instead of dropped."""
 
@@ -52,10 +55,12 @@ class _OpenModel(BaseModel):
     def _collect_unknown_keys(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        # ``__pydantic_fields__`` rather than ``model_fields``: this runs once per message on
-        # every read, and the public accessor is several times slower.
-        known = cls.__pydantic_fields__
-        if data.keys() <= known.keys():
+        # This runs once per message on every read: keep the common case (no unknown keys)
+        # to one set comparison against a per-class cached key set.
+        known = _KNOWN_KEYS.get(cls)
+        if known is None:
+            known = _KNOWN_KEYS[cls] = frozenset(cls.model_fields)
+        if data.keys() <= known:
             return data
         unknown = {key: value for key, value in data.items() if key not in known}
         kept = {key: value for key, value in data.items() if key in known}

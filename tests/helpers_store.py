@@ -155,10 +155,10 @@ class JsonReader(threading.Thread):
                 json.loads(data.decode("utf-8"))
             except ValueError as exc:
                 self.bad.append(f"{exc}: {data[:80]!r}...")
-            if self.store is not None and self.session_id is not None and self.reads % 5 == 0:
+            if self.store is not None and self.session_id is not None and self.reads % 20 == 0:
                 self.store.load(self.session_id)
             self.reads += 1
-            time.sleep(0.002)
+            time.sleep(0.02)
 
     def stop(self) -> None:
         self.stop_event.set()
