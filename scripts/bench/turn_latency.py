@@ -16,19 +16,40 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from scripts.bench.corpus import stderr_progress  # noqa: E402
+from pydantic import BaseModel  # noqa: E402
+
+from scripts.bench.chat_paths import (  # noqa: E402
+    LoopRunner,
+    bench_app,
+    close_app,
+    legacy_turn,
+    unified_turn,
+    write_legacy_session,
+)
+from scripts.bench.corpus import default_jobs, stderr_progress  # noqa: E402
 from scripts.bench.machine import describe  # noqa: E402
 from scripts.bench.measure import Latency, format_table, summarize, time_calls  # noqa: E402
-from scripts.bench.workloads import FileReset, add_turn_sessions, ensure_corpus, turn_messages  # noqa: E402
+from scripts.bench.search_latency import ensure_index  # noqa: E402
+from scripts.bench.workloads import (  # noqa: E402
+    LARGE_TURN_INDEX,
+    SMALL_TURN_INDEX,
+    FileReset,
+    add_turn_sessions,
+    ensure_corpus,
+    turn_messages,
+)
+from store.paths import resolve_root  # noqa: E402
 from store.session_store import SessionStore  # noqa: E402
+from utils.feature_flags import LLM_UNIFIED as FLAG  # noqa: E402
 
 
 def measure_store_turns(root: Path, session_id: str, turns: int, warmup: int = 5) -> list[float]:
@@ -44,10 +65,73 @@ def measure_store_turns(root: Path, session_id: str, turns: int, warmup: int = 5
         reset()
 
 
+def measure_chat_turns(
+    runner: LoopRunner,
+    factory: Callable[[int], Coroutine[Any, Any, dict[str, Any]]],
+    path: Path,
+    turns: int,
+    warmup: int = 5,
+) -> list[float]:
+    """Durations (s) of ``turns`` chat turns; the session file is reset (untimed) before each."""
+    reset = FileReset(path)
+    counter = iter(range(10**9))
+    try:
+        return time_calls(lambda: runner.run(factory(next(counter))), turns, setup=reset, warmup=warmup)
+    finally:
+        reset()
+
+
+class TurnReport(BaseModel):
+    sessions_on_disk: int
+    results: list[Latency]
+    ratios: dict[str, float]
+
+
+def run_turns(root: Path, legacy_root: Path, sessions: int, messages: int, large: int, turns: int, seed: int) -> TurnReport:
+    """Measure store, unified and legacy turns on a short and a long session, in one run."""
+    ensure_corpus(root, sessions, messages, seed, jobs=default_jobs(), progress=stderr_progress("corpus"))
+    turn = add_turn_sessions(root, seed, small_messages=10, large_messages=large)
+    ensure_index(root)
+    store = SessionStore(root)
+    runner = LoopRunner()
+    app = bench_app(root, legacy_root)
+    results: list[Latency] = []
+    ratios: dict[str, float] = {}
+    previous = os.environ.get(FLAG)
+    try:
+        for label, session_id, legacy_index, size in (
+            ("10 msgs", turn.small_id, SMALL_TURN_INDEX, 10),
+            (f"{large} msgs", turn.large_id, LARGE_TURN_INDEX, large),
+        ):
+            path = store.path_for(session_id)
+            model = store.load(session_id).current_model or "kimi-k2"
+            store_figures = summarize(f"store append, {label}", measure_store_turns(root, session_id, turns))
+            os.environ[FLAG] = "1"
+            unified = summarize(f"unified _chat_unified, {label}", measure_chat_turns(runner, unified_turn(app, session_id, model), path, turns))
+            legacy_id = write_legacy_session(legacy_root, seed, legacy_index, size)
+            os.environ[FLAG] = "0"
+            legacy = summarize(
+                f"legacy kimi_chat (LLM_UNIFIED=0), {label}",
+                measure_chat_turns(runner, legacy_turn(app, legacy_id), legacy_root / f"{legacy_id}.json", turns),
+            )
+            results.extend([store_figures, unified, legacy])
+            ratios[f"unified/legacy p50, {label}"] = unified.p50_ms / legacy.p50_ms
+            ratios[f"unified/legacy p99, {label}"] = unified.p99_ms / legacy.p99_ms
+    finally:
+        if previous is None:
+            os.environ.pop(FLAG, None)
+        else:
+            os.environ[FLAG] = previous
+        close_app(app)
+        runner.close()
+    return TurnReport(sessions_on_disk=sessions + 2, results=results, ratios=ratios)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="turn_latency.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", default=None, help="corpus root (default: a new temporary folder, removed afterwards)")
-    parser.add_argument("--sessions", type=int, default=10_000, help="sessions on disk (default: 10000)")
+    parser.add_argument("--root", default=None, help="corpus root (default: $LLM_SESSIONS_DIR or ./.llm_sessions)")
+    parser.add_argument("--legacy-root", default=None, help="legacy folder (default: <root>-legacy)")
+    parser.add_argument("--sessions", type=int, default=10_000, help="corpus sessions on disk (default: 10000)")
     parser.add_argument("--messages", type=int, default=10, help="messages per corpus session (default: 10)")
     parser.add_argument("--large", type=int, default=1000, help="messages in the long session (default: 1000)")
     parser.add_argument("--turns", type=int, default=300, help="measured turns per case (default: 300)")
@@ -56,30 +140,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(root: Path, args: argparse.Namespace) -> dict[str, object]:
-    ensure_corpus(root, args.sessions, args.messages, args.seed, progress=stderr_progress("corpus"))
-    turn = add_turn_sessions(root, args.seed, small_messages=10, large_messages=args.large)
-    results: list[Latency] = []
-    for label, session_id in (("10 msgs", turn.small_id), (f"{args.large} msgs", turn.large_id)):
-        results.append(summarize(f"store turn, {label}", measure_store_turns(root, session_id, args.turns)))
-    return {"results": results}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.sessions < 0 or args.messages < 1 or args.large < 1 or args.turns < 1:
+        print("turn_latency.py: --messages, --large, --turns must be >= 1 and --sessions >= 0", file=sys.stderr)
+        return 2
     machine = describe()
-    if args.root:
-        outcome = run(Path(args.root), args)
-    else:
-        with tempfile.TemporaryDirectory(prefix="bench-turn-") as folder:
-            outcome = run(Path(folder), args)
-    results: list[Latency] = outcome["results"]  # type: ignore[assignment]
+    root = resolve_root(args.root)
+    legacy_root = Path(args.legacy_root) if args.legacy_root else root.with_name(root.name + "-legacy")
+    report = run_turns(root, legacy_root, args.sessions, args.messages, args.large, args.turns, args.seed)
     print(machine.line())
-    print(format_table([result.row() for result in results]))
+    print(f"{report.sessions_on_disk:,} sessions on disk; each turn = user + assistant message, index updated before return")
+    print(format_table([result.row() for result in report.results]))
+    for name, value in report.ratios.items():
+        print(f"{name}: {value:.2f}")
     if args.json:
         Path(args.json).write_text(
-            json.dumps({"machine": machine.model_dump(), "results": [r.model_dump() for r in results]}, indent=1),
-            encoding="utf-8",
+            json.dumps({"machine": machine.model_dump(), "report": report.model_dump()}, indent=1), encoding="utf-8"
         )
     return 0
 
