@@ -83,7 +83,8 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite may already have rolled back (e.g. on SQLITE_CORRUPT)
+            conn.execute("ROLLBACK")
         raise
     retry_busy(lambda: conn.execute("COMMIT"))
 
@@ -188,6 +189,13 @@ def ensure_schema(conn: sqlite3.Connection) -> bool:
     _drop_everything(conn)
     _create_schema(conn)
     return True
+
+
+def reset_schema(conn: sqlite3.Connection, lock_path: Path) -> None:
+    """Drop every table and create them empty: the start of a rebuild that no damage survives."""
+    with FileLock(str(lock_path), timeout=60):
+        _drop_everything(conn)
+        _create_schema(conn)
 
 
 def open_database(path: Path, lock_path: Path) -> tuple[sqlite3.Connection, bool]:

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from index.database import file_identity, iso, open_database, retry_busy, write_transaction
+from index.database import file_identity, iso, open_database, reset_schema, retry_busy, write_transaction
 from index.models import IndexDifference, ReindexReport
 from index.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, SWITCH_COLUMNS, message_rows, session_row, switch_rows
 from store.codec import UnreadableSessionFile, decode_session, read_file_no_follow
@@ -84,6 +84,7 @@ class Indexer:
         self._identity: tuple[int, int] | None = None
         self._needs_rebuild = False
         self._store: Any = None
+        self._lock_path = self.layout.locks / "index.sqlite.lock"
 
     # -- connection ------------------------------------------------------------------------
 
@@ -95,7 +96,7 @@ class Indexer:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        conn, created = open_database(self.db_path, self.layout.locks / "index.sqlite.lock")
+        conn, created = open_database(self.db_path, self._lock_path)
         self._conn = conn
         self._identity = file_identity(self.db_path)
         # A new file (ours or made by another process that has not filled it yet) needs a sync.
@@ -281,14 +282,17 @@ class Indexer:
 
         Incremental by default: a file whose (mtime_ns, size, inode) is unchanged is skipped, one
         whose stat changed but whose sha256 did not is only re-stamped. ``full=True`` re-reads
-        every file and rebuilds the full-text tables. ``progress(done, total)`` is called after
-        each chunk of files.
+        every file into freshly created tables (so even a damaged full-text table is repaired;
+        searches meanwhile see a partial index). ``progress(done, total)`` is called after each
+        chunk of files.
         """
         started = time.monotonic()
         report = ReindexReport(full=full)
         with self._lock:
             conn = self._connection()
             self._needs_rebuild = False
+            if full:
+                retry_busy(lambda: reset_schema(conn, self._lock_path))
             disk = self._scan()
             known = self._known(conn)
             names = sorted(disk)
@@ -314,9 +318,6 @@ class Indexer:
                 ).fetchall()
                 for (session_id,) in orphans:
                     self._delete_rows(conn, session_id)
-                if full:
-                    for table in ("messages_fts", "sessions_fts", "messages_trigram", "sessions_trigram"):
-                        conn.execute(f"INSERT INTO {table}({table}) VALUES ('rebuild')")
         report.seconds = time.monotonic() - started
         return report
 
