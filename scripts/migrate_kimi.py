@@ -71,23 +71,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class ProgressBar:
-    """A one-line progress bar on ``stream``, redrawn only when it visibly changes."""
+    """A progress bar on ``stream`` for folders of ``PROGRESS_MIN_FILES`` or more.
+
+    On a terminal it redraws one line; otherwise (a log, a pipe) it prints a line per 10%.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
+        self.interactive = stream.isatty()
         self.shown = -1
 
     def __call__(self, done: int, total: int) -> None:
         if total < PROGRESS_MIN_FILES:
             return
-        filled = done * _BAR_WIDTH // total
-        if filled == self.shown and done != total:
+        filled = done * _BAR_WIDTH // total if self.interactive else done * 10 // total
+        if filled == self.shown:
             return
         self.shown = filled
-        bar = "#" * filled + "." * (_BAR_WIDTH - filled)
-        self.stream.write(f"\rmigrating [{bar}] {done}/{total}")
-        if done == total:
-            self.stream.write("\n")
+        if self.interactive:
+            bar = "#" * filled + "." * (_BAR_WIDTH - filled)
+            self.stream.write(f"\rmigrating [{bar}] {done}/{total}" + ("\n" if done == total else ""))
+        else:
+            self.stream.write(f"migrating: {done}/{total} files ({done * 100 // total}%)\n")
         self.stream.flush()
 
 

@@ -376,7 +376,8 @@ def to_unified(document: Any, *, session_id: str, source: LegacySource) -> Sessi
     used: set[str] = {ext["messages_key"]} if top else set()
     session_fields: dict[str, Any] = {}
 
-    model_key = _first(top, MODEL_KEYS, _is_str)
+    # An empty model name is not a model (models_used skips it): keep it verbatim in extra.
+    model_key = _first(top, MODEL_KEYS, lambda v: isinstance(v, str) and v != "")
     session_model = top[model_key] if model_key else None
     if model_key:
         used.add(model_key)
