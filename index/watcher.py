@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -51,7 +52,7 @@ class IndexWatcher:
     the server; ``last_error`` keeps the latest.
     """
 
-    def __init__(self, root: Path | str, debounce_seconds: float = 0.2, reconcile_seconds: float = 60.0) -> None:
+    def __init__(self, root: Path | str, debounce_seconds: float = 0.2, reconcile_seconds: float = 120.0) -> None:
         self.root = Path(root)
         self.debounce_seconds = debounce_seconds
         self.reconcile_seconds = reconcile_seconds
@@ -149,33 +150,41 @@ class IndexWatcher:
                 if not self._pending and not self._stopping:
                     return []
 
-    def _guarded(self, action: str, work: callable) -> None:  # type: ignore[valid-type]
+    def _guarded(self, action: str, work: Callable[[], ReindexReport | None]) -> bool:
+        """Run ``work``; log and remember a failure instead of raising. True if it succeeded."""
         try:
             report = work()
             if report is not None:
                 self.reports.append(report)
-                del self.reports[:-20]
+                del self.reports[:-50]
+            return True
         except Exception as exc:  # the watcher must outlive any single failure
             self.last_error = exc
             log.exception("index watcher: %s failed", action)
+            return False
 
     def _run(self) -> None:
-        self._guarded("initial sync", self.indexer.sync)
+        # After a failure, an incremental sync (at most once a second) catches up on what the
+        # failed work would have done: the failed files' stat differs from the files table.
+        resync = not self._guarded("initial sync", self.indexer.sync)
         last_reconcile = time.monotonic()
         while True:
             batch = self._take_batch()
             if batch is None:
                 break
             if batch:
-                self._guarded("indexing a batch", lambda: self.indexer.index_paths(batch))
-                if len(batch) >= BURST_SIZE:
-                    self._guarded("sync after a burst", self.indexer.sync)
-                    last_reconcile = time.monotonic()
+                if not self._guarded("indexing a batch", lambda: self.indexer.index_paths(batch)):
+                    resync = True
+                elif len(batch) >= BURST_SIZE:
+                    resync = True
+                    last_reconcile = 0.0
             else:
                 self._guarded("checking the index file", self.indexer.rebuild_if_needed)
-                if time.monotonic() - last_reconcile >= self.reconcile_seconds:
-                    self._guarded("periodic sync", self.indexer.sync)
-                    last_reconcile = time.monotonic()
+            now = time.monotonic()
+            due = now - last_reconcile >= (1.0 if resync else self.reconcile_seconds)
+            if due:
+                resync = not self._guarded("sync", self.indexer.sync)
+                last_reconcile = time.monotonic()
             with self._condition:
                 if not self._pending:
                     self._busy = False
