@@ -28,7 +28,21 @@ class MissingApiKey(AdapterError):
 class ProviderError(AdapterError):
     """The provider failed; ``retryable`` says whether trying again later may help."""
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+        provider: str | None = None,
+        attempts: int = 1,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+        self.provider = provider
+        self.attempts = attempts
+
+
+class ConfigError(AdapterError):
+    """The provider config file (``$LLM_MCP_CONFIG``) cannot be read or is invalid."""

@@ -18,7 +18,9 @@ Pointing code at a fake — in-process or a subprocess such as ``server.py``::
 Fixtures (import them into a test module or conftest: ``from tests.fakes import fake_openai``):
 ``fake_openai``, ``fake_anthropic``, ``fake_gemini`` — a started fake, stopped after the test,
 whose variables are also set with ``monkeypatch`` (``OPENAI_*``, ``MOONSHOT_*``, ``DEEPSEEK_*``,
-``OPENROUTER_*``, ``OLLAMA_BASE_URL``; ``ANTHROPIC_*``; ``GEMINI_*``).
+``OPENROUTER_*``, ``OLLAMA_BASE_URL``; ``ANTHROPIC_*``; ``GEMINI_*``). Each first applies
+``clean_provider_env``, which unsets every provider key/base-URL variable and the ``LLM_*``
+adapter settings, so a real key in the developer's environment is never used.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from .gemini_fake import FakeGemini
 from .openai_fake import FakeOpenAI
 
 OPENAI_COMPATIBLE_PREFIXES = ("OPENAI", "MOONSHOT", "DEEPSEEK", "OPENROUTER")
+ALL_PREFIXES = (*OPENAI_COMPATIBLE_PREFIXES, "ANTHROPIC", "GEMINI", "OLLAMA")
+#: variables that change how adapters behave; cleared by ``clean_provider_env``
+SETTINGS_VARIABLES = ("LLM_MCP_CONFIG", "LLM_MAX_RETRIES", "LLM_TIMEOUT_SECONDS", "LLM_REQUEST_TIMEOUT_SECONDS")
 
 
 def provider_env(fake: FakeProvider, *prefixes: str) -> dict[str, str]:
@@ -41,17 +46,39 @@ def provider_env(fake: FakeProvider, *prefixes: str) -> dict[str, str]:
 
 
 def _serve(fake: FakeProvider, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Iterator[FakeProvider]:
+    unset_provider_env(monkeypatch)
     with fake:
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         yield fake
 
 
+def unset_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset every provider key/base-URL variable and the LLM_* settings, so no real key is ever used.
+
+    Done once per test (``monkeypatch`` is per test), so a second fake fixture does not undo the first.
+    """
+    if getattr(monkeypatch, "_llm_provider_env_unset", False):
+        return
+    monkeypatch._llm_provider_env_unset = True  # type: ignore[attr-defined]
+    for prefix in ALL_PREFIXES:
+        monkeypatch.delenv(f"{prefix}_API_KEY", raising=False)
+        monkeypatch.delenv(f"{prefix}_BASE_URL", raising=False)
+    for name in SETTINGS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def clean_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """:func:`unset_provider_env` for one test."""
+    unset_provider_env(monkeypatch)
+
+
 @pytest.fixture
 def fake_openai(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
     """A started :class:`FakeOpenAI`; OpenAI/Moonshot/DeepSeek/OpenRouter/Ollama variables point at it."""
     fake = FakeOpenAI()
-    fake.start()
+    fake.start()  # base_url needs the port
     env = provider_env(fake, *OPENAI_COMPATIBLE_PREFIXES)
     env["OLLAMA_BASE_URL"] = fake.base_url
     yield from _serve(fake, monkeypatch, env)  # type: ignore[misc]
@@ -60,20 +87,19 @@ def fake_openai(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
 @pytest.fixture
 def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
     """A started :class:`FakeAnthropic`; ``ANTHROPIC_API_KEY``/``ANTHROPIC_BASE_URL`` point at it."""
-    fake = FakeAnthropic()
-    fake.start()
+    fake = FakeAnthropic().start()
     yield from _serve(fake, monkeypatch, provider_env(fake, "ANTHROPIC"))  # type: ignore[misc]
 
 
 @pytest.fixture
 def fake_gemini(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGemini]:
     """A started :class:`FakeGemini`; ``GEMINI_API_KEY``/``GEMINI_BASE_URL`` point at it."""
-    fake = FakeGemini()
-    fake.start()
+    fake = FakeGemini().start()
     yield from _serve(fake, monkeypatch, provider_env(fake, "GEMINI"))  # type: ignore[misc]
 
 
 __all__ = [
+    "ALL_PREFIXES",
     "ECHO_PREFIX",
     "FakeAnthropic",
     "FakeGemini",
@@ -83,7 +109,10 @@ __all__ = [
     "RecordedRequest",
     "RequestRejected",
     "ScriptedResponse",
+    "SETTINGS_VARIABLES",
+    "clean_provider_env",
     "echo_text",
+    "unset_provider_env",
     "fake_anthropic",
     "fake_gemini",
     "fake_openai",

@@ -1,0 +1,139 @@
+"""How many tokens each model can take, and a cheap estimate of how many a conversation uses.
+
+``context_window(model)``: the longest matching prefix in the config file's
+``[context_windows]`` table, else the endpoint's ``context_window`` (custom endpoints), else
+the longest matching prefix of :data:`CONTEXT_WINDOWS`, else :data:`DEFAULT_CONTEXT_WINDOW`.
+Routing prefixes are looked through: ``openrouter/anthropic/claude-x`` is sized as
+``claude-x``; ``ollama/<m>`` gets :data:`OLLAMA_CONTEXT_WINDOW` (Ollama's default window is
+small whatever the model supports).
+
+An alias from the config file is sized as the model it stands for.
+
+``estimate_tokens(messages)``: a deliberately cheap heuristic, no tokenizer —
+ASCII characters / 4 (English text and code average ~4 characters a token) plus 1 token per
+non-ASCII character (CJK text is ~1 token a character; over-counting accented Latin is the
+safe direction for a budget), rounded up per message, plus 4 tokens of overhead per message,
+plus the tool calls' names and JSON arguments counted the same way, plus 800 tokens per image
+part. It errs high on purpose: a prompt that "fits" must really fit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+
+from store.schema import Message
+
+from .config import ConfigError, load_config
+
+DEFAULT_CONTEXT_WINDOW = 8192
+OLLAMA_CONTEXT_WINDOW = 8192
+MESSAGE_OVERHEAD = 4
+IMAGE_TOKENS = 800
+
+#: model-name prefix -> context window in tokens (longest matching prefix wins)
+CONTEXT_WINDOWS: dict[str, int] = {
+    # Moonshot / Kimi
+    "kimi-k2-thinking": 262_144,
+    "kimi-k2-turbo": 262_144,
+    "kimi-k2-0905": 262_144,
+    "kimi-k2": 131_072,
+    "kimi-latest": 131_072,
+    "kimi-": 131_072,
+    "moonshot-v1-8k": 8_192,
+    "moonshot-v1-32k": 32_768,
+    "moonshot-v1-128k": 131_072,
+    "moonshot-": 131_072,
+    # OpenAI
+    "gpt-5": 400_000,
+    "gpt-4.1": 1_047_576,
+    "gpt-4o": 128_000,
+    "gpt-4-turbo": 128_000,
+    "gpt-4": 8_192,
+    "gpt-3.5-turbo": 16_385,
+    "gpt-": 128_000,
+    "o1-mini": 128_000,
+    "o1": 200_000,
+    "o3": 200_000,
+    "o4": 200_000,
+    # Anthropic
+    "claude-": 200_000,
+    # Google
+    "gemini-1.5-pro": 2_097_152,
+    "gemini-": 1_048_576,
+    # DeepSeek
+    "deepseek-": 128_000,
+    # Common open models behind OpenAI-compatible endpoints
+    "llama3.1": 131_072,
+    "llama3": 8_192,
+    "qwen": 32_768,
+    "mistral": 32_768,
+}
+
+
+def _longest_prefix(model: str, table: dict[str, int]) -> int | None:
+    best: str | None = None
+    for prefix in table:
+        if model.startswith(prefix) and (best is None or len(prefix) > len(best)):
+            best = prefix
+    return table[best] if best is not None else None
+
+
+def context_window(model: str) -> int:
+    """The context window (tokens) of ``model``; never raises (a broken config file is ignored here)."""
+    try:
+        config = load_config()
+    except ConfigError:
+        config = None
+    if config is not None:
+        target = config.aliases.get(model)
+        if target and target != model and target not in config.aliases:
+            model = target
+        found = _longest_prefix(model, config.context_windows)
+        if found:
+            return found
+        head, _, rest = model.partition("/")
+        endpoint = config.endpoints.get(head) if rest else None
+        if endpoint is not None and endpoint.context_window:
+            return endpoint.context_window
+    head, _, rest = model.partition("/")
+    if head == "ollama" and rest:
+        return OLLAMA_CONTEXT_WINDOW
+    if head == "openrouter" and rest:
+        model = rest.split("/", 1)[-1]
+    elif rest:
+        model = rest
+    return _longest_prefix(model, CONTEXT_WINDOWS) or DEFAULT_CONTEXT_WINDOW
+
+
+def estimate_text_tokens(text: str) -> int:
+    """Tokens in ``text`` by the module's heuristic (ASCII/4 + 1 per non-ASCII character, rounded up)."""
+    if not text:
+        return 0
+    ascii_count = len(text.encode("ascii", "ignore"))
+    return math.ceil(ascii_count / 4 + (len(text) - ascii_count))
+
+
+def estimate_tokens(messages: Iterable[Message], system: str | None = None) -> int:
+    """Estimated prompt tokens of ``messages`` (and an optional system prompt); see the module docstring."""
+    total = estimate_text_tokens(system) + MESSAGE_OVERHEAD if system else 0
+    for message in messages:
+        total += MESSAGE_OVERHEAD
+        content = message.content
+        if isinstance(content, str):
+            total += estimate_text_tokens(content)
+        elif isinstance(content, list):
+            for part in content:
+                if not isinstance(part, dict):
+                    continue
+                if isinstance(part.get("text"), str):
+                    total += estimate_text_tokens(part["text"])
+                elif part.get("type") in ("image_url", "image"):
+                    total += IMAGE_TOKENS
+                else:
+                    total += estimate_text_tokens(json.dumps(part, ensure_ascii=False))
+        for call in message.tool_calls or []:
+            arguments = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments, ensure_ascii=False)
+            total += MESSAGE_OVERHEAD + estimate_text_tokens(call.name) + estimate_text_tokens(arguments)
+    return total

@@ -1,0 +1,251 @@
+"""Gemini ``generateContent`` (``POST {base_url}/v1beta/models/{model}:generateContent``, key in ``x-goog-api-key``).
+
+Request rules this adapter keeps (what the real API checks):
+
+- roles are ``user`` and ``model`` only; the system prompt (``system`` plus any
+  ``system``-role messages) goes in ``systemInstruction``; consecutive same-role contents are
+  merged, and no part carries empty text;
+- an assistant tool call is a ``functionCall {name, args: object}`` part in a model turn;
+  its result is a ``functionResponse {name, response: object}`` part in the very next user
+  turn (placed first); a result that is a JSON object is sent as that object, any other
+  result as ``{"result": <text>}`` (see :func:`adapters._convert.normalize_history` for how
+  unanswered calls and orphan results are handled);
+- Gemini 3 models require the ``thoughtSignature`` of each function-call turn back: the one
+  recorded on the call (``ToolCall.extra["gemini"]["thoughtSignature"]``) is replayed; a call
+  made by another provider gets the documented ``skip_thought_signature_validator`` value;
+- tools named in the history are declared even when the caller offers none, and then
+  ``toolConfig.functionCallingConfig.mode`` is ``NONE``.
+
+The reply's function calls get ids ``gemini_<n>_<random>`` (Gemini itself sends none unless
+asked); their thought signatures are kept in ``ToolCall.extra["gemini"]``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from store.schema import Message, ToolCall, Usage
+
+from ._convert import (
+    arguments_object,
+    content_text,
+    image_url_of,
+    normalize_history,
+    safe_name,
+    split_data_url,
+    split_system,
+    tool_names_in,
+)
+from .base import ChatReply, ChatRequest
+from .errors import AdapterError, ProviderError
+from .retry import RetryPolicy, post_json
+
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+_SCHEMA_KEYS_DROPPED = frozenset({"$schema", "$id"})
+
+
+def _clean_schema(schema: Any) -> Any:
+    # Gemini's schema dialect rejects a few JSON-Schema bookkeeping keys.
+    if isinstance(schema, dict):
+        return {k: _clean_schema(v) for k, v in schema.items() if k not in _SCHEMA_KEYS_DROPPED}
+    if isinstance(schema, list):
+        return [_clean_schema(item) for item in schema]
+    return schema
+
+
+def _response_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    return value if isinstance(value, dict) else {"result": text}
+
+
+class GeminiAdapter:
+    """An :class:`~adapters.base.Adapter` for the Gemini API (v1beta)."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str | None,
+        provider: str = "gemini",
+        key_variable: str | None = "GEMINI_API_KEY",
+        upstream_model: str | None = None,
+        policy: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.key_variable = key_variable
+        self.upstream_model = upstream_model
+        self.policy = policy
+        self.transport = transport
+
+    def url(self, model: str) -> str:
+        return f"{self.base_url}/v1beta/models/{quote(model, safe='-._')}:generateContent"
+
+    def headers(self) -> dict[str, str]:
+        return {"x-goog-api-key": self.api_key or "", "Content-Type": "application/json"}
+
+    # ----------------------------------------------------------------- request
+    def build_body(self, request: ChatRequest) -> dict[str, Any]:
+        """The JSON body sent for ``request`` (pure; no I/O)."""
+        system, history = split_system(request.messages, request.system)
+        history = normalize_history(history)
+        contents: list[dict[str, Any]] = []
+        for message in history:
+            role = "model" if message.role == "assistant" else "user"
+            parts = self._parts(message)
+            if not parts:
+                continue
+            if contents and contents[-1]["role"] == role:
+                contents[-1]["parts"].extend(parts)
+            else:
+                contents.append({"role": role, "parts": parts})
+        if not contents:
+            raise AdapterError("the conversation has no message to send")
+        for content in contents:
+            parts = content["parts"]
+            if content["role"] == "user":
+                content["parts"] = [p for p in parts if "functionResponse" in p] + [p for p in parts if "functionResponse" not in p]
+            else:
+                first_call = next((p for p in parts if "functionCall" in p), None)
+                if first_call is not None and "thoughtSignature" not in first_call:
+                    first_call["thoughtSignature"] = SKIP_SIGNATURE
+        body: dict[str, Any] = {"contents": contents}
+        if system:
+            body["systemInstruction"] = {"parts": [{"text": system}]}
+        config: dict[str, Any] = {}
+        if request.temperature is not None:
+            config["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            config["maxOutputTokens"] = request.max_tokens
+        if config:
+            body["generationConfig"] = config
+        declarations = [
+            {"name": safe_name(tool.name), "description": tool.description, "parameters": _clean_schema(tool.parameters)}
+            for tool in request.tools
+        ]
+        declared = {d["name"] for d in declarations}
+        for name in tool_names_in(history):
+            if safe_name(name) not in declared:
+                declared.add(safe_name(name))
+                declarations.append({"name": safe_name(name), "description": "A tool used earlier in this conversation."})
+        if declarations:
+            body["tools"] = [{"functionDeclarations": declarations}]
+            if not request.tools:
+                body["toolConfig"] = {"functionCallingConfig": {"mode": "NONE"}}
+        return body
+
+    @staticmethod
+    def _parts(message: Message) -> list[dict[str, Any]]:
+        if message.role == "tool":
+            answer = {"name": safe_name(message.name or "tool"), "response": _response_object(content_text(message.content))}
+            return [{"functionResponse": answer}]
+        parts: list[dict[str, Any]] = []
+        content = message.content
+        items = [{"type": "text", "text": content}] if isinstance(content, str) else (content or [])
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            url = image_url_of(item)
+            data = split_data_url(url) if url else None
+            if data and message.role == "user":
+                parts.append({"inlineData": {"mimeType": data[0], "data": data[1]}})
+                continue
+            text = f"[image: {url}]" if url else content_text([item])
+            if text.strip():
+                parts.append({"text": text})
+        if message.role == "assistant":
+            for call in message.tool_calls or []:
+                part: dict[str, Any] = {"functionCall": {"name": safe_name(call.name), "args": arguments_object(call.arguments)}}
+                stored = call.extra.get("gemini")
+                signature = stored.get("thoughtSignature") if isinstance(stored, dict) else None
+                if isinstance(signature, str) and signature:
+                    part["thoughtSignature"] = signature
+                parts.append(part)
+        return parts
+
+    # ----------------------------------------------------------------- reply
+    async def complete(self, request: ChatRequest) -> ChatReply:
+        """Send ``request``; return the reply, or raise ProviderError after the retries."""
+        body = self.build_body(request)
+        names = {safe_name(tool.name): tool.name for tool in request.tools}
+        started = time.perf_counter()
+        data = await post_json(
+            self.url(self.upstream_model or request.model),
+            headers=self.headers(),
+            body=body,
+            provider=self.provider,
+            secrets=[self.api_key],
+            key_variable=self.key_variable,
+            policy=self.policy,
+            transport=self.transport,
+        )
+        latency_ms = (time.perf_counter() - started) * 1000
+        return self.parse_reply(data, request.model, latency_ms, names)
+
+    def parse_reply(
+        self, data: dict[str, Any], model: str, latency_ms: float, names: dict[str, str] | None = None
+    ) -> ChatReply:
+        """Turn a generateContent answer into a ChatReply; ``names`` maps sent tool names back."""
+        candidates = data.get("candidates")
+        if not isinstance(candidates, list) or not candidates or not isinstance(candidates[0], dict):
+            feedback = data.get("promptFeedback") or {}
+            reason = feedback.get("blockReason") if isinstance(feedback, dict) else None
+            why = f"the prompt was blocked ({reason})" if reason else "no candidates in the answer"
+            raise ProviderError(f"{self.provider} returned no reply: {why}", provider=self.provider)
+        candidate = candidates[0]
+        parts = (candidate.get("content") or {}).get("parts") or []
+        texts: list[str] = []
+        thoughts: list[str] = []
+        calls: list[ToolCall] = []
+        batch = uuid.uuid4().hex[:8]
+        for part in parts:
+            if not isinstance(part, dict):
+                continue
+            if "functionCall" in part and isinstance(part["functionCall"], dict):
+                call = part["functionCall"]
+                name = call.get("name") or ""
+                extra = {"gemini": {"thoughtSignature": part["thoughtSignature"]}} if part.get("thoughtSignature") else {}
+                calls.append(
+                    ToolCall(
+                        id=call.get("id") or f"gemini_{len(calls)}_{batch}",
+                        name=(names or {}).get(name, name),
+                        arguments=arguments_object(call.get("args")),
+                        extra=extra,
+                    )
+                )
+            elif isinstance(part.get("text"), str):
+                (thoughts if part.get("thought") else texts).append(part["text"])
+        meta = data.get("usageMetadata") if isinstance(data.get("usageMetadata"), dict) else {}
+        usage = None
+        if meta:
+            usage = Usage(
+                input_tokens=meta.get("promptTokenCount"),
+                output_tokens=meta.get("candidatesTokenCount"),
+                extra={k: v for k, v in meta.items() if k not in ("promptTokenCount", "candidatesTokenCount")},
+            )
+        extra: dict[str, Any] = {}
+        if thoughts:
+            extra["thoughts"] = "\n".join(thoughts)
+        if data.get("modelVersion"):
+            extra["modelVersion"] = data["modelVersion"]
+        return ChatReply(
+            text="".join(texts),
+            tool_calls=calls,
+            usage=usage,
+            finish_reason=candidate.get("finishReason"),
+            latency_ms=latency_ms,
+            model=model,
+            provider=self.provider,
+            provider_extra=extra,
+        )

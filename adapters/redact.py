@@ -1,0 +1,69 @@
+"""The one place that removes secrets (API keys) from text before it reaches an error or a log.
+
+``redact(text, secrets)`` replaces, in this order:
+
+1. every explicit secret passed in, and the value of every environment variable whose name
+   looks secret (``*_API_KEY``, ``*_TOKEN``, ``*_SECRET``; values of 8+ characters) —
+   including an 8-character head or tail of a long secret, because providers echo keys
+   partially masked (``sk-abc123...wxyz``);
+2. well-known key shapes even when their value is unknown: ``sk-...`` (OpenAI, Anthropic,
+   Moonshot, DeepSeek, OpenRouter), ``AIza...`` (Google), ``Bearer <token>``, and
+   ``key=``/``api_key=`` query parameters.
+
+Every adapter builds its error messages through :func:`redact`; :class:`RedactingFilter` does
+the same for log records (install it on a handler).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping
+
+REDACTED = "[REDACTED]"
+_SECRET_NAME = re.compile(r"(_API_KEY|_TOKEN|_SECRET|_ACCESS_KEY)$", re.IGNORECASE)
+_MIN_SECRET = 8
+_FRAGMENT = 8
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\bsk-[A-Za-z0-9_*.\-]{6,}"), REDACTED),
+    (re.compile(r"\bAIza[0-9A-Za-z_\-]{20,}"), REDACTED),
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9_\-.~+/=*]{6,}"), r"\1 " + REDACTED),
+    (re.compile(r"(?i)([?&](?:key|api_key|apikey|access_token)=)[^&\s\"']+"), r"\1" + REDACTED),
+    (re.compile(r"(?i)((?:x-api-key|x-goog-api-key|api[_-]?key)[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9_\-.*]{8,}"), r"\1" + REDACTED),
+)
+
+
+def env_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The values of environment variables whose names look secret (``*_API_KEY`` etc.)."""
+    env = os.environ if environ is None else environ
+    return [value for name, value in env.items() if _SECRET_NAME.search(name) and len(value) >= _MIN_SECRET]
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """Return ``text`` with every secret (explicit, from the environment, or key-shaped) replaced."""
+    if not text:
+        return text
+    values = {s for s in secrets if s and len(s) >= 4} | set(env_secrets())
+    # Longest first so a key is replaced whole before any of its fragments.
+    for secret in sorted(values, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    for secret in values:
+        if len(secret) >= 2 * _FRAGMENT:
+            text = text.replace(secret[:_FRAGMENT], REDACTED).replace(secret[-_FRAGMENT:], REDACTED)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts secrets from each record's final message."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets = list(secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage(), self._secrets)
+        record.args = None
+        return True

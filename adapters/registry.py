@@ -1,0 +1,296 @@
+"""Which adapter serves a model name: the provider table of DESIGN.md, the config file, test overrides.
+
+:func:`resolve` reads the environment (and ``$LLM_MCP_CONFIG``) at every call, so a key set
+after start-up is seen, and returns a :class:`ResolvedModel` whose adapter is ready to use.
+Order of lookup:
+
+1. in-process overrides (:func:`register_adapter`, :func:`adapter_override`; fnmatch patterns),
+2. aliases from the config file (followed, then looked up again from step 1),
+3. custom endpoints from the config file (``<endpoint>/<model>``),
+4. the built-in providers (:data:`BUILTIN_PROVIDERS`).
+
+A model nobody handles raises :class:`UnknownModel` listing the supported patterns; a
+provider whose key variable is unset raises :class:`MissingApiKey` naming the variable.
+Keys are only ever handed to the adapter; :func:`list_models` reports whether one is set,
+never its value.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .anthropic import AnthropicAdapter
+from .base import Adapter, ChatReply, ChatRequest
+from .config import EndpointConfig, ProviderConfig, load_config
+from .errors import ConfigError, MissingApiKey, UnknownModel
+from .gemini import GeminiAdapter
+from .openai_compat import OpenAICompatAdapter
+
+WireFormat = Literal["openai", "anthropic", "gemini"]
+_MAX_ALIAS_HOPS = 10
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """One provider: how model names map to it and where its settings live."""
+
+    name: str
+    patterns: tuple[str, ...]
+    wire_format: WireFormat
+    key_variable: str | None
+    key_required: bool
+    base_url_variable: str | None
+    default_base_url: str
+    #: model name -> upstream model name, or None when this provider does not serve it
+    match: Callable[[str], str | None]
+
+    def base_url(self) -> str:
+        value = os.environ.get(self.base_url_variable, "").strip() if self.base_url_variable else ""
+        return (value or self.default_base_url).rstrip("/")
+
+    def api_key(self) -> str | None:
+        value = os.environ.get(self.key_variable, "").strip() if self.key_variable else ""
+        return value or None
+
+
+def _prefixes(*prefixes: str) -> Callable[[str], str | None]:
+    return lambda model: model if model.startswith(prefixes) else None
+
+
+def _routed(head: str) -> Callable[[str], str | None]:
+    def match(model: str) -> str | None:
+        prefix = head + "/"
+        rest = model[len(prefix):] if model.startswith(prefix) else ""
+        return rest if rest.strip("/") else None
+
+    return match
+
+
+#: The providers of DESIGN.md's table, in lookup order.
+BUILTIN_PROVIDERS: tuple[ProviderSpec, ...] = (
+    ProviderSpec("moonshot", ("kimi-*", "moonshot-*"), "openai", "MOONSHOT_API_KEY", True,
+                 "MOONSHOT_BASE_URL", "https://api.moonshot.ai/v1", _prefixes("kimi-", "moonshot-")),
+    ProviderSpec("openai", ("gpt-*", "o1*", "o3*", "o4*"), "openai", "OPENAI_API_KEY", True,
+                 "OPENAI_BASE_URL", "https://api.openai.com/v1", _prefixes("gpt-", "o1", "o3", "o4")),
+    ProviderSpec("anthropic", ("claude-*",), "anthropic", "ANTHROPIC_API_KEY", True,
+                 "ANTHROPIC_BASE_URL", "https://api.anthropic.com", _prefixes("claude-")),
+    ProviderSpec("gemini", ("gemini-*",), "gemini", "GEMINI_API_KEY", True,
+                 "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com", _prefixes("gemini-")),
+    ProviderSpec("deepseek", ("deepseek-*",), "openai", "DEEPSEEK_API_KEY", True,
+                 "DEEPSEEK_BASE_URL", "https://api.deepseek.com/v1", _prefixes("deepseek-")),
+    ProviderSpec("openrouter", ("openrouter/<vendor>/<model>",), "openai", "OPENROUTER_API_KEY", True,
+                 "OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1", _routed("openrouter")),
+    ProviderSpec("ollama", ("ollama/<model>",), "openai", "OLLAMA_API_KEY", False,
+                 "OLLAMA_BASE_URL", "http://127.0.0.1:11434/v1", _routed("ollama")),
+)
+
+
+class ProviderInfo(BaseModel):
+    """What :func:`list_models` reports about one provider (never a key)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str
+    patterns: list[str]
+    wire_format: str
+    key_variable: str | None
+    key_required: bool
+    key_set: bool
+    base_url: str | None
+    base_url_variable: str | None = None
+    aliases: dict[str, str] = Field(default_factory=dict)
+    models: list[str] = Field(default_factory=list)
+    source: Literal["builtin", "config", "override"] = "builtin"
+
+
+@dataclass
+class ResolvedModel:
+    """A model name resolved to a ready adapter."""
+
+    model: str  # the name the caller asked for (an alias stays an alias)
+    provider: str
+    upstream_model: str  # the name sent to the provider
+    adapter: Adapter
+    wire_format: str | None = None
+    base_url: str | None = None
+
+    async def complete(self, request: ChatRequest) -> ChatReply:
+        """``adapter.complete(request)`` — the adapter already sends ``upstream_model``."""
+        return await self.adapter.complete(request)
+
+
+# ----------------------------------------------------------------------------- overrides
+_overrides: dict[str, Adapter] = {}
+_overrides_lock = threading.Lock()
+
+
+def register_adapter(pattern: str, adapter: Adapter) -> None:
+    """Serve every model matching ``pattern`` (an exact name or an fnmatch glob) with ``adapter``.
+
+    For tests and benchmarks: overrides win over everything else, the latest registration first.
+    """
+    with _overrides_lock:
+        _overrides.pop(pattern, None)
+        _overrides[pattern] = adapter
+
+
+def unregister_adapter(pattern: str) -> None:
+    """Remove an override (no error if absent)."""
+    with _overrides_lock:
+        _overrides.pop(pattern, None)
+
+
+def clear_overrides() -> None:
+    """Remove every override."""
+    with _overrides_lock:
+        _overrides.clear()
+
+
+@contextmanager
+def adapter_override(pattern: str, adapter: Adapter) -> Iterator[Adapter]:
+    """``register_adapter`` for the duration of a ``with`` block."""
+    register_adapter(pattern, adapter)
+    try:
+        yield adapter
+    finally:
+        unregister_adapter(pattern)
+
+
+def _override_for(model: str) -> Adapter | None:
+    with _overrides_lock:
+        items = list(_overrides.items())
+    for pattern, adapter in reversed(items):
+        if pattern == model or fnmatch.fnmatchcase(model, pattern):
+            return adapter
+    return None
+
+
+# ----------------------------------------------------------------------------- resolution
+def _endpoint_spec(name: str, endpoint: EndpointConfig) -> ProviderSpec:
+    return ProviderSpec(
+        name=name,
+        patterns=(f"{name}/<model>",),
+        wire_format=endpoint.wire_format,
+        key_variable=endpoint.api_key_env,
+        key_required=endpoint.api_key_env is not None,
+        base_url_variable=None,
+        default_base_url=endpoint.base_url,
+        match=_routed(name),
+    )
+
+
+def _find(model: str, config: ProviderConfig) -> tuple[ProviderSpec, str] | None:
+    head, _, _ = model.partition("/")
+    if head in config.endpoints:
+        spec = _endpoint_spec(head, config.endpoints[head])
+        upstream = spec.match(model)
+        if upstream:
+            return spec, upstream
+    for spec in BUILTIN_PROVIDERS:
+        upstream = spec.match(model)
+        if upstream:
+            return spec, upstream
+    return None
+
+
+def _follow_aliases(model: str, config: ProviderConfig) -> str:
+    seen = [model]
+    while model in config.aliases:
+        model = config.aliases[model].strip()
+        if model in seen or len(seen) > _MAX_ALIAS_HOPS:
+            raise ConfigError(f"alias loop in the config file: {' -> '.join(seen + [model])}")
+        seen.append(model)
+    return model
+
+
+def supported_patterns(config: ProviderConfig | None = None) -> list[str]:
+    """Every model pattern :func:`resolve` accepts (built-in, endpoints, aliases)."""
+    patterns = [pattern for spec in BUILTIN_PROVIDERS for pattern in spec.patterns]
+    if config is not None:
+        patterns += [f"{name}/<model>" for name in config.endpoints]
+        patterns += sorted(config.aliases)
+    return patterns
+
+
+def _build_adapter(spec: ProviderSpec, upstream: str, api_key: str | None) -> Adapter:
+    common = {"base_url": spec.base_url(), "api_key": api_key, "key_variable": spec.key_variable, "upstream_model": upstream}
+    if spec.wire_format == "anthropic":
+        return AnthropicAdapter(provider=spec.name, **common)
+    if spec.wire_format == "gemini":
+        return GeminiAdapter(provider=spec.name, **common)
+    return OpenAICompatAdapter(provider=spec.name, **common)
+
+
+def resolve(model: str) -> ResolvedModel:
+    """Resolve ``model`` to a ready adapter (environment and config file read now).
+
+    Raises UnknownModel (message lists the supported patterns), MissingApiKey(variable, model)
+    or ConfigError (bad ``$LLM_MCP_CONFIG`` file).
+    """
+    requested = model.strip()
+    override = _override_for(requested) if requested else None
+    if override is not None:
+        return ResolvedModel(requested, override.provider, requested, override)
+    config = load_config()
+    target = _follow_aliases(requested, config) if requested else requested
+    if target != requested:
+        override = _override_for(target)
+        if override is not None:
+            return ResolvedModel(requested, override.provider, target, override)
+    found = _find(target, config) if target else None
+    if found is None:
+        hint = "supported models: " + ", ".join(supported_patterns(config))
+        hint += "; custom OpenAI-compatible endpoints and aliases can be declared in the file named by $LLM_MCP_CONFIG"
+        raise UnknownModel(model, hint)
+    spec, upstream = found
+    api_key = spec.api_key()
+    if spec.key_required and api_key is None:
+        raise MissingApiKey(spec.key_variable or "", requested)
+    adapter = _build_adapter(spec, upstream, api_key)
+    return ResolvedModel(requested, spec.name, upstream, adapter, spec.wire_format, spec.base_url())
+
+
+def list_models() -> list[ProviderInfo]:
+    """Every provider (overrides, config endpoints, built-ins) with its patterns and settings.
+
+    ``key_set`` says whether the key variable is set; the key itself is never included.
+    """
+    config = load_config()
+    infos: list[ProviderInfo] = []
+    with _overrides_lock:
+        overrides = list(_overrides.items())
+    for pattern, adapter in overrides:
+        infos.append(ProviderInfo(provider=adapter.provider, patterns=[pattern], wire_format="in-process",
+                                  key_variable=None, key_required=False, key_set=False, base_url=None, source="override"))
+    specs = [(_endpoint_spec(name, endpoint), endpoint.models, "config") for name, endpoint in config.endpoints.items()]
+    specs += [(spec, [], "builtin") for spec in BUILTIN_PROVIDERS if spec.name not in config.endpoints]
+    by_name: dict[str, ProviderInfo] = {}
+    for spec, models, source in specs:
+        info = ProviderInfo(
+            provider=spec.name,
+            patterns=list(spec.patterns),
+            wire_format=spec.wire_format,
+            key_variable=spec.key_variable,
+            key_required=spec.key_required,
+            key_set=spec.api_key() is not None,
+            base_url=spec.base_url(),
+            base_url_variable=spec.base_url_variable,
+            models=[f"{spec.name}/{m}" for m in models],
+            source=source,  # type: ignore[arg-type]
+        )
+        by_name[spec.name] = info
+        infos.append(info)
+    for alias in sorted(config.aliases):
+        target = _follow_aliases(alias, config)
+        found = _find(target, config)
+        if found is not None:
+            by_name[found[0].name].aliases[alias] = target
+    return infos
