@@ -15,6 +15,7 @@ import functools
 import inspect
 import logging
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -129,7 +130,7 @@ def default_app(root: Path, legacy_root: Path | None = None) -> App:
     return App(
         store=SessionStore(root),
         legacy_root=legacy_root or resolve_legacy_root(),
-        resolve_adapter=registry.resolve_adapter,
+        resolve_adapter=registry.resolve,
         context_window=context_windows.context_window,
         estimate_tokens=context_windows.estimate_tokens,
         index_paths=indexer.index_paths,
@@ -678,6 +679,10 @@ def background_indexing(root: Path) -> Iterator[None]:
         watcher.stop()
 
 
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def configure_logging() -> None:
     """Log to stderr only (stdout is the MCP channel over stdio), with secrets redacted."""
     from adapters.redact import RedactingFilter
@@ -697,12 +702,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if removed:
         log.info("removed %d stale temp file(s) left by crashed writers", len(removed))
     server = build_server(app)
-    with background_indexing(root):
-        if args.transport == "http":
-            log.info("serving MCP over streamable HTTP at http://%s:%d/mcp", args.host, args.port)
-            server.run("streamable-http", host=args.host, port=args.port, streamable_http_path="/mcp")
-        else:
-            server.run("stdio")
+    # SIGTERM (service managers, test harnesses) stops the server like Ctrl-C: the watcher is
+    # stopped and the process exits 0.
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    try:
+        with background_indexing(root):
+            if args.transport == "http":
+                log.info("serving MCP over streamable HTTP at http://%s:%d/mcp", args.host, args.port)
+                server.run("streamable-http", host=args.host, port=args.port, streamable_http_path="/mcp")
+            else:
+                server.run("stdio")
+    except KeyboardInterrupt:
+        pass
+    log.info("server stopped")
     return 0
 
 

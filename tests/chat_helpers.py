@@ -9,6 +9,7 @@ from typing import Any
 from adapters.base import ChatReply, ChatRequest
 from adapters.compression import SUMMARISER_SYSTEM
 from adapters.errors import MissingApiKey, UnknownModel
+from adapters.scripted import ScriptedAdapter
 from store import Message, SessionStore, message_text
 
 import server
@@ -16,32 +17,20 @@ import server
 PROVIDERS = {"gpt-test": "openai", "claude-test": "anthropic", "small-test": "openai", "kimi-k2-0711-preview": "moonshot", "kimi-latest": "moonshot"}
 
 
-class ScriptedProvider:
-    """Answers from a queue (a ``ChatReply`` or an exception), else ``echo: <last user text>``."""
+class ScriptedProvider(ScriptedAdapter):
+    """The project's ``ScriptedAdapter`` (queued replies, else ``echo: <last user text>``) that
+    also answers summarisation requests (``adapters.compression``) with ``summary_text``."""
 
     def __init__(self, model: str, provider: str) -> None:
+        super().__init__(provider=provider)
         self.model = model
-        self.provider = provider
-        self.script: list[ChatReply | Exception] = []
-        self.requests: list[ChatRequest] = []
-        # What this provider answers when asked to summarise (see adapters.compression).
         self.summary_text = f"summary by {model}"
 
-    def queue(self, item: ChatReply | Exception) -> None:
-        self.script.append(item)
-
     async def complete(self, request: ChatRequest) -> ChatReply:
-        self.requests.append(request)
-        if self.script:
-            item = self.script.pop(0)
-            if isinstance(item, Exception):
-                raise item
-            return item
-        if request.system == SUMMARISER_SYSTEM:
+        if request.system == SUMMARISER_SYSTEM and not self.pending:
+            self.requests.append(request)
             return ChatReply(text=self.summary_text, model=request.model, provider=self.provider)
-        last_user = next((m for m in reversed(request.messages) if m.role == "user"), None)
-        text = message_text(last_user) if last_user else ""
-        return ChatReply(text=f"echo: {text}", model=request.model, provider=self.provider)
+        return await super().complete(request)
 
 
 def simple_estimate(messages: Sequence[Message]) -> int:

@@ -31,7 +31,7 @@ def chat(app: server.App, prompt: str, model: str = "gpt-test", **kwargs: Any) -
 
 def test_new_session_stores_both_messages_with_reply_metadata(tmp_path: Path) -> None:
     app, providers = make_app(tmp_path)
-    providers["gpt-test"].queue(ChatReply(text="hello back", model="gpt-test-0613", provider="openai",
+    providers["gpt-test"].queue(ChatReply(text="hello back", model="gpt-test", provider="openai",
                                           usage=Usage(input_tokens=5, output_tokens=2), latency_ms=12.5,
                                           finish_reason="stop", provider_extra={"system_fingerprint": "fp1"}))
     result = chat(app, "hello")
@@ -42,7 +42,7 @@ def test_new_session_stores_both_messages_with_reply_metadata(tmp_path: Path) ->
     assert (user.role, user.content, user.model) == ("user", "hello", None)
     assert (assistant.role, assistant.content, assistant.model, assistant.provider) == ("assistant", "hello back", "gpt-test", "openai")
     assert assistant.usage == Usage(input_tokens=5, output_tokens=2) and assistant.latency_ms == 12.5
-    assert assistant.extra == {"openai": {"system_fingerprint": "fp1"}, "finish_reason": "stop", "provider_model": "gpt-test-0613"}
+    assert assistant.extra == {"openai": {"system_fingerprint": "fp1"}, "finish_reason": "stop"}
     assert session.current_model == "gpt-test" and session.models_used == ["gpt-test"]
     assert session.model_switches == []
     assert app.extra["indexed"] == [[app.store.path_for(session.id)]]

@@ -221,7 +221,7 @@ def test_http_transport_serves_mcp_at_slash_mcp(tmp_path: Path) -> None:
             refused = httpx.post(url, headers={"Host": "evil.example", "Content-Type": "application/json"}, content=b"{}")
             assert refused.status_code in (400, 403, 421)
         finally:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(signal.SIGTERM)
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
