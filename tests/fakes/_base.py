@@ -45,6 +45,7 @@ class RecordedRequest:
     body: Any  # the decoded JSON body, or None when it was not JSON
     rejected: str | None = None  # why the fake rejected it (None: accepted)
     status: int = 0  # the status the fake answered with
+    received_at: float = field(default_factory=time.monotonic)  # time.monotonic() on arrival
 
 
 @dataclass
