@@ -45,7 +45,10 @@ def _from_string(value: str) -> tuple[datetime, TimeFormat] | None:
         return parsed.replace(tzinfo=timezone.utc), {"kind": "iso", "tz": "naive"}
     offset = parsed.utcoffset()
     assert offset is not None
-    moment = parsed.astimezone(timezone.utc)
+    try:
+        moment = parsed.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+        return None
     style = "Z" if value.endswith(("Z", "z")) else "offset"
     return moment, {"kind": "iso", "tz": style, "offset_seconds": int(offset.total_seconds())}
 
@@ -93,10 +96,6 @@ def parse_time(value: Any) -> tuple[datetime, TimeFormat] | None:
     if fmt["kind"] == "iso":
         candidates = [{**fmt, "sep": sep, "timespec": spec} for spec in _TIMESPECS for sep in _SEPARATORS]
     for candidate in candidates:
-        try:
-            rendered = render_time(moment, candidate)
-        except (OverflowError, ValueError):
-            continue
-        if json_equal(rendered, value):
+        if json_equal(render_time(moment, candidate), value):
             return moment, candidate
     return moment, {"kind": "raw", "value": value}

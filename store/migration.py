@@ -284,10 +284,12 @@ def migrate_file(
         try:
             session = to_unified(document, session_id=chosen, source=source)
             reloaded = decode_session(encode_session(session), path)
+            difference = first_difference(to_legacy(reloaded), document)
         except LegacyShapeError as exc:
             return _quarantine(outcome, path, data, layout, f"not a legacy session: {exc.reason}", dry_run)
-        difference = first_difference(to_legacy(reloaded), document)
-        if difference is not None:  # pragma: no cover - a mapping bug; never lose data over it
+        except Exception as exc:  # a mapping bug must not stop the run or lose the file
+            return _quarantine(outcome, path, data, layout, f"cannot be mapped (internal error: {exc!r})", dry_run)
+        if difference is not None:
             return _quarantine(outcome, path, data, layout, f"cannot be mapped losslessly ({difference})", dry_run)
         outcome.session_id = chosen
         if keep is not None:

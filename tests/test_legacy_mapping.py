@@ -238,6 +238,7 @@ def test_odd_tool_calls_and_contents_survive() -> None:
         {"role": "assistant", "tool_calls": [{"function": {"name": "no id"}}]},
         {"role": "assistant", "tool_calls": [{"id": "c5", "function": "broken"}]},
         {"role": "assistant", "tool_calls": [{"id": "c6", "args": "[1, 2]", "name": "flat"}]},
+        {"role": "assistant", "tool_calls": [{"id": "c7", "name": 7, "arguments": "{}"}]},
         {"role": "tool", "toolCallId": "c1", "content": {"structured": True}},
         {"role": "user", "content": ["plain", "strings"]},
         {"role": "user"},
@@ -253,11 +254,20 @@ def test_odd_tool_calls_and_contents_survive() -> None:
     assert calls[4] is not None and calls[4][0].arguments == {}
     assert calls[5] is None and session.messages[5].extra == {"tool_calls": [{"function": {"name": "no id"}}]}
     assert calls[6] is None
-    assert session.messages[8].tool_call_id == "c1" and session.messages[8].content == '{"structured": true}'
-    assert session.messages[10].content == ""
-    odd = session.messages[11]
+    assert calls[8] is None and "tool_calls" in session.messages[8].extra
+    assert session.messages[9].tool_call_id == "c1" and session.messages[9].content == '{"structured": true}'
+    assert session.messages[11].content == ""
+    odd = session.messages[12]
     assert odd.extra == {"usage": "lots", "model": 5, "name": None, "id": 7, "timestamp": "yesterday"}
-    assert session.messages[12].usage is not None and session.messages[12].usage.input_tokens is None
+    assert session.messages[13].usage is not None and session.messages[13].usage.input_tokens is None
+    # Content that was not text is stored as JSON text; editing it is noticed, even into non-JSON.
+    for edited in ('{"structured": false}', "no longer JSON"):
+        copy = session.model_copy(deep=True)
+        copy.messages[9].content = edited
+        assert first_difference(to_legacy(copy), document) is not None
+    copy = session.model_copy(deep=True)
+    copy.messages[11].content = "added later"
+    assert first_difference(to_legacy(copy), document) is not None
 
 
 def test_inner_id_different_from_file_name_is_kept() -> None:

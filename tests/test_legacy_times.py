@@ -84,3 +84,20 @@ def test_epoch_numbers_round_trip(value: float) -> None:
     parsed = parse_time(value)
     assert parsed is not None
     assert json_equal(render_time(*parsed), value)
+
+
+@given(
+    st.datetimes(timezones=st.just(timezone.utc)),
+    st.integers(min_value=-23 * 60, max_value=23 * 60),
+    st.sampled_from(["T", " "]),
+)
+def test_any_iso_string_parses_or_is_refused_never_crashes(moment: datetime, minutes: int, sep: str) -> None:
+    text = moment.replace(tzinfo=None).isoformat(sep=sep) + f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    parsed = parse_time(text)
+    if parsed is not None:
+        assert render_time(*parsed) == text
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_times_outside_the_utc_range_are_not_timestamps(value: str) -> None:
+    assert parse_time(value) is None

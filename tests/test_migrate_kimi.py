@@ -175,7 +175,7 @@ def test_good_folder_exits_zero(good_legacy: Path, tmp_path: Path, capsys: pytes
     assert session_ids(root) == GOOD_IDS
 
 
-def test_dry_run_writes_nothing(legacy: Path, tmp_path: Path) -> None:
+def test_dry_run_writes_nothing(legacy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "never-created"
     before = snapshot(legacy)
     result = run_cli("--from", legacy, "--to", root, "--dry-run", "--verify", "--json")
@@ -186,9 +186,11 @@ def test_dry_run_writes_nothing(legacy: Path, tmp_path: Path) -> None:
     assert {f["file"] for f in report["files"] if f["status"] == "would_quarantine"} == set(BROKEN)
     assert not root.exists()
     assert snapshot(legacy) == before
-    text = run_cli("--from", legacy, "--to", root, "--dry-run")
-    assert "dry run" in text.stdout and "would migrate        6" in text.stdout and "WOULD QUARANTINE" in text.stdout
+    assert migrate_kimi.main(["--from", str(legacy), "--to", str(root), "--dry-run"]) == 1
+    out = capsys.readouterr().out
+    assert "dry run" in out and "would migrate        6" in out and "WOULD QUARANTINE" in out
     assert not root.exists()
+    assert snapshot(legacy) == before
 
 
 def test_dry_run_after_a_real_run_reports_unchanged(good_legacy: Path, tmp_path: Path) -> None:
@@ -222,8 +224,11 @@ def test_generated_folder_of_2000_sessions(generated_2000: Path, tmp_path: Path)
 
 
 def test_sigkill_mid_run_then_rerun_completes(generated_2000: Path, tmp_path: Path) -> None:
-    legacy = generated_2000
-    total = 2000
+    legacy = tmp_path / ".kimi_sessions"
+    legacy.mkdir()
+    total = 600
+    for path in sorted(generated_2000.iterdir())[:total]:
+        shutil.copy2(path, legacy / path.name)
     root = tmp_path / "u"
     before = snapshot(legacy)
     process = subprocess.Popen(
@@ -523,3 +528,129 @@ def test_defaults_come_from_the_environment_then_the_working_directory(good_lega
     plain = subprocess.run([sys.executable, str(SCRIPT), "--root", ".llm_sessions"], capture_output=True, text=True, env=env, cwd=workdir, timeout=120)
     assert plain.returncode == 0, plain.stderr
     assert session_ids(workdir / ".llm_sessions") == GOOD_IDS
+
+
+# -- rarer paths -------------------------------------------------------------------------------
+
+
+def test_missing_legacy_folder_has_no_files(tmp_path: Path) -> None:
+    report = migrate_folder(tmp_path / "absent", tmp_path / "u")
+    assert report.files == [] and report.ok and not report.changed
+
+
+def test_changed_broken_file_gets_a_second_quarantine_copy(tmp_path: Path) -> None:
+    legacy = tmp_path / "k"
+    legacy.mkdir()
+    bad = legacy / "bad.json"
+    bad.write_bytes(b'{"messages": [')
+    root = tmp_path / "u"
+    first = migrate_folder(legacy, root).files[0]
+    bad.write_bytes(b'{"messages": [{"role"')
+    second = migrate_folder(legacy, root).files[0]
+    assert first.quarantined_to != second.quarantined_to
+    assert Path(second.quarantined_to or "").name == "bad.json.1"
+    assert Path(first.quarantined_to or "").read_bytes() == b'{"messages": ['  # the first copy is kept
+    third = migrate_folder(legacy, root)
+    assert third.files[0].quarantined_to == second.quarantined_to and not third.changed
+
+
+def test_suffixed_id_skips_an_unreadable_or_taken_candidate(tmp_path: Path) -> None:
+    legacy = tmp_path / "k"
+    path = write_legacy(legacy, "chat.json", [{"role": "user", "content": "hello"}])
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    root = tmp_path / "u"
+    store = SessionStore(root)
+    store.create("chat")
+    (root / "sessions" / f"chat-legacy-{sha[:8]}.json").write_text("garbage", encoding="utf-8")
+    report = migrate_folder(legacy, root, verify=True)
+    assert report.files[0].session_id == f"chat-legacy-{sha[:12]}" and report.ok
+    for width in (12, 16, 64):
+        if width > 12:
+            store.create(f"chat-legacy-{sha[:width]}")
+    (root / "sessions" / f"chat-legacy-{sha[:12]}.json").unlink()
+    store.create(f"chat-legacy-{sha[:12]}")
+    stuck = migrate_folder(legacy, root)
+    assert stuck.files[0].status == "quarantined" and "no free session id" in (stuck.files[0].reason or "")
+
+
+def test_collision_with_a_session_migrated_from_another_file(tmp_path: Path) -> None:
+    root = tmp_path / "u"
+    first = tmp_path / "k1"
+    write_legacy(first, "a b.json", [{"role": "user", "content": "one"}])
+    taken = migrate_folder(first, root).files[0].session_id
+    second = tmp_path / "k2"
+    write_legacy(second, f"{taken}.json", [{"role": "user", "content": "two"}])
+    outcome = migrate_folder(second, root).files[0]
+    assert outcome.collision is not None and "'a b.json'" in outcome.collision.reason
+
+
+def test_mapping_failures_quarantine_instead_of_stopping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from store import migration
+
+    legacy = tmp_path / "k"
+    write_legacy(legacy, "a.json", [{"role": "user", "content": "a"}])
+    write_legacy(legacy, "b.json", [{"role": "user", "content": "b"}])
+    monkeypatch.setattr(migration, "to_legacy", lambda session: [] if session.id == "a" else to_legacy(session))
+    report = migrate_folder(legacy, tmp_path / "u")
+    assert [f.status for f in report.files] == ["quarantined", "migrated"]
+    assert "cannot be mapped losslessly" in (report.files[0].reason or "")
+
+    def explode(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(migration, "to_unified", explode)
+    report = migrate_folder(legacy, tmp_path / "u2")
+    assert all("internal error" in (f.reason or "") for f in report.files) and not report.ok
+
+
+def test_verify_outcome_without_a_session_is_a_no_op(tmp_path: Path) -> None:
+    from store.migration import FileOutcome, verify_outcome
+    from store.paths import Layout
+
+    outcome = FileOutcome(file="x.json", legacy_id="x", status="quarantined")
+    verify_outcome(outcome, [], Layout(tmp_path), None)
+    assert outcome.verify is None
+
+
+def test_progress_bar_on_a_terminal() -> None:
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    bar = migrate_kimi.ProgressBar(stream)
+    for done in range(1, 101):
+        bar(done, 100)
+    text = stream.getvalue()
+    assert text.count("\r") == 31 and text.endswith("100/100\n") and "[" + "#" * 30 + "]" in text
+    quiet = Terminal()
+    migrate_kimi.ProgressBar(quiet)(1, 3)
+    assert quiet.getvalue() == ""
+    log = io.StringIO()
+    logged = migrate_kimi.ProgressBar(log)
+    for done in range(1, 201):
+        logged(done, 200)
+    assert log.getvalue().count("\n") == 11 and "\r" not in log.getvalue() and "200/200 files (100%)" in log.getvalue()
+
+
+def test_dangling_symlink_in_the_legacy_folder_is_reported(tmp_path: Path) -> None:
+    legacy = tmp_path / "k"
+    legacy.mkdir()
+    (legacy / "gone.json").symlink_to(tmp_path / "nowhere.json")
+    report = migrate_folder(legacy, tmp_path / "u")
+    assert report.files[0].status == "quarantined" and "cannot read the file" in (report.files[0].reason or "")
+    assert (legacy / "gone.json").is_symlink()
+
+
+def test_odd_entries_in_quarantine_are_never_overwritten(tmp_path: Path) -> None:
+    legacy = tmp_path / "k"
+    legacy.mkdir()
+    (legacy / "bad.json").write_bytes(b"")
+    root = tmp_path / "u"
+    (root / "quarantine" / "bad.json").mkdir(parents=True)
+    (root / "quarantine" / "bad.json.reason.txt").write_text("someone else's")
+    outcome = migrate_folder(legacy, root).files[0]
+    assert Path(outcome.quarantined_to or "").name == "bad.json.1"
+    assert (root / "quarantine" / "bad.json").is_dir()
