@@ -256,8 +256,6 @@ def _assistant_message(reply: ChatReply, model: str) -> Message:
         extra[reply.provider] = reply.provider_extra
     if reply.finish_reason:
         extra["finish_reason"] = reply.finish_reason
-    if reply.model and reply.model != model:
-        extra["provider_model"] = reply.model
     return Message(
         role="assistant",
         content=reply.text,
