@@ -362,7 +362,9 @@ def to_unified(document: Any, *, session_id: str, source: LegacySource) -> Sessi
     elif isinstance(document, dict):
         ext["shape"] = "object"
         top = document
-        messages_key = _first(document, MESSAGES_KEYS, lambda v: isinstance(v, list))
+        # The first non-empty list wins (a stale empty "messages" beside a full "history").
+        messages_key = _first(document, MESSAGES_KEYS, lambda v: isinstance(v, list) and len(v) > 0)
+        messages_key = messages_key or _first(document, MESSAGES_KEYS, lambda v: isinstance(v, list))
         if messages_key is None:
             raise LegacyShapeError(f"no list of messages (looked for keys {', '.join(MESSAGES_KEYS)})")
         ext["messages_key"] = messages_key

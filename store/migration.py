@@ -360,6 +360,8 @@ def migrate_folder(
     """
     layout = Layout(root)
     store = None if dry_run else SessionStore(root)
+    if store is not None:
+        store.clean_stale_temp_files()  # left by a writer that was killed mid-write (older than a minute)
     report = MigrationReport(legacy_root=str(legacy_root), root=str(root), dry_run=dry_run, verified=verify)
     files = legacy_files(legacy_root)
     for done, path in enumerate(files, start=1):

@@ -270,6 +270,13 @@ def test_odd_tool_calls_and_contents_survive() -> None:
     assert first_difference(to_legacy(copy), document) is not None
 
 
+def test_a_non_empty_message_list_wins_over_an_empty_alias() -> None:
+    document = {"messages": [], "history": [{"role": "user", "content": "the real one"}]}
+    session = assert_round_trip(document)
+    assert [m.content for m in session.messages] == ["the real one"]
+    assert session.extra == {"messages": []}
+
+
 def test_inner_id_different_from_file_name_is_kept() -> None:
     document = {"session_id": "other", "messages": []}
     session = migrate_doc(document, "mine")

@@ -654,3 +654,30 @@ def test_odd_entries_in_quarantine_are_never_overwritten(tmp_path: Path) -> None
     outcome = migrate_folder(legacy, root).files[0]
     assert Path(outcome.quarantined_to or "").name == "bad.json.1"
     assert (root / "quarantine" / "bad.json").is_dir()
+
+
+def test_files_written_by_the_legacy_writer_migrate_losslessly(tmp_path: Path) -> None:
+    from store.legacy_kimi_store import LegacyKimiStore
+
+    legacy_root = tmp_path / ".kimi_sessions"
+    writer = LegacyKimiStore(legacy_root)
+    writer.append_exchange("written-by-kimi-chat", "kimi-k2", [{"role": "user", "content": "你好"}, {"role": "assistant", "content": "hi"}])
+    writer.append_exchange("written-by-kimi-chat", "kimi-k2", [{"role": "user", "content": "again"}, {"role": "assistant", "content": "ok"}])
+    report = migrate_folder(legacy_root, tmp_path / "u", verify=True)
+    assert [(f.session_id, f.status, f.verify) for f in report.files] == [("written-by-kimi-chat", "migrated", "ok")]
+    session = SessionStore(tmp_path / "u").load("written-by-kimi-chat")
+    assert [m.content for m in session.messages] == ["你好", "hi", "again", "ok"]
+    assert session.current_model == "kimi-k2" and session.messages[1].model == "kimi-k2"
+
+
+def test_stale_temp_files_from_a_killed_run_are_cleaned(good_legacy: Path, tmp_path: Path) -> None:
+    root = tmp_path / "u"
+    SessionStore(root)
+    stale = root / "sessions" / ".tmp-extras_20250712_1200.json.abc123"
+    stale.write_text('{"half": ')
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    fresh = root / "sessions" / ".tmp-other.json.def456"  # may belong to a live writer: kept
+    fresh.write_text("{")
+    assert migrate_folder(good_legacy, root).ok
+    assert not stale.exists() and fresh.exists()
+    assert session_ids(root) == GOOD_IDS
