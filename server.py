@@ -317,6 +317,8 @@ async def _chat_unified(
 ) -> dict[str, Any]:
     """The one chat path: load/create, build the (compressed) prompt, call, store, index.
 
+    A ``session_id`` that exists only in the legacy ``.kimi_sessions/`` folder is migrated
+    first (with ``LLM_UNIFIED`` on); one that exists nowhere is created with that id.
     Returns ``{session_id, model, reply, warnings, usage}``. Raises ``UnknownModel`` /
     ``MissingApiKey`` before anything is written, and ``ChatFailed`` (user message saved) if
     the provider or the compression fails.
@@ -328,6 +330,8 @@ async def _chat_unified(
     if system is not None and len(system) > MAX_PROMPT_CHARS:
         raise InvalidChatArgument(f"system prompt is too long: keep it under {MAX_PROMPT_CHARS:,} characters")
     adapter = app.resolve_adapter(model)
+    if session_id is not None:
+        session_id = await _migrate_if_legacy(app, session_id)
     session = _load_or_create(app, session_id, model)
     pending: list[Message] = []
     if system is not None and system != effective_system(session.messages):
@@ -424,20 +428,34 @@ async def _chat_legacy(app: App, prompt: str, session_id: str | None) -> dict[st
     return {"session_id": session_id, "model": model, "reply": reply.text, "warnings": [], "usage": usage}
 
 
+async def _migrate_if_legacy(app: App, session_id: str) -> str:
+    """Migrate ``session_id`` if it exists only in the legacy folder; return the unified id.
+
+    The legacy file is only read. With ``LLM_UNIFIED`` off nothing is migrated (the legacy
+    ``kimi_chat`` keeps writing that file).
+    """
+    if not llm_unified_enabled() or app.store.exists(session_id) or not LegacyKimiStore(app.legacy_root).exists(session_id):
+        return session_id
+    if app.migrate_legacy is None:
+        raise StoreError("legacy migration is not available in this server build")
+    migrated = await anyio.to_thread.run_sync(app.migrate_legacy, app.legacy_root, app.store, session_id)
+    if migrated is None:  # the legacy file vanished meanwhile: start a new session
+        return session_id
+    log.info("migrated legacy session %s into the unified store", migrated.id)
+    return migrated.id
+
+
 async def _kimi_unified(app: App, prompt: str, session_id: str | None) -> dict[str, Any]:
-    """``kimi_chat`` through the unified core; a legacy-only session is migrated first."""
+    """``kimi_chat`` through the unified core; a legacy-only session is migrated first.
+
+    The session's own Kimi model is kept; otherwise the default Kimi model is used.
+    """
     validate_chat_args(prompt, None, None)
     model = kimi_default_model()
     if session_id is not None:
         validate_session_id(session_id)
-        if not app.store.exists(session_id) and LegacyKimiStore(app.legacy_root).exists(session_id):
-            if app.migrate_legacy is None:
-                raise StoreError("legacy migration is not available in this server build")
-            app.resolve_adapter(model)  # fail before migrating if the key is missing
-            migrated = await anyio.to_thread.run_sync(app.migrate_legacy, app.legacy_root, app.store, session_id)
-            if migrated is not None:
-                session_id = migrated.id
-                log.info("migrated legacy session %s into the unified store", session_id)
+        app.resolve_adapter(model)  # fail before migrating if the key is missing
+        session_id = await _migrate_if_legacy(app, session_id)
         if app.store.exists(session_id):
             current = app.store.load(session_id).current_model
             if _is_kimi_model(current):

@@ -279,3 +279,20 @@ def test_concurrent_creation_and_no_indexer(tmp_path: Path) -> None:
     app.store.create = racing_create  # type: ignore[method-assign]
     result = anyio.run(lambda: server._chat_unified(app, "hi", "gpt-test", "raced"))
     assert result["session_id"] == "raced" and len(app.store.load("raced").messages) == 2
+
+
+def test_chat_with_a_legacy_only_id_migrates_it_first(wired: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    app, providers, mcp = wired
+    monkeypatch.delenv("LLM_UNIFIED", raising=False)
+    _legacy_copy(app, "中文会话_20250615_1010.json")
+    result = call(mcp, "chat", prompt="继续", model="claude-test", session_id="中文会话_20250615_1010")
+    session = app.store.load(result["session_id"])
+    assert session.id == "中文会话_20250615_1010" and session.messages[-1].content == "echo: 继续"
+    assert len(providers["claude-test"].requests[-1].messages) == len([m for m in session.messages if m.role != "system"]) - 1
+    assert session.extensions.get("kimi")  # came through the migration, not a fresh session
+
+    # The legacy file vanishing between the check and the migration starts a fresh session.
+    app.migrate_legacy = lambda root, store, sid: None
+    _legacy_copy(app, "extras_20250712_1200.json")
+    fresh = call(mcp, "chat", prompt="hi", model="gpt-test", session_id="extras_20250712_1200")
+    assert len(app.store.load(fresh["session_id"]).messages) == 2
