@@ -41,6 +41,7 @@ from ._convert import (
 )
 from .base import ChatReply, ChatRequest
 from .errors import AdapterError, ProviderError
+from .redact import redact
 from .retry import RetryPolicy, post_json
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -157,9 +158,7 @@ class AnthropicAdapter:
         blocks: list[dict[str, Any]] = []
         content = message.content
         parts = [{"type": "text", "text": content}] if isinstance(content, str) else (content or [])
-        for part in parts:
-            if not isinstance(part, dict):
-                continue
+        for part in parts:  # the schema guarantees dict parts
             url = image_url_of(part)
             if url and message.role == "user":
                 data = split_data_url(url)
@@ -208,7 +207,8 @@ class AnthropicAdapter:
         """Turn a Messages API answer into a ChatReply; ``names`` maps sent tool names back."""
         content = data.get("content")
         if not isinstance(content, list):
-            raise ProviderError(f"{self.provider} returned no content: {data.get('error') or data.get('type')}", provider=self.provider)
+            detail = data.get("error") or data.get("type")
+            raise ProviderError(redact(f"{self.provider} returned no content: {detail}", [self.api_key]), provider=self.provider)
         texts: list[str] = []
         calls: list[ToolCall] = []
         thinking: list[str] = []

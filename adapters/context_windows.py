@@ -124,9 +124,7 @@ def estimate_tokens(messages: Iterable[Message], system: str | None = None) -> i
         if isinstance(content, str):
             total += estimate_text_tokens(content)
         elif isinstance(content, list):
-            for part in content:
-                if not isinstance(part, dict):
-                    continue
+            for part in content:  # the schema guarantees dict parts
                 if isinstance(part.get("text"), str):
                     total += estimate_text_tokens(part["text"])
                 elif part.get("type") in ("image_url", "image"):

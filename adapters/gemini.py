@@ -44,6 +44,7 @@ from ._convert import (
 )
 from .base import ChatReply, ChatRequest
 from .errors import AdapterError, ProviderError
+from .redact import redact
 from .retry import RetryPolicy, post_json
 
 SKIP_SIGNATURE = "skip_thought_signature_validator"
@@ -153,9 +154,7 @@ class GeminiAdapter:
         parts: list[dict[str, Any]] = []
         content = message.content
         items = [{"type": "text", "text": content}] if isinstance(content, str) else (content or [])
-        for item in items:
-            if not isinstance(item, dict):
-                continue
+        for item in items:  # the schema guarantees dict parts
             url = image_url_of(item)
             data = split_data_url(url) if url else None
             if data and message.role == "user":
@@ -202,7 +201,7 @@ class GeminiAdapter:
             feedback = data.get("promptFeedback") or {}
             reason = feedback.get("blockReason") if isinstance(feedback, dict) else None
             why = f"the prompt was blocked ({reason})" if reason else "no candidates in the answer"
-            raise ProviderError(f"{self.provider} returned no reply: {why}", provider=self.provider)
+            raise ProviderError(redact(f"{self.provider} returned no reply: {why}", [self.api_key]), provider=self.provider)
         candidate = candidates[0]
         parts = (candidate.get("content") or {}).get("parts") or []
         texts: list[str] = []

@@ -32,6 +32,7 @@ from store.schema import Message, ToolCall, Usage
 from ._convert import arguments_json, content_text, decode_arguments, image_url_of, normalize_history
 from .base import ChatReply, ChatRequest
 from .errors import ProviderError
+from .redact import redact
 from .retry import RetryPolicy, post_json
 
 _REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
@@ -164,7 +165,7 @@ class OpenAICompatAdapter:
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             detail = data.get("error") or "no 'choices'"
-            raise ProviderError(f"{self.provider} returned no completion: {detail}", provider=self.provider)
+            raise ProviderError(redact(f"{self.provider} returned no completion: {detail}", [self.api_key]), provider=self.provider)
         choice = choices[0]
         message = choice.get("message") or {}
         calls = [

@@ -20,7 +20,6 @@ What a caller may rely on (:func:`post_json`):
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import json
 import logging
@@ -31,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import httpx
 
 from .errors import ConfigError, ProviderError
@@ -166,8 +166,11 @@ async def post_json(
             per_attempt = min(remaining, policy.request_timeout or remaining)
             wait: float | None = None
             try:
-                response = await client.post(url, headers=dict(headers), json=dict(body), timeout=max(per_attempt, 0.001))
-            except httpx.TimeoutException:
+                # httpx's timeouts are per socket operation; fail_after bounds the whole attempt
+                # (a server dripping bytes cannot outlive the deadline).
+                with anyio.fail_after(max(per_attempt, 0.001)):
+                    response = await client.post(url, headers=dict(headers), json=dict(body), timeout=max(per_attempt, 0.001))
+            except (httpx.TimeoutException, TimeoutError):
                 last_error = ProviderError(
                     f"{provider} did not answer within {per_attempt:.3g} s (timeout)",
                     retryable=True, provider=provider, attempts=attempts,
@@ -196,7 +199,7 @@ async def post_json(
             if time.monotonic() + wait >= deadline:
                 raise _final(last_error, attempts, out_of_time=policy.total_timeout)
             log.info(redact(f"{last_error}; retrying in {wait:.2f} s (attempt {attempts + 1})", secrets))
-            await asyncio.sleep(wait)
+            await anyio.sleep(wait)
 
 
 def _final(error: ProviderError, attempts: int, out_of_time: float | None = None) -> ProviderError:

@@ -15,7 +15,12 @@ from tests.fakes import FakeGemini, echo_text, fake_gemini  # noqa: F401
 WEATHER = ToolSpec(
     name="get_weather",
     description="Weather for a city",
-    parameters={"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "properties": {"city": {"type": "string"}}},
+    parameters={
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
 )
 
 
@@ -40,6 +45,7 @@ def test_plain_request_path_header_system_and_config(fake_gemini: FakeGemini) ->
 def test_roles_are_user_and_model_and_same_roles_merge(fake_gemini: FakeGemini) -> None:
     history = [
         Message(role="user", content="one"),
+        Message(role="assistant", content=""),  # a failed reply: nothing to send, the user turns merge
         Message(role="user", content=[{"type": "text", "text": "two"}, {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/"}}]),
         Message(role="system", content="mid-conversation note"),
         Message(role="assistant", content=[{"type": "text", "text": ""}, {"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}]),
@@ -95,7 +101,7 @@ def test_function_call_round_trip_and_signatures(fake_gemini: FakeGemini) -> Non
         },
     ]
     assert body["tools"] == [
-        {"functionDeclarations": [{"name": "get_weather", "description": "Weather for a city", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]}
+        {"functionDeclarations": [{"name": "get_weather", "description": "Weather for a city", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]}
     ]
     assert "toolConfig" not in body
     assert reply.text == "Checking Oslo."
