@@ -17,7 +17,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -98,7 +99,7 @@ class App:
     index_paths: Callable[[list[Path]], object] | None = None
     search: Callable[..., list[Any]] | None = None
     switch_history: Callable[..., list[Any]] | None = None
-    list_models: Callable[[], list[dict[str, Any]]] | None = None
+    list_models: Callable[[], list[Any]] | None = None
     migrate_legacy: Callable[[Path, SessionStore, str], Session | None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -115,11 +116,13 @@ def default_app(root: Path, legacy_root: Path | None = None) -> App:
 
     indexer = Indexer(root)
     searcher: list[SearchIndex] = []
+    opening = threading.Lock()
 
     def search_index() -> SearchIndex:
-        if not searcher:
-            searcher.append(SearchIndex(root))
-        return searcher[0]
+        with opening:  # tools run on worker threads: open the index once
+            if not searcher:
+                searcher.append(SearchIndex(root))
+            return searcher[0]
 
     def search(query: str, **filters: Any) -> list[Any]:
         return search_index().search(query, **filters)
@@ -164,8 +167,8 @@ def _error_message(exc: BaseException) -> str | None:
     if isinstance(exc, UnknownModel):
         return f"{exc}. Call list_models to see the models and prefixes this server knows."
     if isinstance(exc, ProviderError):
-        hint = "it may work if you try again later" if exc.retryable else "check the model name and the request"
-        return f"provider error: {exc} ({hint})"
+        # The adapter's message already names the cause (status, detail, which key to check).
+        return f"provider error: {exc}" + (" — this may succeed if you try again later" if exc.retryable else "")
     if isinstance(exc, ChatFailed):
         cause = _error_message(exc.cause)
         if cause is None:

@@ -103,10 +103,10 @@ def test_errors_say_what_to_do_and_server_keeps_working(wired: Any) -> None:
     assert "prompt is empty" in call_error(mcp, "chat", prompt=" ", model="gpt-test")
     providers["gpt-test"].queue(ProviderError("rate limited", status=429, retryable=True))
     message = call_error(mcp, "chat", prompt="hi", model="gpt-test", session_id="kept")
-    assert "provider error: rate limited (it may work if you try again later)" in message
+    assert "provider error: rate limited — this may succeed if you try again later" in message
     assert "saved in session 'kept'" in message
     providers["gpt-test"].queue(ProviderError("bad request", status=400))
-    assert "check the model name" in call_error(mcp, "chat", prompt="hi", model="gpt-test", session_id="kept")
+    assert "provider error: bad request — your message was saved" in call_error(mcp, "chat", prompt="hi", model="gpt-test", session_id="kept")
     providers["gpt-test"].queue(RuntimeError("secret internals"))
     crash = call_error(mcp, "chat", prompt="hi", model="gpt-test")
     assert "internal error while calling the model (RuntimeError)" in crash and "secret" not in crash
