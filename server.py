@@ -335,7 +335,7 @@ async def _chat_unified(
     adapter = app.resolve_adapter(model)
     if session_id is not None:
         session_id = await _migrate_if_legacy(app, session_id)
-    session = _load_or_create(app, session_id, model)
+    session = await anyio.to_thread.run_sync(_load_or_create, app, session_id, model)
     pending: list[Message] = []
     if system is not None and system != effective_system(session.messages):
         pending.append(Message(role="system", content=system))
