@@ -160,6 +160,10 @@ class ChatFailed(Exception):
         super().__init__(f"{cause} — {self.saved_note}")
 
 
+class SummariserUnavailable(AdapterError):
+    """The summariser model (``LLM_SUMMARY_MODEL``) is unknown or has no key."""
+
+
 def _error_message(exc: BaseException) -> str | None:
     """The tool-error text for an anticipated error, ``None`` for a crash."""
     if isinstance(exc, MissingApiKey):
@@ -175,6 +179,8 @@ def _error_message(exc: BaseException) -> str | None:
             log.error("chat call crashed", exc_info=exc.cause)
             cause = f"internal error while calling the model ({type(exc.cause).__name__}); the server log has the details"
         return f"{cause} — {exc.saved_note}"
+    if isinstance(exc, SummariserUnavailable):
+        return f"{exc}. Set {SUMMARY_MODEL_ENV} to a configured model (see list_models) or unset it to use the chat model."
     if isinstance(exc, (InvalidChatArgument, PromptTooLarge, LegacyFileUnreadable)):
         return str(exc)
     if isinstance(exc, (InvalidSessionId, SessionNotFound, CorruptSession, UnsupportedSchemaVersion, SessionExists)):
@@ -346,7 +352,12 @@ async def _chat_unified(
 
     def summariser() -> tuple[Adapter, str, int]:
         summary_model = os.environ.get(SUMMARY_MODEL_ENV) or model
-        chosen = adapter if summary_model == model else app.resolve_adapter(summary_model)
+        if summary_model == model:
+            return adapter, model, window
+        try:
+            chosen = app.resolve_adapter(summary_model)
+        except AdapterError as exc:
+            raise SummariserUnavailable(f"{SUMMARY_MODEL_ENV}={summary_model!r} cannot summarise older turns: {exc}") from exc
         return chosen, summary_model, app.context_window(summary_model)
 
     try:

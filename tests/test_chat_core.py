@@ -187,3 +187,17 @@ def test_summariser_model_defaults_to_session_model(tmp_path: Path, monkeypatch:
         sid = chat(app, f"question {i} " + "x" * 120, model="small-test", session_id=sid)["session_id"]
     summary_requests = [r for r in providers["small-test"].requests if r.system and r.system.startswith("You compress")]
     assert summary_requests and app.store.load(sid).summaries[-1].model == "small-test"  # type: ignore[arg-type]
+
+
+def test_unusable_summariser_model_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app, providers = make_app(tmp_path, windows={"small-test": 200})
+    monkeypatch.setenv(server.SUMMARY_MODEL_ENV, "gemini-nokey")
+    sid = None
+    with pytest.raises(server.ChatFailed) as caught:
+        for i in range(8):
+            sid = chat(app, f"question {i} " + "x" * 120, model="small-test", session_id=sid)["session_id"]
+    message = server._error_message(caught.value)
+    assert message is not None
+    assert "LLM_SUMMARY_MODEL='gemini-nokey' cannot summarise older turns" in message
+    assert "GEMINI_API_KEY" in message and "unset it to use the chat model" in message
+    assert "your message was saved" in message
