@@ -40,6 +40,7 @@ class RssFigures(BaseModel):
     pid: int
     vm_hwm_mb: float
     vm_rss_mb: float
+    vm_hwm_before_queries_mb: float
     startup_seconds: float
     tool_round_trip: Latency
     total_hits: int
@@ -75,6 +76,7 @@ class _Run(BaseModel):
     startup_seconds: float
     durations: list[float]
     hits: int
+    vm_hwm_before_queries_kb: int
     vm_hwm_kb: int
     vm_rss_kb: int
 
@@ -95,6 +97,8 @@ async def _exercise(root: Path, seed: int, sessions: int, rounds: int) -> _Run:
     async with Client(params, read_timeout_seconds=600) as client:
         startup = time.perf_counter() - started
         pid = find_server_pid(os.getpid())
+        await client.list_tools()
+        before_queries = proc_status_kb(pid, "VmHWM")
         for _ in range(rounds):
             for query in bench_queries(seed, sessions):
                 arguments: dict[str, object] = {"query": query.query}
@@ -111,6 +115,7 @@ async def _exercise(root: Path, seed: int, sessions: int, rounds: int) -> _Run:
             startup_seconds=startup,
             durations=durations,
             hits=hits,
+            vm_hwm_before_queries_kb=before_queries,
             vm_hwm_kb=proc_status_kb(pid, "VmHWM"),
             vm_rss_kb=proc_status_kb(pid, "VmRSS"),
         )
@@ -125,6 +130,7 @@ def measure_rss(root: Path, seed: int, sessions: int, messages: int, rounds: int
         pid=run.pid,
         vm_hwm_mb=run.vm_hwm_kb / 1024,
         vm_rss_mb=run.vm_rss_kb / 1024,
+        vm_hwm_before_queries_mb=run.vm_hwm_before_queries_kb / 1024,
         startup_seconds=run.startup_seconds,
         tool_round_trip=summarize("search_sessions round trip (MCP stdio)", run.durations),
         total_hits=run.hits,
@@ -158,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(machine.line())
     print(
         f"server over {figures.sessions:,} sessions / {figures.messages:,} messages: peak RSS (VmHWM) "
-        f"{figures.vm_hwm_mb:.1f} MB, RSS now {figures.vm_rss_mb:.1f} MB, start-up + handshake {figures.startup_seconds:.2f} s"
+        f"{figures.vm_hwm_mb:.1f} MB ({figures.vm_hwm_before_queries_mb:.1f} MB before the first query), RSS now {figures.vm_rss_mb:.1f} MB, start-up + handshake {figures.startup_seconds:.2f} s"
     )
     print(format_table([figures.tool_round_trip.row()]))
     if args.json:
