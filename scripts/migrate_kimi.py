@@ -117,9 +117,7 @@ def render_table(report: MigrationReport) -> str:
             )
         if item.verify == "failed":
             details.append(f"  VERIFY FAILED {item.file}: {item.verify_detail}")
-        for note in item.notes:
-            if note != "copied to quarantine":
-                details.append(f"  note {item.file}: {note}")
+        details.extend(f"  note {item.file}: {note}" for note in item.notes)
     if details:
         lines.append("")
         lines.extend(details)

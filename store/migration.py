@@ -32,6 +32,7 @@ from store.errors import SessionExists, StoreError, UnsupportedSchemaVersion
 from store.ids import MAX_ID_LENGTH, validate_session_id
 from store.legacy_json import LegacyReadError, first_difference
 from store.legacy_mapping import (
+    ID_KEYS,
     LegacyShapeError,
     LegacySource,
     legacy_extension,
@@ -71,6 +72,7 @@ class FileOutcome(BaseModel):
     notes: list[str] = Field(default_factory=list)
     verify: Literal["ok", "failed"] | None = None
     verify_detail: str | None = None
+    wrote: bool = False  # this run wrote a unified session or a quarantine copy for the file
 
 
 class MigrationReport(BaseModel):
@@ -96,9 +98,7 @@ class MigrationReport(BaseModel):
     @property
     def changed(self) -> bool:
         """True if this run wrote anything (a unified session or a quarantine copy)."""
-        return any(
-            item.status == "migrated" or "copied to quarantine" in item.notes for item in self.files
-        )
+        return any(item.wrote for item in self.files)
 
     @property
     def ok(self) -> bool:
@@ -206,7 +206,7 @@ def _quarantine(
         outcome.notes.append(f"could not copy to quarantine: {exc}")
         return outcome
     outcome.quarantined_to = record.quarantined_path
-    outcome.notes.append("copied to quarantine")
+    outcome.wrote = True
     return outcome
 
 
@@ -240,7 +240,7 @@ def migrate_file(
         outcome.renamed = base_id
         outcome.notes.append(f"legacy id {legacy_id!r} is not a valid session id ({why}); stored as {base_id!r}")
     if isinstance(document, dict):
-        for key in ("session_id", "sessionId", "id"):
+        for key in ID_KEYS:
             inner = document.get(key)
             if isinstance(inner, str) and inner != legacy_id:
                 outcome.notes.append(
@@ -250,7 +250,7 @@ def migrate_file(
                 break
 
     source = LegacySource(file_name=path.name, legacy_id=legacy_id, sha256=sha256, fallback_time=fallback_time)
-    for attempt in range(2):  # a second pass only if another process saved the id meanwhile
+    for _attempt in range(2):  # a second pass only if another process saved the id meanwhile
         chosen: str | None = None
         collision_reason: str | None = None
         for candidate in _candidates(base_id, sha256):
@@ -298,12 +298,14 @@ def migrate_file(
             return outcome
         try:
             store.save_new(reloaded)
+            outcome.wrote = True
+            return outcome
         except SessionExists:
-            if attempt == 0:
-                continue
-            raise  # pragma: no cover - the id was taken twice in a row by other processes
-        return outcome
-    raise AssertionError("unreachable")  # pragma: no cover
+            continue  # another process saved this id meanwhile: look again
+    # Only reached if other processes took the chosen id on both passes.
+    outcome.status = "blocked"  # pragma: no cover
+    outcome.reason = "another process kept taking the session id; run again"  # pragma: no cover
+    return outcome  # pragma: no cover
 
 
 def _why_taken(existing: Session, legacy_id: str) -> str:
