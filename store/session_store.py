@@ -158,9 +158,13 @@ class SessionStore:
         """Every readable session matching all given filters, newest update first.
 
         ``model`` matches any model the session used; ``on_date``/``since``/``until`` look at
-        ``created_at`` (UTC). Unreadable files met on the way are quarantined and reported.
+        ``created_at`` (UTC; naive times are taken as UTC, ``until`` is inclusive, a datetime
+        given as ``on_date`` means its UTC day). Unreadable files met on the way are
+        quarantined and reported.
         """
         listing = SessionListing()
+        if isinstance(on_date, datetime):
+            on_date = as_utc(on_date).date()
         since_utc = as_utc(since) if since else None
         until_utc = as_utc(until) if until else None
         for path in self.iter_session_files():
@@ -340,8 +344,11 @@ class SessionStore:
         return listing
 
     def clean_stale_temp_files(self) -> list[Path]:
-        """Remove temp files left by writers that crashed (run at start-up)."""
-        return clean_stale_temp_files(self.layout.sessions)
+        """Remove temp files left by writers that crashed (run at start-up).
+
+        Looks in ``sessions/`` and ``quarantine/`` (where reason files are prepared).
+        """
+        return clean_stale_temp_files(self.layout.sessions) + clean_stale_temp_files(self.layout.quarantine)
 
 
 def switch_model(session: Session, to_model: str, warning: str = "") -> ModelSwitch | None:

@@ -85,6 +85,10 @@ def test_clean_stale_temp_files_keeps_fresh_ones_and_real_sessions(store: Sessio
     assert fresh.exists()  # may belong to a write in progress in another process
     assert old_folder.is_dir()  # only files are removed
     assert store.load("keep").id == "keep"
+    crashed_reason = store.layout.quarantine / f"{TEMP_PREFIX}reason.xyz"
+    crashed_reason.write_text("half a reason")
+    os.utime(crashed_reason, (an_hour_ago, an_hour_ago))
+    assert store.clean_stale_temp_files() == [crashed_reason]
     assert clean_stale_temp_files(sessions, older_than_seconds=0) == [fresh]
     assert clean_stale_temp_files(sessions / "missing") == []
 

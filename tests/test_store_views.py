@@ -277,6 +277,9 @@ def test_list_filters_and_order(store: SessionStore) -> None:
     plus_two = timezone(timedelta(hours=2))
     assert [s.id for s in store.list(until=datetime(2025, 6, 16, 2, 29, tzinfo=plus_two)).sessions] == ["old", "mid"]
     assert [s.id for s in store.list(since=datetime(2025, 6, 16, 2, 30, tzinfo=plus_two)).sessions] == ["new"]
+    # A datetime given as on_date means its UTC day.
+    assert [s.id for s in store.list(on_date=datetime(2025, 6, 16, 1, 0, tzinfo=plus_two)).sessions] == ["mid"]
+    assert [s.id for s in store.list(on_date=datetime(2025, 6, 16, 3, 0, tzinfo=plus_two)).sessions] == ["new"]
     combined = store.list(model="kimi-k2", tag="work", since=datetime(2025, 1, 1), until=datetime(2025, 12, 31))
     assert [s.id for s in combined.sessions] == ["mid"]
 
