@@ -135,11 +135,19 @@ class LegacySessionUnreadable(StoreError):
 
 
 def legacy_files(legacy_root: Path) -> list[Path]:
-    """The ``*.json`` files directly in ``legacy_root``, sorted by name (dot-files skipped)."""
+    """The ``*.json`` files directly in ``legacy_root``, sorted by name.
+
+    Dot-files (the legacy writer's temp and lock files), folders, pipes and devices are skipped;
+    a dangling symlink is listed so that it is reported rather than silently ignored.
+    """
     if not legacy_root.is_dir():
         return []
     return sorted(
-        entry for entry in legacy_root.iterdir() if entry.suffix == ".json" and not entry.name.startswith(".") and not entry.is_dir()
+        entry
+        for entry in legacy_root.iterdir()
+        if entry.suffix == ".json"
+        and not entry.name.startswith(".")
+        and (entry.is_file() or (entry.is_symlink() and not entry.exists()))
     )
 
 

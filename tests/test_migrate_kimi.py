@@ -391,6 +391,8 @@ def test_unreadable_files_are_copied_to_quarantine(tmp_path: Path, data: bytes, 
     (legacy / "notes.txt").write_text("not a session file")
     (legacy / ".hidden.json").write_text("[]")
     (legacy / "folder.json").mkdir()
+    os.mkfifo(legacy / "pipe.json")  # reading it would block forever: it must be skipped
+    (legacy / "zero.json").symlink_to("/dev/zero")
     report = migrate_folder(legacy, tmp_path / "u")
     (outcome,) = report.files
     assert outcome.status == "quarantined" and words in (outcome.reason or "")
