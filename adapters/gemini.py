@@ -140,6 +140,9 @@ class GeminiAdapter:
             if safe_name(name) not in declared:
                 declared.add(safe_name(name))
                 declarations.append({"name": safe_name(name), "description": "A tool used earlier in this conversation."})
+        for declaration in declarations:
+            if not declaration["description"]:
+                del declaration["description"]
         if declarations:
             body["tools"] = [{"functionDeclarations": declarations}]
             if not request.tools:

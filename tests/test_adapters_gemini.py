@@ -161,6 +161,11 @@ def test_empty_conversation_is_refused_before_sending() -> None:
         GeminiAdapter(base_url="http://x", api_key="k").build_body(ChatRequest(model="gemini-x", messages=[]))
 
 
+def test_empty_tool_descriptions_are_left_out(fake_gemini: FakeGemini) -> None:
+    ask("gemini-2.5-flash", [Message(role="user", content="x")], tools=[ToolSpec(name="noop")])
+    assert fake_gemini.last_body["tools"] == [{"functionDeclarations": [{"name": "noop", "parameters": {"type": "object", "properties": {}}}]}]
+
+
 def test_model_names_are_quoted_in_the_path() -> None:
     adapter = GeminiAdapter(base_url="http://h/", api_key="k")
     assert adapter.url("tuned/my model") == "http://h/v1beta/models/tuned%2Fmy%20model:generateContent"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,9 +26,10 @@ from adapters.openai_compat import OpenAICompatAdapter
 from adapters.registry import BUILTIN_PROVIDERS, clear_overrides, register_adapter, supported_patterns, unregister_adapter
 from adapters.scripted import ScriptedAdapter, echo_reply_text
 from store.schema import Message, ToolCall
-from tests.fakes import FakeAnthropic, FakeOpenAI, clean_provider_env, echo_text, fake_openai  # noqa: F401
+from tests.fakes import FakeAnthropic, FakeOpenAI, clean_provider_env, echo_text, fake_anthropic, fake_openai  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("clean_provider_env")
+REPO = Path(__file__).resolve().parent.parent
 
 KEYS = {
     "kimi-k2": ("moonshot", "MOONSHOT_API_KEY", OpenAICompatAdapter, "https://api.moonshot.ai/v1"),
@@ -205,6 +209,20 @@ def test_alias_to_an_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_end_to_end_through_the_registry(fake_openai: FakeOpenAI) -> None:
     reply = asyncio.run(resolve("deepseek-chat").complete(ChatRequest(model="deepseek-chat", messages=[Message(role="user", content="ping")])))
     assert reply.text == echo_text("ping") and reply.provider == "deepseek"
+
+
+def test_a_subprocess_reaches_a_fake_through_the_environment(fake_anthropic: FakeAnthropic) -> None:
+    code = (
+        "import asyncio, sys; sys.path.insert(0, '.'); from adapters import ChatRequest, resolve; "
+        "from store.schema import Message; "
+        "r = asyncio.run(resolve('claude-haiku-4-5').complete(ChatRequest(model='claude-haiku-4-5', "
+        "messages=[Message(role='user', content='from a child process')]))); print(r.text)"
+    )
+    env = {**os.environ, **fake_anthropic.env("ANTHROPIC")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == echo_text("from a child process")
+    assert fake_anthropic.requests[0].body["model"] == "claude-haiku-4-5"
 
 
 # ----------------------------------------------------------------------------- context windows
