@@ -95,6 +95,9 @@ def run_turns(root: Path, legacy_root: Path, sessions: int, messages: int, large
     store = SessionStore(root)
     runner = LoopRunner()
     app = bench_app(root, legacy_root)
+    # The same chat path without the inline index update (the watcher would index later):
+    # the difference is what read-your-writes indexing costs per turn.
+    app_unindexed = bench_app(root, legacy_root, index=False)
     results: list[Latency] = []
     ratios: dict[str, float] = {}
     previous = os.environ.get(FLAG)
@@ -108,13 +111,17 @@ def run_turns(root: Path, legacy_root: Path, sessions: int, messages: int, large
             store_figures = summarize(f"store append, {label}", measure_store_turns(root, session_id, turns))
             os.environ[FLAG] = "1"
             unified = summarize(f"unified _chat_unified, {label}", measure_chat_turns(runner, unified_turn(app, session_id, model), path, turns))
+            unindexed = summarize(
+                f"unified, no inline index, {label}",
+                measure_chat_turns(runner, unified_turn(app_unindexed, session_id, model), path, turns),
+            )
             legacy_id = write_legacy_session(legacy_root, seed, legacy_index, size)
             os.environ[FLAG] = "0"
             legacy = summarize(
                 f"legacy kimi_chat (LLM_UNIFIED=0), {label}",
                 measure_chat_turns(runner, legacy_turn(app, legacy_id), legacy_root / f"{legacy_id}.json", turns),
             )
-            results.extend([store_figures, unified, legacy])
+            results.extend([store_figures, unified, unindexed, legacy])
             ratios[f"unified/legacy p50, {label}"] = unified.p50_ms / legacy.p50_ms
             ratios[f"unified/legacy p99, {label}"] = unified.p99_ms / legacy.p99_ms
     finally:

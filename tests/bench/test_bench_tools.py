@@ -105,7 +105,12 @@ def test_turn_latency_script_on_a_tiny_corpus(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))["report"]
     names = [result["name"] for result in report["results"]]
-    assert names[:3] == ["store append, 10 msgs", "unified _chat_unified, 10 msgs", "legacy kimi_chat (LLM_UNIFIED=0), 10 msgs"]
+    assert names[:4] == [
+        "store append, 10 msgs",
+        "unified _chat_unified, 10 msgs",
+        "unified, no inline index, 10 msgs",
+        "legacy kimi_chat (LLM_UNIFIED=0), 10 msgs",
+    ]
     assert set(report["ratios"]) == {"unified/legacy p50, 10 msgs", "unified/legacy p99, 10 msgs", "unified/legacy p50, 30 msgs", "unified/legacy p99, 30 msgs"}
     assert (tmp_path / "root-legacy").is_dir()
     assert _run("turn_latency.py", "--turns", "0").returncode == 2
