@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from store import InvalidSessionId, Message, Session, SessionExists, SessionNotFound, SessionStore
 from store.ids import MAX_ID_BYTES, MAX_ID_LENGTH, new_session_id, validate_session_id
@@ -158,3 +160,21 @@ def test_symlinked_root_is_used_as_is_and_ids_stay_inside(tmp_path: Path) -> Non
     assert (real / "sessions" / "inside.json").is_file()
     with pytest.raises(SessionNotFound):
         store.load("outside")
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(candidate=st.text(min_size=0, max_size=80) | st.text(alphabet="./\\\0\n中a", max_size=6))
+def test_property_any_text_is_refused_cleanly_or_is_a_usable_file_name(tmp_path: Path, candidate: str) -> None:
+    store = SessionStore(tmp_path / "prop")
+    try:
+        validate_session_id(candidate)
+    except InvalidSessionId:
+        with pytest.raises(InvalidSessionId):
+            store.path_for(candidate)
+        return
+    path = store.path_for(candidate)
+    assert path.parent == store.layout.sessions
+    assert path.name == f"{candidate}.json"
+    if not store.exists(candidate):
+        store.create(candidate)
+    assert store.load(candidate).id == candidate
