@@ -151,6 +151,10 @@ def _is_time(value: Any) -> bool:
     return parse_time(value) is not None
 
 
+def _is_message_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, dict) for item in value)
+
+
 def _role_of(value: Any) -> str | None:
     return ROLE_ALIASES.get(value.strip().lower()) if isinstance(value, str) else None
 
@@ -362,9 +366,13 @@ def to_unified(document: Any, *, session_id: str, source: LegacySource) -> Sessi
     elif isinstance(document, dict):
         ext["shape"] = "object"
         top = document
-        # The first non-empty list wins (a stale empty "messages" beside a full "history").
-        messages_key = _first(document, MESSAGES_KEYS, lambda v: isinstance(v, list) and len(v) > 0)
-        messages_key = messages_key or _first(document, MESSAGES_KEYS, lambda v: isinstance(v, list))
+        # Prefer a non-empty list of message objects (a stale empty "messages" may sit beside a
+        # full "history"), then any list of objects, then any list (refused below if not objects).
+        messages_key = (
+            _first(document, MESSAGES_KEYS, lambda v: _is_message_list(v) and len(v) > 0)
+            or _first(document, MESSAGES_KEYS, _is_message_list)
+            or _first(document, MESSAGES_KEYS, lambda v: isinstance(v, list))
+        )
         if messages_key is None:
             raise LegacyShapeError(f"no list of messages (looked for keys {', '.join(MESSAGES_KEYS)})")
         ext["messages_key"] = messages_key

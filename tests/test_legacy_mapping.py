@@ -275,6 +275,8 @@ def test_a_non_empty_message_list_wins_over_an_empty_alias() -> None:
     session = assert_round_trip(document)
     assert [m.content for m in session.messages] == ["the real one"]
     assert session.extra == {"messages": []}
+    odd = {"messages": [None], "history": []}
+    assert assert_round_trip(odd).extra == {"messages": [None]}
 
 
 def test_inner_id_different_from_file_name_is_kept() -> None:
