@@ -126,7 +126,8 @@ def tool_result_text(message: Message) -> str:
 def normalize_history(messages: list[Message]) -> list[Message]:
     """Return ``messages`` rearranged into a valid tool-call sequence (see the module docstring).
 
-    Also gives every tool call an id (``call_<n>`` when missing) and a ``tool`` message its
+    Also gives every tool call an id (``call_<n>`` when missing, ``<id>_<n>`` when repeated
+    within its message) and a ``tool`` message its
     ``name`` from the call it answers. The input messages are not modified.
     """
     result: list[Message] = []
@@ -143,9 +144,10 @@ def normalize_history(messages: list[Message]) -> list[Message]:
             continue
         calls: list[ToolCall] = []
         for call in message.tool_calls:
-            if not call.id:
+            if not call.id or any(call.id == seen.id for seen in calls):
+                # A missing or repeated id (within one message) cannot be answered unambiguously.
                 counter += 1
-                call = call.model_copy(update={"id": f"call_{counter}"})
+                call = call.model_copy(update={"id": f"{call.id or 'call'}_{counter}"})
             calls.append(call)
         result.append(message.model_copy(update={"tool_calls": calls}))
         by_id = {call.id: call for call in calls}

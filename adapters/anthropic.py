@@ -13,7 +13,8 @@ Request rules this adapter keeps (what the real API checks):
   become ``tool_result`` blocks placed first in the very next user turn (the history is
   normalised first, see :func:`adapters._convert.normalize_history`);
 - tool ids from other providers (Kimi's ``functions.name:0``) are mapped to
-  ``^[a-zA-Z0-9_-]+$`` by :func:`adapters._convert.safe_id`, identically in both blocks;
+  ``^[a-zA-Z0-9_-]+$`` by :func:`adapters._convert.safe_id`, identically in both blocks, and
+  made unique within the request (Kimi reuses ``functions.name:0`` in every turn);
   tool names likewise by :func:`adapters._convert.safe_name` (mapped back in the reply);
 - tools named in the history are defined in ``tools`` even when the caller offers none, and
   then ``tool_choice`` is ``{"type": "none"}`` so the model cannot call them.
@@ -56,6 +57,25 @@ def default_max_tokens(model: str) -> int:
     return 8192
 
 
+def _unique_ids(originals: list[str], used: set[str]) -> dict[str, str]:
+    """Map one assistant turn's tool ids to safe ids not used earlier in the request.
+
+    Kimi numbers its calls per turn (``functions.f:0`` in every turn) and Anthropic rejects a
+    request in which two ``tool_use`` blocks share an id, so a repeat gets a ``_<n>`` suffix;
+    the turn's ``tool_result`` blocks use the same mapping (they come right after it).
+    """
+    mapping: dict[str, str] = {}
+    for original in originals:
+        base = safe_id(original)
+        mapped, n = base, 1
+        while mapped in used:
+            n += 1
+            mapped = f"{base}_{n}"
+        used.add(mapped)
+        mapping[original] = mapped
+    return mapping
+
+
 class AnthropicAdapter:
     """An :class:`~adapters.base.Adapter` for the Anthropic Messages API."""
 
@@ -92,9 +112,13 @@ class AnthropicAdapter:
         system, history = split_system(request.messages, request.system)
         history = normalize_history(history)
         turns: list[dict[str, Any]] = []
+        used_ids: set[str] = set()
+        current_ids: dict[str, str] = {}  # original id -> sent id, for the latest assistant tool calls
         for message in history:
             role = "assistant" if message.role == "assistant" else "user"
-            blocks = self._blocks(message)
+            if message.role == "assistant" and message.tool_calls:
+                current_ids = _unique_ids([call.id for call in message.tool_calls], used_ids)
+            blocks = self._blocks(message, current_ids)
             if not blocks:
                 continue
             if turns and turns[-1]["role"] == role:
@@ -146,9 +170,10 @@ class AnthropicAdapter:
         return body
 
     @staticmethod
-    def _blocks(message: Message) -> list[dict[str, Any]]:
+    def _blocks(message: Message, ids: dict[str, str]) -> list[dict[str, Any]]:
         if message.role == "tool":
-            block: dict[str, Any] = {"type": "tool_result", "tool_use_id": safe_id(message.tool_call_id or "")}
+            call_id = message.tool_call_id or ""
+            block: dict[str, Any] = {"type": "tool_result", "tool_use_id": ids.get(call_id) or safe_id(call_id)}
             text = content_text(message.content)
             if text.strip():
                 block["content"] = text
@@ -175,7 +200,7 @@ class AnthropicAdapter:
                 blocks.append(
                     {
                         "type": "tool_use",
-                        "id": safe_id(call.id),
+                        "id": ids.get(call.id) or safe_id(call.id),
                         "name": safe_name(call.name),
                         "input": arguments_object(call.arguments),
                     }

@@ -95,6 +95,24 @@ def test_tool_round_trip_with_kimi_ids_and_reply_tool_use(fake_anthropic: FakeAn
     assert reply.tool_calls == [ToolCall(id="toolu_01", name="get_weather", arguments={"city": "Oslo"})]
 
 
+def test_kimi_ids_repeated_across_turns_become_unique(fake_anthropic: FakeAnthropic) -> None:
+    kimi_id = "functions.get_weather:0"  # Kimi numbers calls per turn: the same id every turn
+    history: list[Message] = []
+    for city in ("Paris", "Rome", "Oslo"):
+        history += [
+            Message(role="user", content=f"weather in {city}?"),
+            Message(role="assistant", content=None, tool_calls=[ToolCall(id=kimi_id, name="get_weather", arguments={"city": city})]),
+            Message(role="tool", tool_call_id=kimi_id, content=f"{city}: fine"),
+        ]
+    reply = ask("claude-sonnet-4-5", history)
+    assert reply.text == echo_text("weather in Oslo?")
+    messages = fake_anthropic.last_body["messages"]
+    uses = [b["id"] for m in messages if m["role"] == "assistant" for b in m["content"]]
+    results = [b["tool_use_id"] for m in messages if m["role"] == "user" for b in m["content"] if b["type"] == "tool_result"]
+    base = safe_id(kimi_id)
+    assert uses == results == [base, f"{base}_2", f"{base}_3"]
+
+
 def test_history_tools_are_defined_with_tool_choice_none_when_none_offered(fake_anthropic: FakeAnthropic) -> None:
     history = [
         Message(role="user", content="go"),

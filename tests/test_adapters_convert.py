@@ -113,6 +113,16 @@ def test_normalize_repairs_orphans_duplicates_and_gaps() -> None:
     assert unanswered[1].content == NO_RESULT and unanswered[1].tool_call_id == "z"
 
 
+def test_normalize_renames_an_id_repeated_within_one_message() -> None:
+    history = [
+        Message(role="assistant", content=None, tool_calls=[ToolCall(id="x", name="f"), ToolCall(id="x", name="g")]),
+        Message(role="tool", tool_call_id="x", content="for f"),
+    ]
+    out = normalize_history(history)
+    assert [c.id for c in out[0].tool_calls] == ["x", "x_1"]
+    assert [(m.tool_call_id, m.content) for m in out[1:]] == [("x", "for f"), ("x_1", NO_RESULT)]
+
+
 def test_split_system_and_tool_names() -> None:
     messages = [Message(role="system", content="a"), Message(role="system", content=" "), Message(role="user", content="u")]
     assert split_system(messages, "top") == ("top\n\na", [messages[2]])

@@ -204,6 +204,13 @@ def test_anthropic_accepts_a_valid_tool_round_trip(fake_anthropic: FakeAnthropic
         ),
         ({"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": [USE]}, {"role": "user", "content": [RESULT]}], "tools": None}, "must define tools"),
         ({"messages": [{"role": "user", "content": [USE]}]}, "only allowed in assistant"),
+        (
+            {"messages": [
+                {"role": "user", "content": "x"}, {"role": "assistant", "content": [USE]}, {"role": "user", "content": [RESULT]},
+                {"role": "assistant", "content": [USE]}, {"role": "user", "content": [RESULT]},
+            ]},
+            "ids must be unique",
+        ),
         ({"messages": [{"role": "user", "content": [{"type": "video"}]}]}, "unsupported"),
         ({"tools": [{"name": "x y", "input_schema": {}}]}, "should match pattern"),
         ({"tool_choice": {"type": "maybe"}}, "tool_choice"),

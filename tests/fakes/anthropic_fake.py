@@ -7,7 +7,7 @@ consecutive turns of the same role, empty or whitespace-only text blocks, ``tool
 assistant turns or without an ``input`` object, a ``tool_use`` not answered by ``tool_result``
 blocks placed first in the very next user turn, a ``tool_result`` answering no ``tool_use`` of
 the previous assistant turn, ``tool_use``/``tool_result`` blocks in a request without ``tools``,
-and tool ids not matching ``^[a-zA-Z0-9_-]+$``.
+tool ids not matching ``^[a-zA-Z0-9_-]+$``, and a ``tool_use`` id used twice in one request.
 """
 
 from __future__ import annotations
@@ -79,9 +79,11 @@ class FakeAnthropic(FakeProvider):
             content = message["content"]
             if isinstance(content, str):
                 text = content
-            else:
-                text = "\n".join(b["text"] for b in content if b.get("type") == "text")
-            break
+                break
+            texts = [b["text"] for b in content if b.get("type") == "text"]
+            if texts:  # a turn of only tool results is not what the user said
+                text = "\n".join(texts)
+                break
         return self.message([{"type": "text", "text": echo_text(text)}], "end_turn", (10, 5), body["model"])
 
     def validate(self, body: Any, params: dict[str, str], headers: dict[str, str]) -> None:
@@ -117,6 +119,7 @@ class FakeAnthropic(FakeProvider):
         has_tool_blocks = False
         previous_role: str | None = None
         pending_uses: list[str] = []  # tool_use ids of the previous assistant turn
+        seen_uses: set[str] = set()  # every tool_use id in the request (must be unique)
         for index, message in enumerate(iter_dicts(messages)):
             where = f"messages.{index}"
             role = message.get("role")
@@ -175,6 +178,8 @@ class FakeAnthropic(FakeProvider):
                                 f"{where}.id: String should match pattern '^[a-zA-Z0-9_-]+$' ({use_id!r})")
                         require(isinstance(block.get("name"), str) and block["name"], f"{where}: tool_use.name required")
                         require(isinstance(block.get("input"), dict), f"{where}: tool_use.input: Input should be a valid dictionary")
+                        require(use_id not in seen_uses, f"{where}: `tool_use` ids must be unique")
+                        seen_uses.add(use_id)
                         pending_uses.append(use_id)
                     else:
                         self._check_block(where, block, role)
