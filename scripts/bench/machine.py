@@ -24,7 +24,7 @@ class Machine(BaseModel):
         load = "n/a" if self.load_average is None else ", ".join(f"{value:.2f}" for value in self.load_average)
         return (
             f"{self.nproc} CPUs ({self.cpu_model}), {self.ram_gb:.1f} GB RAM, Python {self.python}, "
-            f"SQLite {self.sqlite}, {self.platform}; load average at start {load}"
+            f"SQLite {self.sqlite}, {self.platform}; load average {load}"
         )
 
 

@@ -63,7 +63,8 @@ def _record_ratio(benchmark, method: str, query: BenchQuery) -> None:  # type: i
     names = [name for name in NAIVE[method] if name in INDEX_MEDIANS]
     if names:
         ratio = sum(NAIVE[method][name] for name in names) / sum(INDEX_MEDIANS[name] for name in names)
-        record(benchmark, f"{method} / index (median, {len(names)} queries)", ratio, "x")
+        record(benchmark, f"{method} / index (sum of medians, same queries)", ratio, "x")
+        record(benchmark, f"{method} queries compared", len(names))
 
 
 @pytest.mark.parametrize("query", [_naive_case(query) for query in QUERIES])
