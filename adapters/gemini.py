@@ -2,7 +2,8 @@
 
 Request rules this adapter keeps (what the real API checks):
 
-- roles are ``user`` and ``model`` only; the system prompt (``system`` plus any
+- roles are ``user`` and ``model`` only, starting with ``user`` (a placeholder user turn is
+  added when the history starts with the model); the system prompt (``system`` plus any
   ``system``-role messages) goes in ``systemInstruction``; consecutive same-role contents are
   merged, and no part carries empty text;
 - an assistant tool call is a ``functionCall {name, args: object}`` part in a model turn;
@@ -48,6 +49,7 @@ from .redact import redact
 from .retry import RetryPolicy, post_json
 
 SKIP_SIGNATURE = "skip_thought_signature_validator"
+CONTINUE_PLACEHOLDER = "(continuing the conversation)"
 _SCHEMA_KEYS_DROPPED = frozenset({"$schema", "$id"})
 
 
@@ -113,6 +115,8 @@ class GeminiAdapter:
                 contents.append({"role": role, "parts": parts})
         if not contents:
             raise AdapterError("the conversation has no message to send")
+        if contents[0]["role"] != "user":  # a conversation starts with the user (e.g. after compression)
+            contents.insert(0, {"role": "user", "parts": [{"text": CONTINUE_PLACEHOLDER}]})
         for content in contents:
             parts = content["parts"]
             if content["role"] == "user":

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from adapters import AdapterError, ChatRequest, ProviderError, ToolSpec, resolve
-from adapters.gemini import SKIP_SIGNATURE, GeminiAdapter
+from adapters.gemini import CONTINUE_PLACEHOLDER, SKIP_SIGNATURE, GeminiAdapter
 from store.schema import Message, ToolCall
 from tests.fakes import FakeGemini, echo_text, fake_gemini  # noqa: F401
 
@@ -154,6 +154,15 @@ def test_blocked_prompt_and_empty_answers_are_provider_errors(fake_gemini: FakeG
     fake_gemini.enqueue({"candidates": []})
     with pytest.raises(ProviderError, match="no candidates"):
         ask("gemini-2.5-flash", [Message(role="user", content="x")])
+
+
+def test_a_history_starting_with_the_model_gets_a_user_turn_first(fake_gemini: FakeGemini) -> None:
+    ask("gemini-2.5-flash", [Message(role="assistant", content="summary so far"), Message(role="user", content="go on")])
+    assert fake_gemini.last_body["contents"] == [
+        {"role": "user", "parts": [{"text": CONTINUE_PLACEHOLDER}]},
+        {"role": "model", "parts": [{"text": "summary so far"}]},
+        {"role": "user", "parts": [{"text": "go on"}]},
+    ]
 
 
 def test_empty_conversation_is_refused_before_sending() -> None:
