@@ -19,6 +19,8 @@ from scripts.bench.workloads import TurnSessions, add_turn_sessions, ensure_corp
 from tests.bench.figures import FIGURES
 from tests.bench.sizes import SEED, BenchSizes, bench_sizes
 
+FULL_TIMEOUT_SECONDS = 3600
+
 
 @pytest.fixture(scope="session")
 def sizes() -> BenchSizes:
@@ -75,3 +77,14 @@ def turn_root(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 @pytest.fixture(scope="session")
 def turn_sessions(turn_root: Path, sizes: BenchSizes) -> TurnSessions:
     return add_turn_sessions(turn_root, SEED, small_messages=10, large_messages=sizes.turn_large_messages)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Give the full-size benchmarks room: pytest-timeout's project default (300 s) covers
+    fixture set-up too, and building a 100,000-session corpus and index takes longer."""
+    if not bench_sizes().full:
+        return
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.timeout(FULL_TIMEOUT_SECONDS))
