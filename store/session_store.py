@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -64,6 +66,36 @@ def summarize(session: Session) -> SessionSummary:
     )
 
 
+class _LastWritten:
+    """Per session id, the exact bytes this store last wrote and the private object they encode.
+
+    Only ``append_messages`` uses it, under the session lock: when the file still holds
+    exactly those bytes (compared in full, so another process, another store object or a
+    person editing the file is always noticed), the object stands in for decoding the file,
+    which is what makes an append cost O(encode) instead of O(decode + encode). The objects
+    are never handed to callers, so nothing outside can change them.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._entries: OrderedDict[str, tuple[bytes, Session]] = OrderedDict()
+        self._guard = threading.Lock()
+        self._size = size
+
+    def take(self, session_id: str, current: bytes) -> Session | None:
+        """Remove and return the object for ``session_id`` if ``current`` is what was written."""
+        with self._guard:
+            entry = self._entries.pop(session_id, None)
+        if entry is not None and entry[0] == current:
+            return entry[1]
+        return None
+
+    def put(self, session_id: str, data: bytes, session: Session) -> None:
+        with self._guard:
+            self._entries[session_id] = (data, session)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
 class SessionStore:
     """The session files under ``root`` (default ``.llm_sessions``), the source of truth.
 
@@ -74,6 +106,7 @@ class SessionStore:
     def __init__(self, root: str | os.PathLike[str] = ".llm_sessions") -> None:
         self.layout = Layout(Path(root))
         self.layout.ensure()
+        self._last_written = _LastWritten(size=4)
 
     @property
     def root(self) -> Path:
@@ -276,16 +309,39 @@ class SessionStore:
             return result
 
     def append_messages(self, session_id: str, messages: Iterable[Message]) -> list[Message]:
-        """Append messages in one atomic write; models they name join ``models_used``."""
-        batch = list(messages)
+        """Append messages in one atomic write; models they name join ``models_used``.
 
-        def change(session: Session) -> list[Message]:
-            for message in batch:
+        Returns the given messages. The file holds what they were at the time of the call
+        (normalised as a load would give them: UTC times, JSON values); changing the objects
+        afterwards does not change the session.
+        """
+        batch = list(messages)
+        stored = [Message.model_validate(message.model_dump(mode="json")) for message in batch]
+        path = self.path_for(session_id)
+        with locked(self._lock_path(session_id)):
+            if not os.path.lexists(path):
+                raise SessionNotFound(session_id)
+            session = self._session_for_append(session_id, path)
+            for message in stored:
                 session.note_model(message.model)
                 session.messages.append(message)
-            return batch
+            session.updated_at = utc_now()
+            data = encode_session(session)
+            atomic_write_bytes(path, data)
+            update_views(self.layout, session)
+            self._last_written.put(session_id, data, session)
+        return batch
 
-        return self.update(session_id, change)
+    def _session_for_append(self, session_id: str, path: Path) -> Session:
+        try:
+            current = read_file_no_follow(path)
+        except OSError:
+            current = None  # a symlink, a folder...: read_file below quarantines it
+        if current is not None:
+            cached = self._last_written.take(session_id, current)
+            if cached is not None:
+                return cached
+        return self.read_file(path)
 
     def append_message(self, session_id: str, message: Message) -> Message:
         return self.append_messages(session_id, [message])[0]
