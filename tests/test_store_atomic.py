@@ -20,7 +20,8 @@ from tests.helpers_store import HELPER_SCRIPT, REPO_ROOT, load_json
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
-def test_sigkill_in_a_tight_append_loop_leaves_a_committed_state(store: SessionStore) -> None:
+@pytest.mark.parametrize("kill_after", [25, 40, 60])
+def test_sigkill_in_a_tight_append_loop_leaves_a_committed_state(store: SessionStore, kill_after: int) -> None:
     store.create("crash")
     writer = subprocess.Popen(
         [sys.executable, str(HELPER_SCRIPT), "loop", str(store.root), "crash"],
@@ -34,7 +35,7 @@ def test_sigkill_in_a_tight_append_loop_leaves_a_committed_state(store: SessionS
     deadline = time.monotonic() + 60
     try:
         # Kill it while it is busy appending (well after start-up).
-        while last_reported < 40:
+        while last_reported < kill_after:
             line = writer.stdout.readline()
             if not line:
                 raise AssertionError(f"writer exited early: {writer.stderr.read() if writer.stderr else ''}")
