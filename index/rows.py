@@ -42,9 +42,7 @@ def _flatten(value: Any) -> list[str]:
     return [str(value)]
 
 
-def _part_texts(part: Any) -> list[str]:
-    if not isinstance(part, dict):
-        return _flatten(part)
+def _part_texts(part: dict[str, Any]) -> list[str]:
     texts: list[str] = []
     for key in _PART_TEXT_KEYS:
         if key in part:
