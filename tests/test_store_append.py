@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import tempfile
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from store import CorruptSession, Message, SessionStore
 
@@ -83,3 +90,51 @@ def test_a_file_replaced_by_garbage_between_appends_is_quarantined(store: Sessio
     store.path_for("g").mkdir()  # cannot even be opened as a file
     with pytest.raises(CorruptSession, match="not a regular file"):
         store.append_message("g", Message(role="user", content="z"))
+
+
+class TwoWritersAndAnEditor(RuleBasedStateMachine):
+    """Appends from two store objects, metadata updates and hand edits, in any order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder = Path(tempfile.mkdtemp(prefix="store-append-"))
+        self.stores = [SessionStore(self.folder), SessionStore(self.folder)]
+        self.stores[0].create("s", title="t0")
+        self.contents: list[str] = []
+        self.title = "t0"
+        self.counter = 0
+
+    @rule(which=st.integers(0, 1), count=st.integers(0, 2))
+    def append(self, which: int, count: int) -> None:
+        batch = []
+        for _ in range(count):
+            self.counter += 1
+            batch.append(Message(role="user", content=f"c{self.counter}"))
+        self.stores[which].append_messages("s", batch)
+        self.contents += [str(m.content) for m in batch]
+
+    @rule(which=st.integers(0, 1), title=st.sampled_from(["t1", "t2", "标题"]))
+    def retitle(self, which: int, title: str) -> None:
+        self.stores[which].set_title("s", title)
+        self.title = title
+
+    @rule(title=st.sampled_from(["e1", "e2"]))
+    def edit_by_hand(self, title: str) -> None:
+        path = self.stores[0].path_for("s")
+        document = json.loads(path.read_bytes())
+        document["title"] = title
+        path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+        self.title = title
+
+    @invariant()
+    def file_matches_the_model(self) -> None:
+        loaded = SessionStore(self.folder).load("s")
+        assert [str(m.content) for m in loaded.messages] == self.contents
+        assert loaded.title == self.title
+
+    def teardown(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+TwoWritersAndAnEditor.TestCase.settings = settings(max_examples=20, stateful_step_count=10, deadline=None)
+test_interleaved_writers_never_lose_or_resurrect_data = TwoWritersAndAnEditor.TestCase
