@@ -12,20 +12,30 @@ DEFAULT_ROOT = ".llm_sessions"
 DEFAULT_LEGACY_ROOT = ".kimi_sessions"
 
 
-def resolve_root(cli_value: str | os.PathLike[str] | None = None) -> Path:
-    """The session root: ``--root`` if given, else ``$LLM_SESSIONS_DIR``, else ``./.llm_sessions``."""
+def _pick(cli_value: str | os.PathLike[str] | None, variable: str, default: str) -> Path:
     if cli_value:
-        return Path(cli_value)
-    from_env = os.environ.get(SESSIONS_DIR_ENV)
-    return Path(from_env) if from_env else Path(DEFAULT_ROOT)
+        chosen = Path(cli_value)
+    else:
+        from_env = os.environ.get(variable)
+        chosen = Path(from_env) if from_env else Path(default)
+    # MCP clients pass env values from JSON config without a shell, so "~" arrives unexpanded.
+    return chosen.expanduser()
+
+
+def resolve_root(cli_value: str | os.PathLike[str] | None = None) -> Path:
+    """The session root: ``--root`` if given, else ``$LLM_SESSIONS_DIR``, else ``./.llm_sessions``.
+
+    A leading ``~`` is expanded to the home folder.
+    """
+    return _pick(cli_value, SESSIONS_DIR_ENV, DEFAULT_ROOT)
 
 
 def resolve_legacy_root(cli_value: str | os.PathLike[str] | None = None) -> Path:
-    """The legacy Kimi folder: the argument, else ``$KIMI_SESSIONS_DIR``, else ``./.kimi_sessions``."""
-    if cli_value:
-        return Path(cli_value)
-    from_env = os.environ.get(LEGACY_DIR_ENV)
-    return Path(from_env) if from_env else Path(DEFAULT_LEGACY_ROOT)
+    """The legacy Kimi folder: the argument, else ``$KIMI_SESSIONS_DIR``, else ``./.kimi_sessions``.
+
+    A leading ``~`` is expanded to the home folder.
+    """
+    return _pick(cli_value, LEGACY_DIR_ENV, DEFAULT_LEGACY_ROOT)
 
 
 @dataclass(frozen=True)

@@ -375,6 +375,7 @@ class SessionStore:
             if not os.path.lexists(path):
                 raise SessionNotFound(session_id)
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+            self.layout.trash.mkdir(parents=True, exist_ok=True)  # someone may have removed it
             destination = self.layout.trash / f"{session_id}.{stamp}.json"
             os.replace(path, destination)
             remove_views(self.layout, session_id)

@@ -111,6 +111,13 @@ def test_resolve_root_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     assert resolve_legacy_root(str(tmp_path / "kimi-cli")) == tmp_path / "kimi-cli"
     monkeypatch.setenv("LLM_SESSIONS_DIR", "")
     assert resolve_root() == Path(".llm_sessions")
+    # "~" is expanded (MCP clients set env values without a shell).
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LLM_SESSIONS_DIR", "~/sessions")
+    monkeypatch.setenv("KIMI_SESSIONS_DIR", "~/kimi")
+    assert resolve_root() == tmp_path / "home" / "sessions"
+    assert resolve_legacy_root() == tmp_path / "home" / "kimi"
+    assert resolve_root("~/cli") == tmp_path / "home" / "cli"
 
 
 def test_default_root_is_relative_to_the_working_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -191,10 +198,11 @@ def test_view_link_created_by_another_writer_meanwhile(store: SessionStore, monk
     assert (store.layout.by_model / "m" / "race.json").resolve() == store.path_for("race").resolve()
 
 
-def test_delete_without_view_folders(store: SessionStore) -> None:
+def test_delete_without_view_or_trash_folders(store: SessionStore) -> None:
     store.create("d", model="m")
     shutil.rmtree(store.layout.by_date)
     shutil.rmtree(store.layout.by_model)
+    shutil.rmtree(store.layout.trash)
     assert store.delete("d").is_file()
 
 
