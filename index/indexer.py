@@ -283,8 +283,8 @@ class Indexer:
         Incremental by default: a file whose (mtime_ns, size, inode) is unchanged is skipped, one
         whose stat changed but whose sha256 did not is only re-stamped. ``full=True`` re-reads
         every file into freshly created tables (so even a damaged full-text table is repaired;
-        searches meanwhile see a partial index). ``progress(done, total)`` is called after each
-        chunk of files.
+        searches meanwhile see a partial index). ``progress(done, total)`` is called once with
+        ``done=0`` and then after every file.
         """
         started = time.monotonic()
         report = ReindexReport(full=full)
@@ -303,10 +303,10 @@ class Indexer:
             for start in range(0, total, SYNC_CHUNK):
                 chunk = names[start : start + SYNC_CHUNK]
                 with write_transaction(conn):
-                    for rel in chunk:
+                    for offset, rel in enumerate(chunk, start=start + 1):
                         self._index_one(conn, rel, known.get(rel), mode, report)
-                if progress is not None:
-                    progress(min(start + SYNC_CHUNK, total), total)
+                        if progress is not None:
+                            progress(offset, total)
             with write_transaction(conn):
                 for rel in sorted(set(known) - set(disk)):
                     if os.path.lexists(self.root / rel):

@@ -53,10 +53,15 @@ class ProgressBar:
         self.label = label
         self.started = time.monotonic()
         self.shown = False
+        self.drawn_at = 0.0
 
     def __call__(self, done: int, total: int) -> None:
-        if time.monotonic() - self.started < PROGRESS_AFTER_SECONDS or total <= 0:
+        now = time.monotonic()
+        if now - self.started < PROGRESS_AFTER_SECONDS or total <= 0:
             return
+        if done < total and now - self.drawn_at < 0.1:  # redraw at most ten times a second
+            return
+        self.drawn_at = now
         filled = int(_BAR_WIDTH * done / total)
         bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
         self.stream.write(f"\r{self.label} [{bar}] {done}/{total} files")
@@ -146,8 +151,8 @@ def run_watch(root: Path, debounce: float, as_json: bool, out: TextIO, err: Text
     except (KeyboardInterrupt, _Stop):
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)  # a second SIGTERM while stopping ends the process
         watcher.stop()
-        signal.signal(signal.SIGTERM, previous)
     total = ReindexReport()
     for report in watcher.reports:
         total.merge(report)
