@@ -235,3 +235,22 @@ def test_empty_store_searches_fine(tmp_path: Path) -> None:
         assert index.search("anything") == []
         assert index.sessions_by_model() == {}
         assert index.stats().last_indexed_at is None
+
+
+def test_search_over_the_migrated_shared_fixtures(tmp_path: Path) -> None:
+    """The legacy fixtures, migrated, then indexed: English, code identifiers and Chinese are found."""
+    import shutil
+
+    from store.migration import migrate_folder
+    from tests.conftest import SHARED_FIXTURES
+
+    legacy = tmp_path / "legacy"
+    shutil.copytree(SHARED_FIXTURES / "legacy_kimi_sessions", legacy)
+    root = tmp_path / ".llm_sessions"
+    migrate_folder(legacy, root)
+    with SearchIndex(root) as index:
+        assert index.search("全文索引")[0].session_id == "中文会话_20250615_1010"
+        assert "[全文索引]" in index.search("全文索引")[0].snippet
+        assert index.search("get_weather")[0].session_id == "tool-calls_20250705_1400"
+        assert index.search("weather Paris")[0].session_id == "tool-calls_20250705_1400"
+        assert index.stats().sessions >= 5
