@@ -330,15 +330,13 @@ class Indexer:
         """
         started = time.monotonic()
         report = ReindexReport()
-        wanted: list[str] = []
+        wanted: dict[str, None] = {}  # ordered, without duplicates
         sessions_dir = os.path.abspath(self.layout.sessions)
         for raw in paths:
             path = Path(raw)
             if os.path.dirname(os.path.abspath(path)) != sessions_dir or not is_session_file_name(path.name):
                 continue
-            rel = f"sessions/{path.name}"
-            if rel not in wanted:
-                wanted.append(rel)
+            wanted[f"sessions/{path.name}"] = None
         with self._lock:
             conn = self._connection()
             if self._needs_rebuild:
@@ -365,7 +363,7 @@ class Indexer:
         """
         if not self.db_path.exists():
             return False
-        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
+        conn = sqlite3.connect(self.db_path.resolve().as_uri() + "?mode=ro", uri=True, timeout=30)
         try:
             known = retry_busy(lambda: self._known(conn))
         except sqlite3.DatabaseError:

@@ -118,3 +118,14 @@ def test_a_large_batch_is_followed_by_a_sync(store: SessionStore, monkeypatch: p
             time.sleep(0.02)
         assert any(r.files_seen and r.skipped for r in watcher.reports)  # the sync after the batch
         assert watcher.wait_until_idle(20)
+
+
+def test_roots_with_spaces_and_uri_characters(tmp_path: Path) -> None:
+    root = tmp_path / "my sessions?#%和中文" / ".llm_sessions"
+    SessionStore(root).create("x", title="odd path")
+    with Indexer(root) as indexer:
+        assert indexer.signature_matches() is False
+        indexer.sync()
+        assert indexer.signature_matches() is True
+    with IndexWatcher(root, debounce_seconds=0.02) as watcher:
+        assert watcher.wait_until_idle(20)
