@@ -8,7 +8,7 @@ import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import TypeVar
 
@@ -16,7 +16,14 @@ from pydantic import BaseModel, Field
 
 from store.atomic import atomic_write_bytes, clean_stale_temp_files
 from store.codec import UnreadableSessionFile, decode_session, encode_session, read_file_no_follow
-from store.errors import CorruptSession, SessionExists, SessionNotFound, StoreError, UnsupportedSchemaVersion
+from store.errors import (
+    CorruptSession,
+    InvalidSessionId,
+    SessionExists,
+    SessionNotFound,
+    StoreError,
+    UnsupportedSchemaVersion,
+)
 from store.ids import new_session_id, validate_session_id
 from store.locking import locked
 from store.paths import Layout
@@ -41,7 +48,8 @@ class SessionSummary(BaseModel):
 
 
 class RefusedFile(BaseModel):
-    """A session file left in place untouched: newer than this program, or not openable (permissions)."""
+    """A session file left in place untouched: newer than this program, not openable
+    (permissions), or named with something that is not a valid session id."""
 
     path: str
     reason: str
@@ -51,6 +59,23 @@ class SessionListing(BaseModel):
     sessions: list[SessionSummary] = Field(default_factory=list)
     quarantined: list[QuarantineRecord] = Field(default_factory=list)
     refused: list[RefusedFile] = Field(default_factory=list)
+
+
+def _bound(value: datetime | date | None, day_end: time) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        return datetime.combine(value, day_end, tzinfo=timezone.utc)
+    return as_utc(value)
+
+
+def _refuse_bad_name(path: Path) -> RefusedFile | None:
+    """A file in sessions/ whose name is no valid id (copied in by hand) is reported, not used."""
+    try:
+        validate_session_id(path.stem)
+    except InvalidSessionId as exc:
+        return RefusedFile(path=str(path), reason=f"the file name is not a valid session id; rename it ({exc.why})")
+    return None
 
 
 def summarize(session: Session) -> SessionSummary:
@@ -192,15 +217,21 @@ class SessionStore:
 
         ``model`` matches any model the session used; ``on_date``/``since``/``until`` look at
         ``created_at`` (UTC; naive times are taken as UTC, ``until`` is inclusive, a datetime
-        given as ``on_date`` means its UTC day). Unreadable files met on the way are
-        quarantined and reported.
+        given as ``on_date`` means its UTC day, a plain date as ``since``/``until`` means the
+        start/end of that UTC day). Unreadable files met on the way are quarantined and
+        reported; files whose name is not a valid session id are left alone and reported
+        in ``refused``.
         """
         listing = SessionListing()
         if isinstance(on_date, datetime):
             on_date = as_utc(on_date).date()
-        since_utc = as_utc(since) if since else None
-        until_utc = as_utc(until) if until else None
+        since_utc = _bound(since, time.min)
+        until_utc = _bound(until, time.max)
         for path in self.iter_session_files():
+            refusal = _refuse_bad_name(path)
+            if refusal is not None:
+                listing.refused.append(refusal)
+                continue
             try:
                 session = self.read_file(path)
             except CorruptSession as exc:
@@ -386,6 +417,10 @@ class SessionStore:
         sessions: list[Session] = []
         listing = SessionListing()
         for path in self.iter_session_files():
+            refusal = _refuse_bad_name(path)
+            if refusal is not None:
+                listing.refused.append(refusal)
+                continue
             try:
                 sessions.append(self.read_file(path))
             except CorruptSession as exc:

@@ -284,6 +284,28 @@ def test_list_filters_and_order(store: SessionStore) -> None:
     assert [s.id for s in combined.sessions] == ["mid"]
 
 
+def test_list_accepts_plain_dates_as_whole_utc_days(store: SessionStore) -> None:
+    _dated(store, "early", datetime(2025, 6, 15, 0, 0, tzinfo=UTC))
+    _dated(store, "late", datetime(2025, 6, 15, 23, 59, 59, 999999, tzinfo=UTC))
+    _dated(store, "next", datetime(2025, 6, 16, 0, 0, tzinfo=UTC))
+    assert sorted(s.id for s in store.list(since=date(2025, 6, 15), until=date(2025, 6, 15)).sessions) == ["early", "late"]
+    assert [s.id for s in store.list(since=date(2025, 6, 16)).sessions] == ["next"]
+    assert sorted(s.id for s in store.list(until=date(2025, 6, 15)).sessions) == ["early", "late"]
+
+
+def test_files_named_with_invalid_ids_are_refused_not_listed(store: SessionStore) -> None:
+    store.create("ok")
+    odd = store.layout.sessions / "a b.json"
+    odd.write_bytes(store.path_for("ok").read_bytes().replace(b'"id": "ok"', b'"id": "a b"'))
+    data = odd.read_bytes()
+    for listing in (store.list(), store.rebuild_views()):
+        assert [s.id for s in listing.sessions] == ["ok"]
+        assert [r.path for r in listing.refused] == [str(odd)]
+        assert "not a valid session id" in listing.refused[0].reason
+    assert odd.read_bytes() == data
+    assert not any("a b" in str(p) for p in store.layout.by_model.rglob("*"))
+
+
 def test_list_ignores_temp_and_other_files(store: SessionStore) -> None:
     store.create("real")
     (store.layout.sessions / ".tmp-real.json.abc").write_text("{partial")
