@@ -58,6 +58,44 @@ def is_busy(error: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
+# SQLite primary result codes that mean the file itself is damaged (not merely busy).
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+
+
+def is_damaged(error: BaseException) -> bool:
+    """True if ``error`` says the index file is corrupt or not a database at all.
+
+    Such a file is useless (it is derived data): callers drop it and rebuild from the files.
+    """
+    if not isinstance(error, sqlite3.DatabaseError):
+        return False
+    if isinstance(error, sqlite3.OperationalError) and is_busy(error):
+        return False
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        return True
+    text = str(error).lower()
+    return "not a database" in text or "malformed" in text
+
+
+def discard_damaged(path: Path, lock_path: Path, identity: tuple[int, int] | None) -> bool:
+    """Delete the damaged index file at ``path`` if it is still the file that failed.
+
+    ``identity`` is the (device, inode) of the file that raised the damage error; if another
+    process already replaced it (a fresh index), nothing is deleted. The -wal/-shm files are
+    dropped by the next ``open_database``. Returns True if the file was deleted.
+    """
+    with FileLock(str(lock_path), timeout=60):
+        if identity is None or file_identity(path) != identity:
+            return False
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return False
+        return True
+
+
 def retry_busy(action: Callable[[], T], deadline_seconds: float = 120.0) -> T:
     """Run ``action``, retrying while SQLite says the database is locked (busy_timeout aside)."""
     stop = time.monotonic() + deadline_seconds

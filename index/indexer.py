@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import sqlite3
 import threading
@@ -16,9 +17,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from index.database import file_identity, iso, open_database, reset_schema, retry_busy, write_transaction
+from index.database import (
+    discard_damaged,
+    file_identity,
+    is_damaged,
+    iso,
+    open_database,
+    reset_schema,
+    retry_busy,
+    write_transaction,
+)
 from index.models import IndexDifference, ReindexReport
 from index.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, SWITCH_COLUMNS, message_rows, session_row, switch_rows
 from store.codec import UnreadableSessionFile, decode_session, read_file_no_follow
@@ -26,6 +36,8 @@ from store.errors import UnsupportedSchemaVersion
 from store.paths import Layout
 from store.schema import Session
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 Progress = Callable[[int, int], None]
 # Files per transaction during a sync: each file's rows are replaced atomically either way;
 # chunks keep a 100,000-file rebuild from holding the write lock for minutes.
@@ -96,6 +108,7 @@ class Indexer:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        self._identity = identity  # the file being opened: the one to drop if it is damaged
         conn, created = open_database(self.db_path, self._lock_path)
         self._conn = conn
         self._identity = file_identity(self.db_path)
@@ -103,6 +116,28 @@ class Indexer:
         if created or (conn.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None and self._scan()):
             self._needs_rebuild = True
         return conn
+
+    def recovering(self, action: Callable[[], T]) -> T:
+        """Run ``action``; if the index file is damaged (truncated, garbage), drop it and run again.
+
+        The index is derived data: the damaged file is deleted (only if it is still the file
+        that failed, so a fresh index another process made is kept) and the retry recreates it
+        and rebuilds it from the session files. The session files are never touched.
+        """
+        with self._lock:
+            try:
+                return action()
+            except sqlite3.DatabaseError as exc:
+                if not is_damaged(exc):
+                    raise
+                log.warning("%s is damaged (%s); deleting it and rebuilding it from the session files", self.db_path, exc)
+                failed = self._identity
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+                self._identity = None
+                discard_damaged(self.db_path, self._lock_path, failed)
+            return action()
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -280,6 +315,13 @@ class Indexer:
     def sync(self, full: bool = False, progress: Progress | None = None) -> ReindexReport:
         """Make the index match ``sessions/``: index new/changed files, drop rows of deleted ones.
 
+        A damaged index file is dropped and rebuilt (see ``recovering``).
+        """
+        return self.recovering(lambda: self._sync(full, progress))
+
+    def _sync(self, full: bool, progress: Progress | None) -> ReindexReport:
+        """``sync`` without the damage recovery.
+
         Incremental by default: a file whose (mtime_ns, size, inode) is unchanged is skipped, one
         whose stat changed but whose sha256 did not is only re-stamped. ``full=True`` re-reads
         every file into freshly created tables (so even a damaged full-text table is repaired;
@@ -326,8 +368,11 @@ class Indexer:
 
         Each file is read and hashed, so a write in the same clock tick is never missed. Paths
         outside ``sessions/`` or not named ``*.json`` are ignored. If the index had to be
-        recreated (deleted), this performs a full sync instead.
+        recreated (deleted or damaged), this performs a full sync instead.
         """
+        return self.recovering(lambda: self._index_paths(paths))
+
+    def _index_paths(self, paths: Iterable[Path | str]) -> ReindexReport:
         started = time.monotonic()
         report = ReindexReport()
         wanted: dict[str, None] = {}  # ordered, without duplicates
@@ -349,12 +394,15 @@ class Indexer:
         return report
 
     def rebuild_if_needed(self) -> ReindexReport | None:
-        """If the index file was deleted (or never built), recreate it and sync; else None."""
-        with self._lock:
+        """If the index file was deleted, damaged (or never built), recreate it and sync; else None."""
+
+        def rebuild() -> ReindexReport | None:
             self._connection()
             if self._needs_rebuild:
-                return self.sync()
+                return self._sync(False, None)
             return None
+
+        return self.recovering(rebuild)
 
     def signature_matches(self) -> bool:
         """True if every file in ``sessions/`` has the (mtime_ns, size, inode) the index recorded.
@@ -388,5 +436,11 @@ class Indexer:
         from index.check import compare
 
         with self._lock:
-            conn = self._connection()
-            return retry_busy(lambda: compare(conn, self.root, self._scan(), self._decode, self._known(conn)))
+            try:
+                conn = self._connection()
+                return retry_busy(lambda: compare(conn, self.root, self._scan(), self._decode, self._known(conn)))
+            except sqlite3.DatabaseError as exc:
+                if not is_damaged(exc):
+                    raise
+                detail = f"index.sqlite is damaged ({exc}); run scripts/reindex.py to rebuild it from the files"
+                return [IndexDifference(kind="fts", path="index.sqlite", detail=detail)]

@@ -80,10 +80,13 @@ class SearchIndex:
         self.close()
 
     def _read(self, sql: str, args: list[Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
+        def read() -> list[tuple[Any, ...]]:
             self._indexer.rebuild_if_needed()
             conn = self._indexer.connection
             return retry_busy(lambda: conn.execute(sql, tuple(args)).fetchall())
+
+        with self._lock:
+            return self._indexer.recovering(read)  # a damaged index is rebuilt, then read
 
     # -- search ----------------------------------------------------------------------------
 
