@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from filelock import Timeout
+
 
 class StoreError(Exception):
     """Base class of every error raised by ``store``."""
@@ -68,3 +70,21 @@ class CorruptSession(StoreError):
         self.session_id = session_id
         self.reason = reason
         self.quarantined_to = quarantined_to
+
+
+class SessionBusy(StoreError, Timeout):
+    """Another writer held the session's lock longer than the timeout; nothing was changed.
+
+    Also a ``filelock.Timeout`` (what was raised before this class existed).
+    """
+
+    def __init__(self, lock_file: str, timeout: float = 0.0) -> None:
+        Timeout.__init__(self, lock_file)  # provides the ``lock_file`` property
+        self.timeout = timeout
+
+    def __str__(self) -> str:
+        name = Path(self.lock_file).name.removesuffix(".lock")
+        return (
+            f"session {name!r} is busy: another writer held its lock for more than "
+            f"{self.timeout:g} s; nothing was changed, try again"
+        )

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from filelock import Timeout
+from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
 from store import (
@@ -25,6 +25,7 @@ from store import (
 )
 from store import atomic, codec, quarantine as quarantine_module, views
 from store.atomic import atomic_write_bytes
+from store.errors import SessionBusy
 from store.codec import UnreadableSessionFile, decode_session, encode_session
 from store.locking import locked
 from store.quarantine import REASON_SUFFIX, quarantine_file
@@ -141,14 +142,47 @@ def test_lock_timeout_in_threads(tmp_path: Path) -> None:
     thread.start()
     try:
         assert holding.wait(20)
-        with pytest.raises(Timeout):
+        with pytest.raises(SessionBusy) as caught:
             with locked(lock_path, timeout=0.05):
                 pass
+        assert isinstance(caught.value, Timeout)  # what callers caught before SessionBusy existed
+        assert "session 'x' is busy" in str(caught.value)
     finally:
         release.set()
         thread.join(20)
     with locked(lock_path, timeout=5):
         pass  # free again
+
+
+def test_lock_held_by_another_process_times_out_as_session_busy(store: SessionStore) -> None:
+    store.create("held")
+    # Another open file description on the lock file: to flock, that is another process.
+    other = FileLock(str(store.layout.locks / "held.lock"), is_singleton=False, thread_local=False)
+    other.acquire()
+    try:
+        with pytest.raises(SessionBusy) as caught:
+            with locked(store.layout.locks / "held.lock", timeout=0.05):
+                pass
+        assert caught.value.timeout == 0.05
+    finally:
+        other.release()
+    store.append_message("held", Message(role="user", content="after"))
+    assert len(store.load("held").messages) == 1
+
+
+def test_nested_update_of_the_same_session_fails_fast(store: SessionStore) -> None:
+    store.create("outer")
+    store.create("other")
+
+    def nested(session: Session) -> None:
+        store.append_message("other", Message(role="user", content="fine"))  # another session: ok
+        store.append_message("outer", Message(role="user", content="deadlock"))
+
+    with pytest.raises(RuntimeError, match="already held by this thread"):
+        store.update("outer", nested)
+    assert store.load("outer").messages == []
+    assert len(store.load("other").messages) == 1
+    store.append_message("outer", Message(role="user", content="later"))  # the lock was released
 
 
 def test_atomic_write_cleanup_tolerates_a_vanished_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
