@@ -110,7 +110,7 @@ class Message(_Timestamped):
 
 class ModelSwitch(_Timestamped):
     at_message: int
-    from_model: str | None
+    from_model: str | None = None
     to_model: str
     at: datetime = Field(default_factory=utc_now)
     warning: str = ""

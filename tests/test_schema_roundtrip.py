@@ -278,3 +278,8 @@ def test_property_unknown_message_keys_survive(unknown: dict[str, Any]) -> None:
     session = _decode(document)
     assert session.messages[0].extra == unknown
     assert decode_session(encode_session(session), SOURCE).messages[0].extra == unknown
+
+
+def test_model_switch_from_model_may_be_absent() -> None:
+    switch = ModelSwitch.model_validate({"at_message": 0, "to_model": "gpt-4o", "at": "2025-01-01T00:00:00Z"})
+    assert switch.from_model is None
