@@ -2,7 +2,7 @@
 
 A thin command line over ``index.Indexer`` / ``index.IndexWatcher``; run with ``--help``.
 Exit codes: 0 done (or --check found no difference); 1 --check found differences or some
-file could not be handled; 2 usage error.
+file could not be handled; 2 usage error; 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -178,11 +178,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     if root.exists() and not root.is_dir():
         err.write(f"reindex.py: error: --root {root} is not a directory\n")
         return 2
-    if args.check:
-        return run_check(root, args.json, out)
     if args.watch:
         return run_watch(root, args.debounce, args.json, out, err)
-    return run_sync(root, args.full, args.json, out, err)
+    try:
+        if args.check:
+            return run_check(root, args.json, out)
+        return run_sync(root, args.full, args.json, out, err)
+    except KeyboardInterrupt:
+        # Each committed chunk is consistent; the next run carries on from there.
+        err.write("\ninterrupted; the index holds what was done so far, run again to finish\n")
+        return 130
 
 
 if __name__ == "__main__":

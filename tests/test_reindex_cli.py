@@ -240,3 +240,15 @@ def test_watch_reports_a_watcher_error(store: SessionStore, monkeypatch: pytest.
     out, err = io.StringIO(), io.StringIO()
     assert reindex.main(["--root", str(store.root), "--watch"], out=out, err=err) == 1
     assert "disk on fire" in err.getvalue()
+
+
+def test_ctrl_c_during_a_sync_exits_130(store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from index.indexer import Indexer
+
+    def interrupted(self: Indexer, full: bool = False, progress: object = None) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Indexer, "sync", interrupted)
+    err = io.StringIO()
+    assert reindex.main(["--root", str(store.root)], out=io.StringIO(), err=err) == 130
+    assert "run again" in err.getvalue()
