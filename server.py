@@ -259,6 +259,19 @@ def _load_or_create(app: App, session_id: str | None, model: str) -> Session:
             return app.store.load(session_id)
 
 
+def scrub_reply(reply: ChatReply) -> ChatReply:
+    """The reply with every API key value from the environment replaced by ``[REDACTED]``.
+
+    A provider may echo the key (in the text, the usage details, reasoning fields); nothing of
+    it may reach a session file, the index or a tool result.
+    """
+    from adapters.redact import redact_secrets_deep
+
+    data = reply.model_dump()
+    cleaned = redact_secrets_deep(data)
+    return reply if cleaned == data else ChatReply.model_validate(cleaned)
+
+
 def _assistant_message(reply: ChatReply, model: str) -> Message:
     extra: dict[str, Any] = {}
     if reply.provider_extra:
@@ -379,7 +392,7 @@ async def _chat_unified(
             temperature=temperature,
             max_tokens=max_tokens,
         )
-        reply = await adapter.complete(request)
+        reply = scrub_reply(await adapter.complete(request))
     except Exception as exc:  # whatever went wrong, the user's message is kept
         # Only anticipated errors are described in the file; a crash's text stays in the log.
         error = str(exc) if isinstance(exc, (AdapterError, PromptTooLarge)) else type(exc).__name__
@@ -428,7 +441,7 @@ async def _chat_legacy(app: App, prompt: str, session_id: str | None) -> dict[st
     turns.append(Message(role="user", content=prompt))
     request = ChatRequest(model=model, messages=repair_tool_pairs(turns), system=system)
     try:
-        reply = await adapter.complete(request)
+        reply = scrub_reply(await adapter.complete(request))
     except Exception as exc:
         await anyio.to_thread.run_sync(
             legacy.append_exchange, session_id, model, [{"role": "user", "content": prompt}]

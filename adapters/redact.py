@@ -56,6 +56,33 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     return text
 
 
+def redact_secrets_deep(value: object, secrets: Iterable[str | None] = ()) -> object:
+    """``value`` (str, list, dict, nested) with every whole secret value replaced.
+
+    Only exact values are replaced (explicit ``secrets`` and the secret-looking environment
+    variables, see :func:`env_secrets`), never key-shaped patterns: it is meant for model
+    replies, whose text may legitimately show code such as ``api_key = ...``. Used on every
+    reply before it is stored or returned, so a provider echoing a key cannot persist it.
+    """
+    values = sorted({s for s in secrets if s and len(s) >= 4} | set(env_secrets()), key=len, reverse=True)
+    if not values:
+        return value
+
+    def walk(item: object) -> object:
+        if isinstance(item, str):
+            for secret in values:
+                if secret in item:
+                    item = item.replace(secret, REDACTED)
+            return item
+        if isinstance(item, list):
+            return [walk(element) for element in item]
+        if isinstance(item, dict):
+            return {walk(key): walk(element) for key, element in item.items()}
+        return item
+
+    return walk(value)
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that redacts secrets from each record's final message."""
 
