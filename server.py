@@ -11,6 +11,7 @@ The chat path is ``_chat_unified`` (and ``_chat_legacy`` for ``kimi_chat`` with
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import inspect
 import logging
@@ -164,6 +165,10 @@ class SummariserUnavailable(AdapterError):
     """The summariser model (``LLM_SUMMARY_MODEL``) is unknown or has no key."""
 
 
+# Write failures that are the machine's state, not a bug: disk full, file too large, quota, read-only.
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS})
+
+
 def _error_message(exc: BaseException) -> str | None:
     """The tool-error text for an anticipated error, ``None`` for a crash."""
     if isinstance(exc, MissingApiKey):
@@ -187,6 +192,12 @@ def _error_message(exc: BaseException) -> str | None:
         return str(exc)
     if isinstance(exc, ToolError):
         return str(exc)
+    if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
+        return (
+            f"could not save to the session store: {os.strerror(exc.errno)}. Nothing was changed: "
+            "the previous session file is intact (this exchange was not stored). Free disk space "
+            "(or raise the file-size/quota limit) and call the tool again."
+        )
     if isinstance(exc, filelock.Timeout):
         return "the session is busy (another writer holds its lock); try again in a moment"
     if isinstance(exc, (StoreError, AdapterError, InvalidFlagValue, ValueError)):

@@ -121,16 +121,18 @@ def _children_running(script: Path, marker: str) -> list[int]:
 
 
 @contextmanager
-def mcp_server(root: Path, env: dict[str, str], log_path: Path, cwd: Path | None = None) -> Iterator[McpClient]:
+def mcp_server(
+    root: Path, env: dict[str, str], log_path: Path, cwd: Path | None = None, argv: list[str] | None = None
+) -> Iterator[McpClient]:
     """``server.py --root root`` under the SDK's stdio client; yields a blocking client.
 
-    ``env`` is the child's whole environment (see :func:`subprocess_env`). On exit the client
-    closes stdin (the server exits); a server killed meanwhile is fine.
+    ``env`` is the child's whole environment (see :func:`subprocess_env`). ``argv`` replaces
+    the command (it must still name ``server.py`` and ``root``: that is how the pid is found).
+    On exit the client closes stdin (the server exits); a server killed meanwhile is fine.
     """
     errlog = log_path.open("a", encoding="utf-8")
-    params = StdioServerParameters(
-        command=sys.executable, args=[str(SERVER), "--root", str(root)], env=env, cwd=str(cwd or root.parent)
-    )
+    command = argv or [sys.executable, str(SERVER), "--root", str(root)]
+    params = StdioServerParameters(command=command[0], args=command[1:], env=env, cwd=str(cwd or root.parent))
     with ExitStack() as stack:
         stack.callback(errlog.close)
         portal = stack.enter_context(start_blocking_portal())
