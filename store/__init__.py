@@ -8,6 +8,7 @@ from __future__ import annotations
 from store.errors import (
     CorruptSession,
     InvalidSessionId,
+    SessionBusy,
     SessionExists,
     SessionNotFound,
     StoreError,
@@ -27,7 +28,7 @@ from store.schema import (
     message_text,
     utc_now,
 )
-from store.session_store import SessionListing, SessionStore, SessionSummary, switch_model
+from store.session_store import RefusedFile, SessionListing, SessionStore, SessionSummary, switch_model
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -37,7 +38,9 @@ __all__ = [
     "Message",
     "ModelSwitch",
     "QuarantineRecord",
+    "RefusedFile",
     "Session",
+    "SessionBusy",
     "SessionExists",
     "SessionListing",
     "SessionNotFound",
