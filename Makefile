@@ -12,20 +12,25 @@ PYTEST_ARGS ?=
 help:  ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
+# Set-up output goes to stderr and recipes are not echoed: with `make run` over stdio,
+# stdout is the MCP channel and must carry nothing but protocol messages.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "creating $(VENV) with $(PYTHON)" >&2
+	@$(PYTHON) -m venv $(VENV) >&2
+	@$(BIN)/python -m pip install --quiet --upgrade pip >&2
 
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
-	touch $@
+	@echo "installing llm-mcp-server into $(VENV)" >&2
+	@$(BIN)/python -m pip install --quiet -e . >&2
+	@touch $@
 
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $@ $(STAMP_RUN)
+	@echo "installing llm-mcp-server with dev extras into $(VENV)" >&2
+	@$(BIN)/python -m pip install --quiet -e '.[dev]' >&2
+	@touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)  ## start the MCP server over stdio (pass ARGS="--transport http" etc.)
-	$(BIN)/python server.py $(ARGS)
+	@exec $(BIN)/python server.py $(ARGS)
 
 test: $(STAMP_DEV)  ## run the test suite with coverage
 	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
