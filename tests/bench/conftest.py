@@ -88,3 +88,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if here in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.timeout(FULL_TIMEOUT_SECONDS))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A benchmark run (``--benchmark-only``) always saves its JSON under ``.benchmarks/``.
+
+    pytest-benchmark reads its options in its own (``trylast``) ``pytest_configure``, after
+    this one, so ``make bench`` saves results even without ``--benchmark-autosave``.
+    """
+    option = config.option
+    if getattr(option, "benchmark_only", False) and not (
+        getattr(option, "benchmark_json", None) or getattr(option, "benchmark_save", None) or getattr(option, "benchmark_autosave", False)
+    ):
+        from pytest_benchmark.utils import get_tag
+
+        option.benchmark_autosave = get_tag()  # what --benchmark-autosave stores: commit id + time
