@@ -26,6 +26,7 @@ from store import (  # noqa: E402
     SessionStore,
     UnsupportedSchemaVersion,
     message_text,
+    validate_session_id,
 )
 from store.paths import SESSIONS_DIR_ENV, resolve_root  # noqa: E402
 from store.schema import as_utc  # noqa: E402
@@ -168,6 +169,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     err = err or sys.stderr
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "session_id", None) is not None:
+            validate_session_id(args.session_id)  # every command that takes an id refuses a bad one
         return COMMANDS[args.command](args, out)
     except (InvalidQuery, InvalidSessionId, ValueError) as exc:
         err.write(f"sessions.py {args.command}: error: {exc}\n")

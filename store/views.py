@@ -45,8 +45,25 @@ def _view_links(layout: Layout, session: Session) -> list[Path]:
     return links
 
 
+def _inside_real_folders(link: Path) -> bool:
+    """True if neither the view folder (``by-model/<m>``) nor its base (``by-model``) is a symlink.
+
+    Behind a symlinked folder, ``link`` would be a path outside the root: never touched.
+    """
+    return not os.path.islink(link.parent) and not os.path.islink(link.parent.parent)
+
+
+def _real_folder(folder: Path) -> None:
+    """Make ``folder`` and its parent real directories: a symlink there is removed, not followed."""
+    for part in (folder.parent, folder):
+        if os.path.islink(part):
+            os.unlink(part)  # removes the link itself; its target (maybe outside the root) stays as it was
+    folder.mkdir(parents=True, exist_ok=True)
+
+
 def _link(link: Path, session_id: str) -> None:
     target = Path("..") / ".." / "sessions" / f"{session_id}.json"
+    _real_folder(link.parent)
     if os.path.islink(link):
         if os.readlink(link) == str(target):
             return
@@ -73,7 +90,7 @@ def update_views(layout: Layout, session: Session, previous: Session | None = No
     wanted = _view_links(layout, session)
     if previous is not None:
         for link in set(_view_links(layout, previous)) - set(wanted):
-            if os.path.islink(link):
+            if _inside_real_folders(link) and os.path.islink(link):
                 link.unlink(missing_ok=True)
     for link in wanted:
         _link(link, session.id)
@@ -83,11 +100,11 @@ def remove_views(layout: Layout, session_id: str) -> None:
     """Remove every view link that names ``session_id``."""
     name = f"{session_id}.json"
     for base in (layout.by_model, layout.by_date):
-        if not base.is_dir():
+        if base.is_symlink() or not base.is_dir():
             continue
         for folder in base.iterdir():
             link = folder / name
-            if os.path.islink(link):
+            if not folder.is_symlink() and os.path.islink(link):
                 link.unlink(missing_ok=True)
 
 
