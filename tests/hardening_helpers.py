@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,12 @@ class McpClient:
 
     def raw(self, name: str, timeout: float = 60, **arguments: Any) -> Any:
         return self.portal.call(lambda: self.session.call_tool(name, arguments, read_timeout_seconds=timeout))
+
+    def start(self, name: str, timeout: float = 60, **arguments: Any) -> Future[Any]:
+        """Send ``name(**arguments)`` without waiting; the future holds the result."""
+        return self.portal.start_task_soon(
+            lambda: self.session.call_tool(name, arguments, read_timeout_seconds=timeout)
+        )
 
     def call(self, name: str, **arguments: Any) -> dict[str, Any]:
         result = self.raw(name, **arguments)
