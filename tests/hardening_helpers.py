@@ -293,3 +293,35 @@ def write_legacy_folder(folder: Path, count: int, messages: int = 4, marker: str
         (folder / f"{session_id}.json").write_text(json.dumps(legacy_document(session_id, messages, marker)), encoding="utf-8")
         ids.append(session_id)
     return ids
+
+
+# ------------------------------------------------------------------------------ appender
+
+
+def _append_loop(root: str, prefix: str, seconds: float) -> int:
+    """Append ``<prefix>-<n>`` messages round-robin to sessions ``<prefix>-s0..s2`` (and the
+    servers' ``shared-0``) for ``seconds``; print each marker once its write has returned."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from store import Message, SessionExists, SessionStore
+
+    store = SessionStore(root)
+    targets = [f"{prefix}-s{i}" for i in range(3)] + ["shared-0"]
+    for session_id in targets:
+        try:
+            store.create(session_id, model="appender")
+        except SessionExists:
+            pass
+    deadline = time.monotonic() + seconds
+    count = 0
+    while time.monotonic() < deadline:
+        marker = f"{prefix}-{count}"
+        store.append_message(targets[count % len(targets)], Message(role="user", content=marker))
+        print(marker, flush=True)
+        count += 1
+    return 0
+
+
+if __name__ == "__main__":  # python tests/hardening_helpers.py append ROOT PREFIX SECONDS
+    if len(sys.argv) == 5 and sys.argv[1] == "append":
+        sys.exit(_append_loop(sys.argv[2], sys.argv[3], float(sys.argv[4])))
+    sys.exit("usage: hardening_helpers.py append ROOT PREFIX SECONDS")
