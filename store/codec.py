@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -50,13 +51,48 @@ def decode_session(data: bytes, source: Path) -> Session:
         raise UnreadableSessionFile(source, "invalid JSON: nested too deeply") from exc
     try:
         document = upgrade_document(document, source)
-        return Session.model_validate(document)
+        return Session.model_validate(stable_defaults(document))
     except NotASessionDocument as exc:
         raise UnreadableSessionFile(source, str(exc)) from exc
     except ValidationError as exc:
         raise UnreadableSessionFile(source, _first_error(exc)) from exc
     except RecursionError as exc:
         raise UnreadableSessionFile(source, "document nested too deeply") from exc
+
+
+# A time for files that give none anywhere: fixed, so every read of the file agrees.
+UNKNOWN_TIME = "1970-01-01T00:00:00Z"
+
+
+def stable_defaults(document: dict[str, Any]) -> dict[str, Any]:
+    """Fill ids and times a hand-written or imported file leaves out, the same way on every read.
+
+    The schema's own defaults (a random message id, "now") would give a different session on
+    each read, so the index could never agree with the file. Only absent keys are filled;
+    wrong values are left for validation to report. Rules: the session's ``created_at`` is its
+    ``updated_at``, else its first message's time, else 1970-01-01T00:00:00Z; ``updated_at``
+    is ``created_at``; a message's time is the previous message's, else the session's
+    ``created_at``; a message's id is ``msg_missing_<position>``; a switch's ``at`` and a
+    summary's ``created_at`` are the session's ``updated_at``.
+    """
+    messages = document.get("messages")
+    messages = [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+    if "created_at" not in document:
+        first = next((m["created_at"] for m in messages if "created_at" in m), None)
+        document["created_at"] = document.get("updated_at", first if first is not None else UNKNOWN_TIME)
+    if "updated_at" not in document:
+        document["updated_at"] = document["created_at"]
+    previous = document["created_at"]
+    for position, message in enumerate(messages):
+        message.setdefault("created_at", previous)
+        previous = message["created_at"]
+        message.setdefault("id", f"msg_missing_{position}")
+    for key, field in (("model_switches", "at"), ("summaries", "created_at")):
+        items = document.get(key)
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict):
+                item.setdefault(field, document["updated_at"])
+    return document
 
 
 def encode_session(session: Session) -> bytes:
