@@ -110,6 +110,31 @@ def retry_busy(action: Callable[[], T], deadline_seconds: float = 120.0) -> T:
             delay = min(delay * 2, 0.5)
 
 
+def is_rebuilding(error: sqlite3.OperationalError) -> bool:
+    """True if a table is missing for a moment because another process is rebuilding (``--full``)."""
+    text = str(error).lower()
+    return "no such table" in text or "vtable constructor failed" in text or "schema has changed" in text
+
+
+def retry_rebuilding(action: Callable[[], T], deadline_seconds: float = 20.0) -> T:
+    """Run a read, retrying while the tables are being dropped and recreated by a full rebuild.
+
+    ``reindex.py --full`` drops and recreates every table; a search arriving in that window
+    waits for the new tables instead of failing with "no such table". A table still missing
+    after ``deadline_seconds`` is a real error and is raised.
+    """
+    stop = time.monotonic() + deadline_seconds
+    delay = 0.01
+    while True:
+        try:
+            return action()
+        except sqlite3.OperationalError as exc:
+            if not is_rebuilding(exc) or time.monotonic() > stop:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 @contextmanager
 def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back if the body raises.

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from index.database import is_busy, iso, parse_iso, retry_busy
+from index.database import is_busy, iso, parse_iso, retry_busy, retry_rebuilding
 from index.fts_query import clean, has_cjk, phrase_fallback, substring_query
 from index.indexer import Indexer
 from index.models import IndexStats, SearchHit, SwitchRecord
@@ -86,7 +86,8 @@ class SearchIndex:
             return retry_busy(lambda: conn.execute(sql, tuple(args)).fetchall())
 
         with self._lock:
-            return self._indexer.recovering(read)  # a damaged index is rebuilt, then read
+            # A damaged index is rebuilt, then read; one being rebuilt by another process is waited for.
+            return self._indexer.recovering(lambda: retry_rebuilding(read))
 
     # -- search ----------------------------------------------------------------------------
 

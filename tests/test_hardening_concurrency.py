@@ -176,3 +176,51 @@ def test_servers_watcher_migration_and_appender_at_once(tmp_path: Path) -> None:
         assert LOCKED not in text.lower(), f"{name}: {text[-2000:]}"
         assert "Traceback" not in text, f"{name}: {text[-3000:]}"
     assert snapshot(legacy) == legacy_before  # the migration only reads the legacy folder
+
+
+def test_searches_keep_answering_while_reindex_full_rebuilds(tmp_path: Path) -> None:
+    """``reindex.py --full`` drops and recreates the tables; searches meanwhile must not fail
+    with "no such table" (they wait for the new tables and may see a partial index)."""
+    from store import Message, Session
+    from store.codec import encode_session
+
+    root = tmp_path / "root"
+    (root / "sessions").mkdir(parents=True)
+    for i in range(1500):
+        session = Session(id=f"bulk-{i:05d}", current_model="gpt-4o", models_used=["gpt-4o"])
+        session.messages = [Message(role="user", content=f"rebuildable message {i}")]
+        (root / "sessions" / f"{session.id}.json").write_bytes(encode_session(session))
+    assert run_script("reindex.py", "--root", str(root)).returncode == 0
+    with FakeOpenAI() as openai:
+        env = subprocess_env(openai.env("OPENAI") | {"KIMI_SESSIONS_DIR": str(tmp_path / "legacy")})
+        with mcp_server(root, env, tmp_path / "server.log") as client:
+            errors: list[str] = []
+            searches = 0
+            for _ in range(3):
+                rebuild = start_script("reindex.py", "--root", str(root), "--full", log_path=tmp_path / "full.log")
+                while rebuild.poll() is None:
+                    result = client.raw("search_sessions", query="rebuildable", limit=3)
+                    searches += 1
+                    if result.is_error:
+                        errors.append(result.content[0].text)
+                assert rebuild.returncode == 0, (tmp_path / "full.log").read_text()
+            assert errors == [] and searches > 3
+            assert len(client.call("search_sessions", query="rebuildable", limit=500)["hits"]) == 500
+
+
+def test_retry_rebuilding_gives_up_on_a_table_that_stays_missing() -> None:
+    from index.database import is_rebuilding, retry_rebuilding
+
+    calls = []
+
+    def missing() -> None:
+        calls.append(1)
+        raise sqlite3.OperationalError("no such table: messages_fts")
+
+    try:
+        retry_rebuilding(missing, deadline_seconds=0.05)
+    except sqlite3.OperationalError as exc:
+        assert is_rebuilding(exc) and len(calls) > 1
+    else:  # pragma: no cover - the assertion below reports it
+        raise AssertionError("expected the error after the deadline")
+    assert not is_rebuilding(sqlite3.OperationalError("syntax error"))
