@@ -8,6 +8,8 @@ every entry point (MCP tools, the CLIs, the legacy migration).
 
 from __future__ import annotations
 
+import importlib.util
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ import pytest
 from index import Indexer
 from store import Message, SessionStore, validate_session_id
 from tests.fakes import FakeOpenAI
-from tests.hardening_helpers import McpClient, mcp_server, run_script, snapshot, subprocess_env
+from tests.hardening_helpers import SCRIPTS, McpClient, mcp_server, run_script, snapshot, subprocess_env
 
 HOSTILE_IDS = [
     "../../etc/passwd",
@@ -184,13 +186,26 @@ def test_hostile_ids_are_refused_by_every_mcp_tool(served: dict[str, Any]) -> No
     assert client.call("chat", prompt="after the attack", model="gpt-4o")["reply"] == "echo: after the attack"
 
 
+def _load_script(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"hardening_{name[:-3]}", SCRIPTS / name)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_hostile_ids_are_refused_by_the_clis(tmp_path: Path) -> None:
     root = tmp_path / "root"
     SessionStore(root).create("fine", model="gpt-4o")
+    sessions_cli = _load_script("sessions.py")
     for bad in HOSTILE_IDS:
-        if "\x00" in bad:
-            continue  # a NUL cannot be passed in argv at all
         for args in (["show", bad], ["search", "hello", "--session", bad], ["switches", "--session", bad]):
+            out, err = io.StringIO(), io.StringIO()
+            assert sessions_cli.main([*args, "--root", str(root)], out, err) == 2, (args, out.getvalue())
+            assert "invalid session id" in err.getvalue().lower(), (args, err.getvalue())
+    # The same through a real process (argv cannot carry NUL, so those are left out).
+    for bad in ("../../etc/passwd", "con", "bell\x07"):
+        for args in (["show", bad], ["search", "hello", "--session", bad]):
             result = run_script("sessions.py", *args, "--root", str(root))
             assert result.returncode == 2, (args, result.output)
             assert "invalid session id" in result.stderr.lower() and "Traceback" not in result.output, (args, result.output)
