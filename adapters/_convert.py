@@ -15,13 +15,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from store.schema import Message, ToolCall
+from store.schema import Message, ToolCall, Usage
+
+from .base import ToolSpec
+from .errors import AdapterError
 
 SAFE_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 SAFE_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 NO_RESULT = "(no result was recorded for this tool call)"
+CONTINUE_PLACEHOLDER = "(continuing the conversation)"
 
 
 def part_text(part: dict[str, Any]) -> str | None:
@@ -218,3 +223,78 @@ def split_system(messages: list[Message], system: str | None) -> tuple[str, list
         else:
             rest.append(message)
     return "\n\n".join(texts), rest
+
+
+def alternating_turns(
+    pieces: Iterable[tuple[str, list[dict[str, Any]]]],
+    *,
+    items_key: str,
+    is_result: Callable[[dict[str, Any]], bool],
+    placeholder: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Turns ``{"role": role, items_key: items}`` for APIs that want strictly alternating roles
+    (Anthropic ``content`` blocks, Gemini ``parts``), from ``(role, items)`` pieces in order.
+
+    Pieces without items are dropped and consecutive pieces of one role are merged into one
+    turn; in every ``user`` turn the items for which ``is_result`` holds (tool results) come
+    first; when the first turn is not ``user`` (e.g. after compression) a ``user`` turn holding
+    only ``placeholder`` is put in front. Raises AdapterError when no turn is left.
+    """
+    turns: list[dict[str, Any]] = []
+    for role, items in pieces:
+        if not items:
+            continue
+        if turns and turns[-1]["role"] == role:
+            turns[-1][items_key].extend(items)
+        else:
+            turns.append({"role": role, items_key: items})
+    if not turns:
+        raise AdapterError("the conversation has no message to send")
+    for turn in turns:
+        if turn["role"] == "user":
+            items = turn[items_key]
+            turn[items_key] = [i for i in items if is_result(i)] + [i for i in items if not is_result(i)]
+    if turns[0]["role"] != "user":
+        turns.insert(0, {"role": "user", items_key: [placeholder]})
+    return turns
+
+
+def history_only_tools(declared: Iterable[str], history: list[Message]) -> list[str]:
+    """Safe names of the tools called in ``history`` but not among ``declared`` (safe names),
+    each once, in order of first use: strict APIs reject a history that calls an undeclared tool."""
+    seen = set(declared)
+    names: list[str] = []
+    for name in tool_names_in(history):
+        safe = safe_name(name)
+        if safe not in seen:
+            seen.add(safe)
+            names.append(safe)
+    return names
+
+
+def described(description: str) -> dict[str, str]:
+    """``{"description": description}``, or ``{}`` for an empty one (never sent empty)."""
+    return {"description": description} if description else {}
+
+
+def sent_tool_names(tools: list[ToolSpec]) -> dict[str, str]:
+    """Safe name (as sent) -> the caller's name, to map tool calls in a reply back."""
+    return {safe_name(tool.name): tool.name for tool in tools}
+
+
+def usage_from(
+    raw: Any, input_key: str, output_key: str, *, drop: tuple[str, ...] = (), drop_none: bool = False
+) -> Usage | None:
+    """A reply's usage object as Usage (None when it is missing, not an object or empty).
+
+    ``input_key``/``output_key`` name the token counts; every other field goes to ``extra``
+    except those in ``drop`` and, with ``drop_none``, those whose value is null.
+    """
+    if not isinstance(raw, dict) or not raw:
+        return None
+    skipped = {input_key, output_key, *drop}
+    return Usage(
+        input_tokens=raw.get(input_key),
+        output_tokens=raw.get(output_key),
+        extra={k: v for k, v in raw.items() if k not in skipped and not (drop_none and v is None)},
+    )

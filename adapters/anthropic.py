@@ -22,31 +22,18 @@ Request rules this adapter keeps (what the real API checks):
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
+from store.schema import Message, ToolCall
 
-from store.schema import Message, ToolCall, Usage
-
-from ._convert import (
-    arguments_object,
-    content_text,
-    image_url_of,
-    normalize_history,
-    safe_id,
-    safe_name,
-    split_data_url,
-    split_system,
-    tool_names_in,
-)
+from . import _convert as cv
+from ._convert import CONTINUE_PLACEHOLDER, arguments_object, content_text, safe_id, safe_name
 from .base import ChatReply, ChatRequest
-from .errors import AdapterError, ProviderError
-from .redact import redact
-from .retry import RetryPolicy, post_json
+from .http_adapter import HttpAdapter
 
 ANTHROPIC_VERSION = "2023-06-01"
-CONTINUE_PLACEHOLDER = "(continuing the conversation)"
 HISTORY_TOOL_DESCRIPTION = "A tool used earlier in this conversation (not available now)."
 
 
@@ -76,65 +63,35 @@ def _unique_ids(originals: list[str], used: set[str]) -> dict[str, str]:
     return mapping
 
 
-class AnthropicAdapter:
+@dataclass(kw_only=True, eq=False, repr=False)
+class AnthropicAdapter(HttpAdapter):
     """An :class:`~adapters.base.Adapter` for the Anthropic Messages API."""
 
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        api_key: str | None,
-        provider: str = "anthropic",
-        key_variable: str | None = "ANTHROPIC_API_KEY",
-        upstream_model: str | None = None,
-        policy: RetryPolicy | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.provider = provider
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
-        self.key_variable = key_variable
-        self.upstream_model = upstream_model
-        self.policy = policy
-        self.transport = transport
+    provider: str = "anthropic"
+    key_variable: str | None = "ANTHROPIC_API_KEY"
 
     @property
     def url(self) -> str:
         return f"{self.base_url}/v1/messages"
 
-    def headers(self) -> dict[str, str]:
-        return {"x-api-key": self.api_key or "", "anthropic-version": ANTHROPIC_VERSION, "Content-Type": "application/json"}
+    def endpoint(self, request: ChatRequest) -> str:
+        return self.url
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"x-api-key": self.api_key or "", "anthropic-version": ANTHROPIC_VERSION}
 
     # ----------------------------------------------------------------- request
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         """The JSON body sent for ``request`` (pure; no I/O)."""
         model = self.upstream_model or request.model
-        system, history = split_system(request.messages, request.system)
-        history = normalize_history(history)
-        turns: list[dict[str, Any]] = []
-        used_ids: set[str] = set()
-        current_ids: dict[str, str] = {}  # original id -> sent id, for the latest assistant tool calls
-        for message in history:
-            role = "assistant" if message.role == "assistant" else "user"
-            if message.role == "assistant" and message.tool_calls:
-                current_ids = _unique_ids([call.id for call in message.tool_calls], used_ids)
-            blocks = self._blocks(message, current_ids)
-            if not blocks:
-                continue
-            if turns and turns[-1]["role"] == role:
-                turns[-1]["content"].extend(blocks)
-            else:
-                turns.append({"role": role, "content": blocks})
-        if not turns:
-            raise AdapterError("the conversation has no message to send")
-        for turn in turns:
-            if turn["role"] == "user":  # tool_result blocks must come first in their turn
-                blocks = turn["content"]
-                turn["content"] = [b for b in blocks if b["type"] == "tool_result"] + [
-                    b for b in blocks if b["type"] != "tool_result"
-                ]
-        if turns[0]["role"] != "user":
-            turns.insert(0, {"role": "user", "content": [{"type": "text", "text": CONTINUE_PLACEHOLDER}]})
+        system, history = cv.split_system(request.messages, request.system)
+        history = cv.normalize_history(history)
+        turns = cv.alternating_turns(
+            self._pieces(history),
+            items_key="content",
+            is_result=lambda block: block["type"] == "tool_result",
+            placeholder={"type": "text", "text": CONTINUE_PLACEHOLDER},
+        )
         last = turns[-1]
         if last["role"] == "assistant" and last["content"][-1]["type"] == "text":
             # A final assistant turn is a prefill, which must not end with whitespace.
@@ -150,24 +107,27 @@ class AnthropicAdapter:
         if request.temperature is not None:
             body["temperature"] = min(max(request.temperature, 0.0), 1.0)
         tools = [
-            {"name": safe_name(tool.name), "description": tool.description, "input_schema": tool.parameters}
+            {"name": safe_name(tool.name), **cv.described(tool.description), "input_schema": tool.parameters}
             for tool in request.tools
         ]
-        offered = {tool["name"] for tool in tools}
-        for name in tool_names_in(history):
-            if safe_name(name) not in offered:
-                offered.add(safe_name(name))
-                tools.append(
-                    {"name": safe_name(name), "description": HISTORY_TOOL_DESCRIPTION, "input_schema": {"type": "object"}}
-                )
-        for tool in tools:
-            if not tool["description"]:
-                del tool["description"]
+        tools += [
+            {"name": name, "description": HISTORY_TOOL_DESCRIPTION, "input_schema": {"type": "object"}}
+            for name in cv.history_only_tools((tool["name"] for tool in tools), history)
+        ]
         if tools:
             body["tools"] = tools
             if not request.tools:
                 body["tool_choice"] = {"type": "none"}
         return body
+
+    @classmethod
+    def _pieces(cls, history: list[Message]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        used_ids: set[str] = set()
+        current_ids: dict[str, str] = {}  # original id -> sent id, for the latest assistant tool calls
+        for message in history:
+            if message.role == "assistant" and message.tool_calls:
+                current_ids = _unique_ids([call.id for call in message.tool_calls], used_ids)
+            yield ("assistant" if message.role == "assistant" else "user"), cls._blocks(message, current_ids)
 
     @staticmethod
     def _blocks(message: Message, ids: dict[str, str]) -> list[dict[str, Any]]:
@@ -184,9 +144,9 @@ class AnthropicAdapter:
         content = message.content
         parts = [{"type": "text", "text": content}] if isinstance(content, str) else (content or [])
         for part in parts:  # the schema guarantees dict parts
-            url = image_url_of(part)
+            url = cv.image_url_of(part)
             if url and message.role == "user":
-                data = split_data_url(url)
+                data = cv.split_data_url(url)
                 source = (
                     {"type": "base64", "media_type": data[0], "data": data[1]} if data else {"type": "url", "url": url}
                 )
@@ -208,23 +168,8 @@ class AnthropicAdapter:
         return blocks
 
     # ----------------------------------------------------------------- reply
-    async def complete(self, request: ChatRequest) -> ChatReply:
-        """Send ``request``; return the reply, or raise ProviderError after the retries."""
-        body = self.build_body(request)
-        names = {safe_name(tool.name): tool.name for tool in request.tools}
-        started = time.perf_counter()
-        data = await post_json(
-            self.url,
-            headers=self.headers(),
-            body=body,
-            provider=self.provider,
-            secrets=[self.api_key],
-            key_variable=self.key_variable,
-            policy=self.policy,
-            transport=self.transport,
-        )
-        latency_ms = (time.perf_counter() - started) * 1000
-        return self.parse_reply(data, request.model, latency_ms, names)
+    def read_reply(self, data: dict[str, Any], request: ChatRequest, latency_ms: float) -> ChatReply:
+        return self.parse_reply(data, request.model, latency_ms, cv.sent_tool_names(request.tools))
 
     def parse_reply(
         self, data: dict[str, Any], model: str, latency_ms: float, names: dict[str, str] | None = None
@@ -232,8 +177,7 @@ class AnthropicAdapter:
         """Turn a Messages API answer into a ChatReply; ``names`` maps sent tool names back."""
         content = data.get("content")
         if not isinstance(content, list):
-            detail = data.get("error") or data.get("type")
-            raise ProviderError(redact(f"{self.provider} returned no content: {detail}", [self.api_key]), provider=self.provider)
+            raise self.no_reply(f"content: {data.get('error') or data.get('type')}")
         texts: list[str] = []
         calls: list[ToolCall] = []
         thinking: list[str] = []
@@ -249,22 +193,7 @@ class AnthropicAdapter:
                                       arguments=arguments_object(block.get("input"))))
             elif kind == "thinking" and block.get("thinking"):
                 thinking.append(block["thinking"])
-        usage_data = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        usage = None
-        if usage_data:
-            usage = Usage(
-                input_tokens=usage_data.get("input_tokens"),
-                output_tokens=usage_data.get("output_tokens"),
-                extra={k: v for k, v in usage_data.items() if k not in ("input_tokens", "output_tokens") and v is not None},
-            )
+        usage = cv.usage_from(data.get("usage"), "input_tokens", "output_tokens", drop_none=True)
         extra: dict[str, Any] = {"thinking": "\n".join(thinking)} if thinking else {}
-        return ChatReply(
-            text="".join(texts),
-            tool_calls=calls,
-            usage=usage,
-            finish_reason=data.get("stop_reason"),
-            latency_ms=latency_ms,
-            model=model,
-            provider=self.provider,
-            provider_extra=extra,
-        )
+        return ChatReply(text="".join(texts), tool_calls=calls, usage=usage, finish_reason=data.get("stop_reason"),
+                         latency_ms=latency_ms, model=model, provider=self.provider, provider_extra=extra)

@@ -24,32 +24,20 @@ asked); their thought signatures are kept in ``ToolCall.extra["gemini"]``.
 from __future__ import annotations
 
 import json
-import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import httpx
+from store.schema import Message, ToolCall
 
-from store.schema import Message, ToolCall, Usage
-
-from ._convert import (
-    arguments_object,
-    content_text,
-    image_url_of,
-    normalize_history,
-    safe_name,
-    split_data_url,
-    split_system,
-    tool_names_in,
-)
+from . import _convert as cv
+from ._convert import CONTINUE_PLACEHOLDER, arguments_object, content_text, safe_name
 from .base import ChatReply, ChatRequest
-from .errors import AdapterError, ProviderError
-from .redact import redact
-from .retry import RetryPolicy, post_json
+from .http_adapter import HttpAdapter
 
 SKIP_SIGNATURE = "skip_thought_signature_validator"
-CONTINUE_PLACEHOLDER = "(continuing the conversation)"
+HISTORY_TOOL_DESCRIPTION = "A tool used earlier in this conversation."
 _SCHEMA_KEYS_DROPPED = frozenset({"$schema", "$id"})
 
 
@@ -70,59 +58,36 @@ def _response_object(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"result": text}
 
 
-class GeminiAdapter:
+@dataclass(kw_only=True, eq=False, repr=False)
+class GeminiAdapter(HttpAdapter):
     """An :class:`~adapters.base.Adapter` for the Gemini API (v1beta)."""
 
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        api_key: str | None,
-        provider: str = "gemini",
-        key_variable: str | None = "GEMINI_API_KEY",
-        upstream_model: str | None = None,
-        policy: RetryPolicy | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.provider = provider
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
-        self.key_variable = key_variable
-        self.upstream_model = upstream_model
-        self.policy = policy
-        self.transport = transport
+    provider: str = "gemini"
+    key_variable: str | None = "GEMINI_API_KEY"
 
     def url(self, model: str) -> str:
         return f"{self.base_url}/v1beta/models/{quote(model, safe='-._')}:generateContent"
 
-    def headers(self) -> dict[str, str]:
-        return {"x-goog-api-key": self.api_key or "", "Content-Type": "application/json"}
+    def endpoint(self, request: ChatRequest) -> str:
+        return self.url(self.upstream_model or request.model)
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"x-goog-api-key": self.api_key or ""}
 
     # ----------------------------------------------------------------- request
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         """The JSON body sent for ``request`` (pure; no I/O)."""
-        system, history = split_system(request.messages, request.system)
-        history = normalize_history(history)
-        contents: list[dict[str, Any]] = []
-        for message in history:
-            role = "model" if message.role == "assistant" else "user"
-            parts = self._parts(message)
-            if not parts:
-                continue
-            if contents and contents[-1]["role"] == role:
-                contents[-1]["parts"].extend(parts)
-            else:
-                contents.append({"role": role, "parts": parts})
-        if not contents:
-            raise AdapterError("the conversation has no message to send")
-        if contents[0]["role"] != "user":  # a conversation starts with the user (e.g. after compression)
-            contents.insert(0, {"role": "user", "parts": [{"text": CONTINUE_PLACEHOLDER}]})
+        system, history = cv.split_system(request.messages, request.system)
+        history = cv.normalize_history(history)
+        contents = cv.alternating_turns(
+            (("model" if message.role == "assistant" else "user", self._parts(message)) for message in history),
+            items_key="parts",
+            is_result=lambda part: "functionResponse" in part,
+            placeholder={"text": CONTINUE_PLACEHOLDER},
+        )
         for content in contents:
-            parts = content["parts"]
-            if content["role"] == "user":
-                content["parts"] = [p for p in parts if "functionResponse" in p] + [p for p in parts if "functionResponse" not in p]
-            else:
-                first_call = next((p for p in parts if "functionCall" in p), None)
+            if content["role"] == "model":
+                first_call = next((p for p in content["parts"] if "functionCall" in p), None)
                 if first_call is not None and "thoughtSignature" not in first_call:
                     first_call["thoughtSignature"] = SKIP_SIGNATURE
         body: dict[str, Any] = {"contents": contents}
@@ -136,17 +101,13 @@ class GeminiAdapter:
         if config:
             body["generationConfig"] = config
         declarations = [
-            {"name": safe_name(tool.name), "description": tool.description, "parameters": _clean_schema(tool.parameters)}
+            {"name": safe_name(tool.name), **cv.described(tool.description), "parameters": _clean_schema(tool.parameters)}
             for tool in request.tools
         ]
-        declared = {d["name"] for d in declarations}
-        for name in tool_names_in(history):
-            if safe_name(name) not in declared:
-                declared.add(safe_name(name))
-                declarations.append({"name": safe_name(name), "description": "A tool used earlier in this conversation."})
-        for declaration in declarations:
-            if not declaration["description"]:
-                del declaration["description"]
+        declarations += [
+            {"name": name, "description": HISTORY_TOOL_DESCRIPTION}
+            for name in cv.history_only_tools((d["name"] for d in declarations), history)
+        ]
         if declarations:
             body["tools"] = [{"functionDeclarations": declarations}]
             if not request.tools:
@@ -162,8 +123,8 @@ class GeminiAdapter:
         content = message.content
         items = [{"type": "text", "text": content}] if isinstance(content, str) else (content or [])
         for item in items:  # the schema guarantees dict parts
-            url = image_url_of(item)
-            data = split_data_url(url) if url else None
+            url = cv.image_url_of(item)
+            data = cv.split_data_url(url) if url else None
             if data and message.role == "user":
                 parts.append({"inlineData": {"mimeType": data[0], "data": data[1]}})
                 continue
@@ -181,23 +142,8 @@ class GeminiAdapter:
         return parts
 
     # ----------------------------------------------------------------- reply
-    async def complete(self, request: ChatRequest) -> ChatReply:
-        """Send ``request``; return the reply, or raise ProviderError after the retries."""
-        body = self.build_body(request)
-        names = {safe_name(tool.name): tool.name for tool in request.tools}
-        started = time.perf_counter()
-        data = await post_json(
-            self.url(self.upstream_model or request.model),
-            headers=self.headers(),
-            body=body,
-            provider=self.provider,
-            secrets=[self.api_key],
-            key_variable=self.key_variable,
-            policy=self.policy,
-            transport=self.transport,
-        )
-        latency_ms = (time.perf_counter() - started) * 1000
-        return self.parse_reply(data, request.model, latency_ms, names)
+    def read_reply(self, data: dict[str, Any], request: ChatRequest, latency_ms: float) -> ChatReply:
+        return self.parse_reply(data, request.model, latency_ms, cv.sent_tool_names(request.tools))
 
     def parse_reply(
         self, data: dict[str, Any], model: str, latency_ms: float, names: dict[str, str] | None = None
@@ -208,7 +154,7 @@ class GeminiAdapter:
             feedback = data.get("promptFeedback") or {}
             reason = feedback.get("blockReason") if isinstance(feedback, dict) else None
             why = f"the prompt was blocked ({reason})" if reason else "no candidates in the answer"
-            raise ProviderError(redact(f"{self.provider} returned no reply: {why}", [self.api_key]), provider=self.provider)
+            raise self.no_reply(f"reply: {why}")
         candidate = candidates[0]
         parts = (candidate.get("content") or {}).get("parts") or []
         texts: list[str] = []
@@ -232,26 +178,11 @@ class GeminiAdapter:
                 )
             elif isinstance(part.get("text"), str):
                 (thoughts if part.get("thought") else texts).append(part["text"])
-        meta = data.get("usageMetadata") if isinstance(data.get("usageMetadata"), dict) else {}
-        usage = None
-        if meta:
-            usage = Usage(
-                input_tokens=meta.get("promptTokenCount"),
-                output_tokens=meta.get("candidatesTokenCount"),
-                extra={k: v for k, v in meta.items() if k not in ("promptTokenCount", "candidatesTokenCount")},
-            )
+        usage = cv.usage_from(data.get("usageMetadata"), "promptTokenCount", "candidatesTokenCount")
         extra: dict[str, Any] = {}
         if thoughts:
             extra["thoughts"] = "\n".join(thoughts)
         if data.get("modelVersion"):
             extra["modelVersion"] = data["modelVersion"]
-        return ChatReply(
-            text="".join(texts),
-            tool_calls=calls,
-            usage=usage,
-            finish_reason=candidate.get("finishReason"),
-            latency_ms=latency_ms,
-            model=model,
-            provider=self.provider,
-            provider_extra=extra,
-        )
+        return ChatReply(text="".join(texts), tool_calls=calls, usage=usage, finish_reason=candidate.get("finishReason"),
+                         latency_ms=latency_ms, model=model, provider=self.provider, provider_extra=extra)

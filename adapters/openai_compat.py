@@ -22,18 +22,14 @@ The reply's ``reasoning_content`` (Kimi, DeepSeek) is kept in ``ChatReply.provid
 from __future__ import annotations
 
 import re
-import time
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
+from store.schema import Message, ToolCall
 
-from store.schema import Message, ToolCall, Usage
-
-from ._convert import arguments_json, content_text, decode_arguments, image_url_of, normalize_history
+from ._convert import arguments_json, content_text, decode_arguments, image_url_of, normalize_history, usage_from
 from .base import ChatReply, ChatRequest
-from .errors import ProviderError
-from .redact import redact
-from .retry import RetryPolicy, post_json
+from .http_adapter import HttpAdapter
 
 _REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
 # Providers whose thinking models need reasoning_content of tool-call turns sent back, and
@@ -42,36 +38,29 @@ _REPLAY_REASONING = {"deepseek": True, "moonshot": False}
 _EXTRA_REPLY_FIELDS = ("reasoning_content", "reasoning", "refusal")
 
 
-class OpenAICompatAdapter:
-    """An :class:`~adapters.base.Adapter` for one OpenAI-compatible endpoint."""
+@dataclass(kw_only=True, eq=False, repr=False)
+class OpenAICompatAdapter(HttpAdapter):
+    """An :class:`~adapters.base.Adapter` for one OpenAI-compatible endpoint (``provider`` is required).
 
-    def __init__(
-        self,
-        *,
-        provider: str,
-        base_url: str,
-        api_key: str | None,
-        key_variable: str | None = None,
-        upstream_model: str | None = None,
-        extra_headers: dict[str, str] | None = None,
-        policy: RetryPolicy | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.provider = provider
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
-        self.key_variable = key_variable
-        self.upstream_model = upstream_model
-        self.extra_headers = dict(extra_headers or {})
-        self.policy = policy
-        self.transport = transport
+    ``extra_headers`` are sent with every request (e.g. OpenRouter's ``HTTP-Referer``); the key,
+    when set, goes in ``Authorization: Bearer``.
+    """
+
+    extra_headers: dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.extra_headers = dict(self.extra_headers or {})
 
     @property
     def url(self) -> str:
         return f"{self.base_url}/chat/completions"
 
-    def headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", **self.extra_headers}
+    def endpoint(self, request: ChatRequest) -> str:
+        return self.url
+
+    def auth_headers(self) -> dict[str, str]:
+        headers = dict(self.extra_headers or {})
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
@@ -143,21 +132,7 @@ class OpenAICompatAdapter:
         return parts
 
     # ----------------------------------------------------------------- reply
-    async def complete(self, request: ChatRequest) -> ChatReply:
-        """Send ``request``; return the reply, or raise ProviderError after the retries."""
-        body = self.build_body(request)
-        started = time.perf_counter()
-        data = await post_json(
-            self.url,
-            headers=self.headers(),
-            body=body,
-            provider=self.provider,
-            secrets=[self.api_key],
-            key_variable=self.key_variable,
-            policy=self.policy,
-            transport=self.transport,
-        )
-        latency_ms = (time.perf_counter() - started) * 1000
+    def read_reply(self, data: dict[str, Any], request: ChatRequest, latency_ms: float) -> ChatReply:
         return self.parse_reply(data, request.model, latency_ms)
 
     def parse_reply(self, data: dict[str, Any], model: str, latency_ms: float) -> ChatReply:
@@ -165,7 +140,7 @@ class OpenAICompatAdapter:
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             detail = data.get("error") or "no 'choices'"
-            raise ProviderError(redact(f"{self.provider} returned no completion: {detail}", [self.api_key]), provider=self.provider)
+            raise self.no_reply(f"completion: {detail}")
         choice = choices[0]
         message = choice.get("message") or {}
         calls = [
@@ -177,23 +152,8 @@ class OpenAICompatAdapter:
             for index, call in enumerate(message.get("tool_calls") or [])
             if isinstance(call, dict)
         ]
-        usage_data = data.get("usage") or {}
-        usage = None
-        if isinstance(usage_data, dict) and usage_data:
-            details = {k: v for k, v in usage_data.items() if k not in ("prompt_tokens", "completion_tokens", "total_tokens")}
-            usage = Usage(
-                input_tokens=usage_data.get("prompt_tokens"),
-                output_tokens=usage_data.get("completion_tokens"),
-                extra=details,
-            )
+        usage = usage_from(data.get("usage"), "prompt_tokens", "completion_tokens", drop=("total_tokens",))
         extra = {key: message[key] for key in _EXTRA_REPLY_FIELDS if message.get(key)}
-        return ChatReply(
-            text=content_text(message.get("content")),
-            tool_calls=calls,
-            usage=usage,
-            finish_reason=choice.get("finish_reason"),
-            latency_ms=latency_ms,
-            model=model,
-            provider=self.provider,
-            provider_extra=extra,
-        )
+        return ChatReply(text=content_text(message.get("content")), tool_calls=calls, usage=usage,
+                         finish_reason=choice.get("finish_reason"), latency_ms=latency_ms, model=model,
+                         provider=self.provider, provider_extra=extra)
