@@ -266,10 +266,6 @@ def index_strings(db_path: Path) -> Iterator[tuple[str, str]]:
         conn.close()
 
 
-def load_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def legacy_document(session_id: str, messages: int, marker: str = "legacy") -> dict[str, Any]:
     """A legacy ``.kimi_sessions/<id>.json`` document as the old Kimi server wrote it."""
     return {
