@@ -227,6 +227,30 @@ class SessionStore:
             on_date = as_utc(on_date).date()
         since_utc = _bound(since, time.min)
         until_utc = _bound(until, time.max)
+        for session in self._readable_sessions(listing, refuse_unopenable=True):
+            if model is not None and model not in session.models_used and model != session.current_model:
+                continue
+            if tag is not None and tag not in session.tags:
+                continue
+            if on_date is not None and session.created_at.date() != on_date:
+                continue
+            if since_utc is not None and session.created_at < since_utc:
+                continue
+            if until_utc is not None and session.created_at > until_utc:
+                continue
+            listing.sessions.append(summarize(session))
+        listing.sessions.sort(key=lambda item: item.updated_at, reverse=True)
+        return listing
+
+    def _readable_sessions(self, listing: SessionListing, *, refuse_unopenable: bool) -> Iterator[Session]:
+        """The sessions in :meth:`iter_session_files` that can be read, in that order.
+
+        The others go into ``listing``: a file whose name is not a valid id or whose schema is
+        newer than this program in ``refused`` (left in place), an unreadable one in
+        ``quarantined`` (moved by :meth:`read_file`); a file deleted meanwhile is skipped. An
+        ``OSError`` such as no permission is put in ``refused`` when ``refuse_unopenable``,
+        else raised.
+        """
         for path in self.iter_session_files():
             refusal = _refuse_bad_name(path)
             if refusal is not None:
@@ -245,21 +269,11 @@ class SessionStore:
             except SessionNotFound:
                 continue  # deleted between listing the folder and reading it
             except OSError as exc:
+                if not refuse_unopenable:
+                    raise
                 listing.refused.append(RefusedFile(path=str(path), reason=f"cannot be read: {exc}"))
                 continue
-            if model is not None and model not in session.models_used and model != session.current_model:
-                continue
-            if tag is not None and tag not in session.tags:
-                continue
-            if on_date is not None and session.created_at.date() != on_date:
-                continue
-            if since_utc is not None and session.created_at < since_utc:
-                continue
-            if until_utc is not None and session.created_at > until_utc:
-                continue
-            listing.sessions.append(summarize(session))
-        listing.sessions.sort(key=lambda item: item.updated_at, reverse=True)
-        return listing
+            yield session
 
     # -- writing -------------------------------------------------------------------------
 
@@ -414,23 +428,9 @@ class SessionStore:
 
     def rebuild_views(self) -> SessionListing:
         """Recreate ``by-model/`` and ``by-date/`` from the session files."""
-        sessions: list[Session] = []
         listing = SessionListing()
-        for path in self.iter_session_files():
-            refusal = _refuse_bad_name(path)
-            if refusal is not None:
-                listing.refused.append(refusal)
-                continue
-            try:
-                sessions.append(self.read_file(path))
-            except CorruptSession as exc:
-                listing.quarantined.append(
-                    QuarantineRecord(original_path=str(path), quarantined_path=str(exc.quarantined_to), reason=exc.reason)
-                )
-            except UnsupportedSchemaVersion as exc:
-                listing.refused.append(RefusedFile(path=str(path), reason=str(exc)))
-            except SessionNotFound:
-                continue  # deleted between listing the folder and reading it
+        # An unopenable file aborts the rebuild (as it always has) rather than losing its views.
+        sessions = list(self._readable_sessions(listing, refuse_unopenable=False))
         rebuild_all_views(self.layout, sessions)
         listing.sessions = [summarize(session) for session in sessions]
         return listing
