@@ -7,19 +7,13 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters._convert import (
-    NO_RESULT,
-    arguments_json,
-    arguments_object,
-    content_text,
-    decode_arguments,
-    normalize_history,
-    safe_id,
-    safe_name,
-    split_data_url,
-    split_system,
-    tool_names_in,
-)
+import pytest
+
+from adapters import _convert as cv
+from adapters._convert import NO_RESULT, arguments_json, arguments_object, content_text, decode_arguments
+from adapters._convert import normalize_history, safe_id, safe_name, split_data_url, split_system, tool_names_in
+from adapters.base import ToolSpec
+from adapters.errors import AdapterError
 from store.schema import Message, ToolCall
 
 SAFE = re.compile(r"^[a-zA-Z0-9_-]+$")
@@ -129,3 +123,40 @@ def test_split_system_and_tool_names() -> None:
     assert split_system(messages, "  ")[0] == "a"
     calls = [Message(role="assistant", content=None, tool_calls=[ToolCall(id="1", name="f"), ToolCall(id="2", name="g"), ToolCall(id="3", name="f")])]
     assert tool_names_in(calls) == ["f", "g"]
+
+
+def _turns(pieces: list[tuple[str, list[dict]]]) -> list[dict]:
+    return cv.alternating_turns(pieces, items_key="items", is_result=lambda item: "result" in item, placeholder={"text": "P"})
+
+
+def test_alternating_turns_merge_drop_order_and_placeholder() -> None:
+    turns = _turns([("user", [{"text": "a"}]), ("user", []), ("model", [{"text": "b"}]), ("user", [{"text": "c"}]), ("user", [{"result": 1}])])
+    assert turns == [
+        {"role": "user", "items": [{"text": "a"}]},
+        {"role": "model", "items": [{"text": "b"}]},
+        {"role": "user", "items": [{"result": 1}, {"text": "c"}]},  # merged, the result first
+    ]
+    assert _turns([("model", [{"text": "b"}, {"result": 2}])]) == [
+        {"role": "user", "items": [{"text": "P"}]},
+        {"role": "model", "items": [{"text": "b"}, {"result": 2}]},  # only user turns are reordered
+    ]
+    with pytest.raises(AdapterError, match="no message to send"):
+        _turns([("user", []), ("model", [])])
+
+
+def test_history_only_tools_and_tool_name_maps() -> None:
+    history = [
+        Message(role="assistant", tool_calls=[ToolCall(id="1", name="a.b"), ToolCall(id="2", name="kept")]),
+        Message(role="assistant", tool_calls=[ToolCall(id="3", name="a.b"), ToolCall(id="4", name="new")]),
+    ]
+    assert cv.history_only_tools(["kept"], history) == [safe_name("a.b"), "new"]
+    assert cv.history_only_tools([safe_name("a.b"), "kept", "new"], history) == []
+    assert cv.sent_tool_names([ToolSpec(name="a.b"), ToolSpec(name="ok")]) == {safe_name("a.b"): "a.b", "ok": "ok"}
+    assert cv.described("") == {} and cv.described("d") == {"description": "d"}
+
+
+def test_usage_from_shapes() -> None:
+    assert cv.usage_from(None, "i", "o") is None and cv.usage_from({}, "i", "o") is None and cv.usage_from([1], "i", "o") is None
+    usage = cv.usage_from({"i": 3, "o": 4, "total": 7, "cached": None, "other": 1}, "i", "o", drop=("total",))
+    assert (usage.input_tokens, usage.output_tokens, usage.extra) == (3, 4, {"cached": None, "other": 1})
+    assert cv.usage_from({"i": 3, "cached": None, "other": 1}, "i", "o", drop_none=True).extra == {"other": 1}
