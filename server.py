@@ -68,6 +68,7 @@ from store import (
     validate_session_id,
 )
 from store.legacy_kimi_store import LegacyKimiStore, LegacyFileUnreadable
+from utils.dates import InvalidDate, parse_user_time
 from utils.feature_flags import InvalidFlagValue, llm_unified_enabled
 
 log = logging.getLogger("llm_mcp_server")
@@ -504,13 +505,13 @@ async def _kimi_unified(app: App, prompt: str, session_id: str | None) -> dict[s
 # ------------------------------------------------------------------------------ read tools
 
 
-def _parse_time(value: str | None, name: str) -> datetime | None:
+def _parse_time(value: str | None, name: str, *, end_of_day: bool = False) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidChatArgument(f"{name}={value!r} is not an ISO-8601 date or time: use e.g. 2026-11-25 or 2026-11-25T13:00:00Z") from exc
+        return parse_user_time(value, end_of_day=end_of_day)
+    except InvalidDate as exc:
+        raise InvalidChatArgument(f"{name}={exc}") from exc
 
 
 def _check_page(limit: int, offset: int) -> None:
@@ -670,7 +671,7 @@ def build_server(app: App) -> MCPServer:
             role=role,
             session_id=session_id,
             since=_parse_time(since, "since"),
-            until=_parse_time(until, "until"),
+            until=_parse_time(until, "until", end_of_day=True),
             limit=limit,
             offset=offset,
         )

@@ -29,7 +29,7 @@ from store import (  # noqa: E402
     validate_session_id,
 )
 from store.paths import SESSIONS_DIR_ENV, resolve_root  # noqa: E402
-from store.schema import as_utc  # noqa: E402
+from utils.dates import InvalidDate, parse_user_time  # noqa: E402
 
 DESCRIPTION = f"""\
 Look into the session store without an MCP client.
@@ -49,12 +49,19 @@ class UsageError(Exception):
     """A bad argument value (exit code 2)."""
 
 
-def _datetime(value: str) -> datetime:
+def _since(value: str) -> datetime:
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO-8601 date or time (e.g. 2026-11-25T10:00)") from exc
-    return as_utc(parsed)
+        return parse_user_time(value)
+    except InvalidDate as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _until(value: str) -> datetime:
+    """A plain date as ``--until`` includes that whole day."""
+    try:
+        return parse_user_time(value, end_of_day=True)
+    except InvalidDate as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--model", help="only messages written by this model")
     search.add_argument("--role", choices=["system", "user", "assistant", "tool"], help="only messages with this role")
     search.add_argument("--session", dest="session_id", metavar="ID", help="only this session")
-    search.add_argument("--since", type=_datetime, help="only messages at or after this time (ISO-8601, UTC if no zone)")
-    search.add_argument("--until", type=_datetime, help="only messages at or before this time")
+    search.add_argument("--since", type=_since, help="only messages at or after this date or time (ISO-8601, UTC if no zone)")
+    search.add_argument("--until", type=_until, help="only messages at or before this time; a plain date includes that whole day")
     search.add_argument("--limit", type=int, default=20, help="number of hits (1-1000, default 20)")
     search.add_argument("--offset", type=int, default=0, help="skip this many hits (paging)")
 
