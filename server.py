@@ -16,6 +16,7 @@ import functools
 import inspect
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -33,6 +34,7 @@ import anyio
 import filelock
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
 
 from adapters.base import Adapter, ChatReply, ChatRequest
 from adapters.compression import fit_prompt
@@ -271,16 +273,19 @@ def _load_or_create(app: App, session_id: str | None, model: str) -> Session:
             return app.store.load(session_id)
 
 
-def scrub_reply(reply: ChatReply) -> ChatReply:
-    """The reply with every API key value from the environment replaced by ``[REDACTED]``.
+def scrub_reply(reply: ChatReply, adapter: object = None) -> ChatReply:
+    """The reply with every API key value replaced by ``[REDACTED]``.
 
-    A provider may echo the key (in the text, the usage details, reasoning fields); nothing of
-    it may reach a session file, the index or a tool result.
+    Keys are the adapter's own (whatever variable it came from, e.g. a custom endpoint's
+    ``api_key_env``) and every secret-looking environment variable. A provider may echo the
+    key (in the text, the usage details, reasoning fields); nothing of it may reach a session
+    file, the index or a tool result.
     """
     from adapters.redact import redact_secrets_deep
 
+    inner = getattr(adapter, "adapter", adapter)  # a registry ResolvedModel wraps the adapter
     data = reply.model_dump()
-    cleaned = redact_secrets_deep(data)
+    cleaned = redact_secrets_deep(data, [getattr(inner, "api_key", None)])
     return reply if cleaned == data else ChatReply.model_validate(cleaned)
 
 
@@ -404,7 +409,7 @@ async def _chat_unified(
             temperature=temperature,
             max_tokens=max_tokens,
         )
-        reply = scrub_reply(await adapter.complete(request))
+        reply = scrub_reply(await adapter.complete(request), adapter)
     except Exception as exc:  # whatever went wrong, the user's message is kept
         # Only anticipated errors are described in the file; a crash's text stays in the log.
         error = str(exc) if isinstance(exc, (AdapterError, PromptTooLarge)) else type(exc).__name__
@@ -453,7 +458,7 @@ async def _chat_legacy(app: App, prompt: str, session_id: str | None) -> dict[st
     turns.append(Message(role="user", content=prompt))
     request = ChatRequest(model=model, messages=repair_tool_pairs(turns), system=system)
     try:
-        reply = scrub_reply(await adapter.complete(request))
+        reply = scrub_reply(await adapter.complete(request), adapter)
     except Exception as exc:
         await anyio.to_thread.run_sync(
             legacy.append_exchange, session_id, model, [{"role": "user", "content": prompt}]
@@ -709,16 +714,72 @@ def build_server(app: App) -> MCPServer:
 # ------------------------------------------------------------------------------ process
 
 
+SERVER_EPILOG = """\
+environment:
+  LLM_SESSIONS_DIR       session root when --root is not given (default ./.llm_sessions)
+  KIMI_SESSIONS_DIR      legacy Kimi folder for kimi_chat with LLM_UNIFIED=0 (default ./.kimi_sessions)
+  LLM_UNIFIED            1 (default) unified store; 0 keeps the legacy kimi_chat behaviour
+  LLM_MCP_CONFIG         TOML/JSON file with custom endpoints and model aliases
+  LLM_MCP_ALLOWED_HOSTS  extra Host header values accepted over http (comma-separated, e.g. myhost:8765)
+  LLM_SUMMARY_MODEL      model that writes compression summaries (default: the session's model)
+  LLM_LOG_LEVEL          DEBUG, INFO (default), WARNING, ERROR; logs go to stderr
+  provider keys and base URLs: see the README, section "Providers"
+
+over http the MCP endpoint is /mcp; DNS-rebinding protection is always on, so only Host
+headers naming this server (loopback names, --host, LLM_MCP_ALLOWED_HOSTS) are accepted.
+"""
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range: use 1 to 65535")
+    return port
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="server.py",
         description="Start the llm-mcp-server MCP server (stdio by default, as MCP clients such as Claude Code expect).",
+        epilog=SERVER_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="MCP transport (default: stdio)")
     parser.add_argument("--host", default="127.0.0.1", help="address for --transport http (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8765, help="port for --transport http (default: 8765); the endpoint is /mcp")
+    parser.add_argument("--port", type=_port, default=8765, help="port for --transport http (default: 8765); the endpoint is /mcp")
     parser.add_argument("--root", default=None, help="session root (default: $LLM_SESSIONS_DIR or ./.llm_sessions)")
     return parser.parse_args(argv)
+
+
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+ALLOWED_HOSTS_ENV = "LLM_MCP_ALLOWED_HOSTS"
+
+
+def http_security(host: str) -> TransportSecuritySettings:
+    """DNS-rebinding protection for every --host (the SDK turns it on only for loopback hosts).
+
+    Accepted Host headers: the loopback names, ``--host`` itself unless it is a wildcard
+    address, and whatever ``$LLM_MCP_ALLOWED_HOSTS`` lists (``name`` or ``name:port``).
+    """
+    names = list(_LOOPBACK_HOSTS)
+    if host not in ("0.0.0.0", "::", ""):
+        names.append(f"[{host}]" if ":" in host else host)
+    names += [item.strip() for item in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if item.strip()]
+    allowed_hosts: list[str] = []
+    allowed_origins: list[str] = []
+    for name in names:
+        has_port = re.search(r":\d+$", name) is not None
+        patterns = [name] if has_port else [name, f"{name}:*"]
+        allowed_hosts += patterns
+        allowed_origins += [f"{scheme}://{pattern}" for pattern in patterns for scheme in ("http", "https")]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=list(dict.fromkeys(allowed_hosts)),
+        allowed_origins=list(dict.fromkeys(allowed_origins)),
+    )
 
 
 @contextmanager
@@ -752,7 +813,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging()
     root = resolve_root(args.root)
-    app = default_app(root)
+    try:
+        app = default_app(root)
+    except OSError as exc:
+        print(f"server.py: cannot use session root {root}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     removed = app.store.clean_stale_temp_files()
     if removed:
         log.info("removed %d stale temp file(s) left by crashed writers", len(removed))
@@ -764,7 +829,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         with background_indexing(root):
             if args.transport == "http":
                 log.info("serving MCP over streamable HTTP at http://%s:%d/mcp", args.host, args.port)
-                server.run("streamable-http", host=args.host, port=args.port, streamable_http_path="/mcp")
+                if args.host not in ("127.0.0.1", "localhost", "::1"):
+                    log.warning("listening on %s: the sessions are reachable from other machines (no authentication)", args.host)
+                server.run(
+                    "streamable-http",
+                    host=args.host,
+                    port=args.port,
+                    streamable_http_path="/mcp",
+                    transport_security=http_security(args.host),
+                )
             else:
                 server.run("stdio")
     except KeyboardInterrupt:

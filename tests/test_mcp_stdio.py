@@ -198,15 +198,17 @@ def test_http_transport_serves_mcp_at_slash_mcp(tmp_path: Path) -> None:
     with FakeOpenAI() as openai:
         env = {**os.environ, **base_env(tmp_path), **openai.env("OPENAI")}
         process = subprocess.Popen(
-            [sys.executable, SERVER, "--transport", "http", "--port", str(port), "--root", str(tmp_path / "root")],
+            # 127.0.0.2 (loopback, but not a name the SDK protects by itself) proves that
+            # server.py turns DNS-rebinding protection on for any --host.
+            [sys.executable, SERVER, "--transport", "http", "--host", "127.0.0.2", "--port", str(port), "--root", str(tmp_path / "root")],
             env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=(tmp_path / "http.log").open("w"),
         )
         try:
-            url = f"http://127.0.0.1:{port}/mcp"
+            url = f"http://127.0.0.2:{port}/mcp"
             deadline = time.monotonic() + 20
             while True:
                 try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    socket.create_connection(("127.0.0.2", port), timeout=0.2).close()
                     break
                 except OSError:
                     assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "http.log").read_text()
@@ -220,8 +222,17 @@ def test_http_transport_serves_mcp_at_slash_mcp(tmp_path: Path) -> None:
 
             assert anyio.run(scenario)["reply"] == "echo: over http"
             # DNS-rebinding protection is on: a foreign Host header is refused.
-            refused = httpx.post(url, headers={"Host": "evil.example", "Content-Type": "application/json"}, content=b"{}")
-            assert refused.status_code in (400, 403, 421)
+            # DNS-rebinding protection is on: a valid initialize with a foreign Host is refused
+            # (421 Misdirected Request), the same request with our own Host is served.
+            initialize = {
+                "jsonrpc": "2.0", "id": 1, "method": "initialize",
+                "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+            }
+            headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+            refused = httpx.post(url, headers={**headers, "Host": "evil.example"}, json=initialize)
+            assert refused.status_code == 421, refused.text
+            served = httpx.post(url, headers=headers, json=initialize)
+            assert served.status_code == 200, served.text
         finally:
             process.send_signal(signal.SIGTERM)
             try:
