@@ -67,6 +67,10 @@ class _OpenModel(BaseModel):
         existing = kept.get("extra") or {}
         if not isinstance(existing, dict):
             raise ValueError("'extra' must be an object")
+        clashes = sorted(key for key in unknown if key in existing and existing[key] != unknown[key])
+        if clashes:
+            # Merging would silently drop one of the two values: refuse (the file is quarantined).
+            raise ValueError(f"key(s) {clashes} appear both at top level and in 'extra' with different values")
         kept["extra"] = {**existing, **unknown}
         return kept
 
