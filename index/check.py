@@ -30,6 +30,32 @@ def _first_difference(expected: list[tuple[Any, ...]], actual: list[tuple[Any, .
     return "rows differ"  # pragma: no cover - unreachable when lists differ
 
 
+def index_file_problem(index_path: Path) -> IndexDifference | None:
+    """Why ``index_path`` cannot be compared at all (missing, other schema version), read-only.
+
+    ``--check`` calls this first so that checking never creates, upgrades or drops an index.
+    """
+    from index.database import INDEX_SCHEMA_VERSION
+
+    if not index_path.exists():
+        return IndexDifference(kind="index", path=index_path.name, detail="there is no index yet; run scripts/reindex.py to build it")
+    try:
+        conn = sqlite3.connect(f"file:{index_path}?mode=ro", uri=True)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return IndexDifference(kind="index", path=index_path.name, detail=f"the index cannot be read ({exc}); run scripts/reindex.py --full")
+    if version != INDEX_SCHEMA_VERSION:
+        return IndexDifference(
+            kind="index",
+            path=index_path.name,
+            detail=f"the index has schema version {version}, this program writes {INDEX_SCHEMA_VERSION}; run scripts/reindex.py --full",
+        )
+    return None
+
+
 def compare(
     conn: sqlite3.Connection,
     root: Path,

@@ -50,7 +50,7 @@ class ReindexReport(BaseModel):
         self.errors.extend(other.errors)
 
 
-DifferenceKind = Literal["missing", "extra", "stale", "rows", "unreadable", "fts"]
+DifferenceKind = Literal["missing", "extra", "stale", "rows", "unreadable", "fts", "index"]
 
 
 class IndexDifference(BaseModel):
@@ -59,7 +59,8 @@ class IndexDifference(BaseModel):
     ``missing``: a file has no rows; ``extra``: rows for a file that is gone; ``stale``: the file
     changed since it was indexed; ``rows``: the rows differ from what the file says (e.g. edited
     by hand); ``unreadable``: the file cannot be decoded (a sync will quarantine it); ``fts``: a
-    full-text table is inconsistent with its content table.
+    full-text table is inconsistent with its content table; ``index``: the index file itself is
+    missing or was built by another version of the index schema.
     """
 
     kind: DifferenceKind

@@ -21,7 +21,8 @@ if __package__ in (None, ""):  # run as `python scripts/reindex.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from index import Indexer, IndexWatcher, ReindexReport  # noqa: E402
-from store.paths import SESSIONS_DIR_ENV, resolve_root  # noqa: E402
+from index.check import index_file_problem  # noqa: E402
+from store.paths import SESSIONS_DIR_ENV, Layout, resolve_root  # noqa: E402
 
 # The progress bar appears only once the work has taken this long.
 PROGRESS_AFTER_SECONDS = 1.0
@@ -116,8 +117,12 @@ def run_sync(root: Path, full: bool, as_json: bool, out: TextIO, err: TextIO) ->
 
 
 def run_check(root: Path, as_json: bool, out: TextIO) -> int:
-    with Indexer(root) as indexer:
-        differences = indexer.check()
+    problem = index_file_problem(Layout(root).index)
+    if problem is not None:
+        differences = [problem]
+    else:
+        with Indexer(root) as indexer:
+            differences = indexer.check()
     if as_json:
         out.write(json.dumps({"differences": [d.model_dump() for d in differences]}, ensure_ascii=False) + "\n")
     else:
