@@ -185,6 +185,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except (SessionNotFound, CorruptSession, UnsupportedSchemaVersion) as exc:
         err.write(f"sessions.py {args.command}: {exc}\n")
         return 1
+    except OSError as exc:  # e.g. --root is a file, or a folder that cannot be created
+        where = f" {exc.filename}" if exc.filename else ""
+        err.write(f"sessions.py {args.command}: error: cannot use{where}: {exc.strerror or exc}\n")
+        return 2
 
 
 if __name__ == "__main__":

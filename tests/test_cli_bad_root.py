@@ -1,0 +1,32 @@
+"""The CLIs turn an unusable --root into a one-line error (exit 2), never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["scripts/sessions.py", "list"],
+        ["scripts/sessions.py", "search", "anything"],
+        ["scripts/reindex.py"],
+    ],
+)
+def test_a_root_under_a_file_is_a_clear_error(tmp_path: Path, command: list[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / command[0]), *command[1:], "--root", str(blocker / "root")],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "error: cannot use" in result.stderr and "Not a directory" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert blocker.read_text() == "x"
