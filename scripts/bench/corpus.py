@@ -287,6 +287,43 @@ def _chunks(total: int, size: int) -> Iterator[tuple[int, int]]:
         yield start, min(total, start + size)
 
 
+CORPUS_ROOT_MARKER = ".bench-corpus-root"
+
+
+class NotACorpusRoot(ValueError):
+    """The root already holds sessions that are not a benchmark corpus: refuse to mix them."""
+
+
+def claim_corpus_root(root: Path) -> None:
+    """Mark ``root`` as a benchmark corpus root, or refuse if it holds someone's real sessions.
+
+    The bench scripts take ``--root`` like every script (else ``$LLM_SESSIONS_DIR``, else
+    ``./.llm_sessions``); this check keeps a forgotten ``--root`` from filling a real store
+    with thousands of synthetic sessions.
+    """
+    marker = root / CORPUS_ROOT_MARKER
+    if marker.is_file():
+        return
+    sessions = Layout(root).sessions
+    existing = sum(1 for _ in sessions.glob("*.json")) if sessions.is_dir() else 0
+    if existing:
+        raise NotACorpusRoot(
+            f"refusing to write a synthetic corpus into {root}: it holds {existing} session file(s) that are "
+            "not a benchmark corpus; pass --root with an empty or new folder (e.g. --root /tmp/bench-corpus)"
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    marker.write_text("written by scripts/bench: synthetic sessions, safe to delete\n", encoding="utf-8")
+
+
+def cli_exit_code(main: Callable[[], int]) -> int:
+    """Run a bench script's ``main`` and turn a refused root into a one-line error (exit 2)."""
+    try:
+        return main()
+    except NotACorpusRoot as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
 def write_corpus(
     root: Path,
     sessions: int,
@@ -305,6 +342,7 @@ def write_corpus(
     """
     if sessions < 0 or messages < 0:
         raise ValueError("sessions and messages must be >= 0")
+    claim_corpus_root(root)
     layout = Layout(root)
     layout.sessions.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()

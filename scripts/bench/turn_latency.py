@@ -169,4 +169,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from scripts.bench.corpus import cli_exit_code
+
+    sys.exit(cli_exit_code(main))
