@@ -231,20 +231,63 @@ class Indexer:
              iso(datetime.now(timezone.utc))),
         )
 
-    def _write_session(self, conn: sqlite3.Connection, rel: str, session: Session) -> None:
-        self._delete_rows(conn, session.id)
-        conn.execute(
-            f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) VALUES ({_placeholders(SESSION_COLUMNS)})",
-            session_row(session, rel),
-        )
-        conn.executemany(
-            f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}) VALUES ({_placeholders(MESSAGE_COLUMNS)})",
-            message_rows(session),
-        )
-        conn.executemany(
-            f"INSERT INTO model_switches ({', '.join(SWITCH_COLUMNS)}) VALUES ({_placeholders(SWITCH_COLUMNS)})",
-            switch_rows(session),
-        )
+    def _write_session(self, conn: sqlite3.Connection, rel: str, session: Session, fresh: bool = False) -> None:
+        """Make the rows of ``session`` equal to what a rebuild would write.
+
+        Incremental: the stored message rows are compared with the new ones and only the rows
+        from the first difference on are replaced (a turn appends two messages, so usually only
+        those are inserted). ``fresh`` (full sync) skips the comparison: every row is written anew.
+        """
+        new_session = session_row(session, rel)
+        new_messages = message_rows(session)
+        new_switches = switch_rows(session)
+        stored = None if fresh else conn.execute(
+            f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions WHERE session_id = ?", (session.id,)
+        ).fetchone()
+        if stored is None:
+            # Stray rows (a crash, another writer during a full rebuild) must not collide.
+            self._delete_rows(conn, session.id)
+            conn.execute(
+                f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) VALUES ({_placeholders(SESSION_COLUMNS)})",
+                new_session,
+            )
+            self._insert_messages(conn, new_messages)
+            self._insert_switches(conn, new_switches)
+            return
+        if tuple(stored) != new_session:
+            assignments = ", ".join(f"{column} = ?" for column in SESSION_COLUMNS[1:])
+            conn.execute(f"UPDATE sessions SET {assignments} WHERE session_id = ?", (*new_session[1:], session.id))
+        old_messages = conn.execute(
+            f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages WHERE session_id = ? ORDER BY position", (session.id,)
+        ).fetchall()
+        common = 0
+        for old, new in zip(old_messages, new_messages):
+            if old != new:
+                break
+            common += 1
+        if common < len(old_messages):
+            conn.execute("DELETE FROM messages WHERE session_id = ? AND position >= ?", (session.id, common))
+        self._insert_messages(conn, new_messages[common:])
+        old_switches = conn.execute(
+            f"SELECT {', '.join(SWITCH_COLUMNS)} FROM model_switches WHERE session_id = ? ORDER BY position", (session.id,)
+        ).fetchall()
+        if old_switches != new_switches:
+            conn.execute("DELETE FROM model_switches WHERE session_id = ?", (session.id,))
+            self._insert_switches(conn, new_switches)
+
+    @staticmethod
+    def _insert_messages(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            conn.executemany(
+                f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}) VALUES ({_placeholders(MESSAGE_COLUMNS)})", rows
+            )
+
+    @staticmethod
+    def _insert_switches(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            conn.executemany(
+                f"INSERT INTO model_switches ({', '.join(SWITCH_COLUMNS)}) VALUES ({_placeholders(SWITCH_COLUMNS)})", rows
+            )
 
     def _index_one(
         self, conn: sqlite3.Connection, rel: str, known: _Known | None, mode: str, report: ReindexReport
@@ -283,7 +326,7 @@ class Indexer:
             self._handle_unreadable(conn, rel, path, decoded, report)
             return
         assert decoded.session is not None
-        self._write_session(conn, rel, decoded.session)
+        self._write_session(conn, rel, decoded.session, fresh=mode == "full")
         self._remember(conn, rel, decoded, "indexed", None)
         report.indexed += 1
 
@@ -392,6 +435,66 @@ class Indexer:
                     self._index_one(conn, rel, known, "hash", report)
         report.seconds = time.monotonic() - started
         return report
+
+    def index_session(self, path: Path | str, session: Session, data: bytes | None = None) -> ReindexReport:
+        """Index ``session``, already decoded from the session file ``path``, without decoding it again.
+
+        ``data`` is the file's content as written; if given and the file on disk no longer holds
+        exactly these bytes (another writer came in between), the file is read and decoded as
+        ``index_paths`` would. Without ``data`` the caller promises ``session`` is what the file
+        holds now. Either way the ``files`` row records the file's stat and sha256 taken inside
+        the write transaction, so a later sync sees any newer write. Raises ``ValueError`` if
+        ``path`` is not a session file under ``sessions/`` or its name disagrees with ``session.id``.
+        """
+        path = Path(path)
+        if os.path.dirname(os.path.abspath(path)) != os.path.abspath(self.layout.sessions) or not is_session_file_name(
+            path.name
+        ):
+            raise ValueError(f"{path} is not a session file in {self.layout.sessions}")
+        if session.id != path.stem:
+            raise ValueError(f"the file name says id {path.stem!r} but the session is {session.id!r}")
+        return self.recovering(lambda: self._index_session(path, session, data))
+
+    def _index_session(self, path: Path, session: Session, data: bytes | None) -> ReindexReport:
+        started = time.monotonic()
+        report = ReindexReport()
+        rel = f"sessions/{path.name}"
+        with self._lock:
+            conn = self._connection()
+            if self._needs_rebuild:
+                return self._sync(False, None)
+            with write_transaction(conn):
+                known = self._known(conn, rel).get(rel)
+                current = self._read_exactly(path, data)
+                if current is None:
+                    self._index_one(conn, rel, known, "hash", report)  # changed, gone or a symlink
+                else:
+                    st, digest = current
+                    decoded = _Decoded(b"", digest, st, session, None, None)
+                    report.files_seen += 1
+                    if known is not None and known.sha256 == digest and known.status == "indexed":
+                        self._remember(conn, rel, decoded, "indexed", None)
+                        report.skipped += 1
+                    else:
+                        self._write_session(conn, rel, session)
+                        self._remember(conn, rel, decoded, "indexed", None)
+                        report.indexed += 1
+        report.seconds = time.monotonic() - started
+        return report
+
+    @staticmethod
+    def _read_exactly(path: Path, data: bytes | None) -> tuple[os.stat_result, str] | None:
+        """(stat, sha256) of the file as it is now, if it holds ``data`` (any content if None)."""
+        try:
+            st = os.lstat(path)  # before reading: a write after it shows as a newer stat later
+            if data is not None and st.st_size != len(data):
+                return None
+            on_disk = read_file_no_follow(path)
+        except OSError:
+            return None
+        if data is not None and on_disk != data:
+            return None
+        return st, hashlib.sha256(on_disk).hexdigest()
 
     def rebuild_if_needed(self) -> ReindexReport | None:
         """If the index file was deleted, damaged (or never built), recreate it and sync; else None."""

@@ -1,0 +1,225 @@
+"""The fast paths of the index (incremental rows, ``index_session``, bulk full sync, streamed
+sync, bounded watcher batching) give exactly what a from-scratch rebuild gives."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from index import Indexer, SearchIndex
+from store import Message, SessionStore
+from store.codec import encode_session
+from tests.test_index_indexer import table_rows
+
+
+def rebuilt_rows(root: Path, tmp_path: Path) -> dict[str, list[tuple]]:  # type: ignore[type-arg]
+    """The rows a fresh full rebuild of a copy of ``root``'s session files gives."""
+    copy = tmp_path / f"rebuild-{len(list(tmp_path.iterdir()))}"
+    shutil.copytree(root / "sessions", copy / "sessions")
+    with Indexer(copy) as fresh:
+        fresh.sync(full=True)
+    return table_rows(copy)
+
+
+def rowids(root: Path, session_id: str) -> list[tuple[int, int]]:
+    conn = sqlite3.connect(root / "index.sqlite")
+    try:
+        return conn.execute(
+            "SELECT position, message_rowid FROM messages WHERE session_id = ? ORDER BY position", (session_id,)
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def assert_equals_rebuild(indexer: Indexer, root: Path, tmp_path: Path) -> None:
+    assert table_rows(root) == rebuilt_rows(root, tmp_path)
+    assert indexer.check() == []
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SessionStore:
+    return SessionStore(tmp_path / "root")
+
+
+@pytest.fixture
+def indexer(store: SessionStore) -> Indexer:
+    with Indexer(store.root) as ix:
+        yield ix
+
+
+def make_session(store: SessionStore, session_id: str = "long", messages: int = 6) -> None:
+    store.create(session_id, title="walrus notes", model="kimi-k2")
+    store.append_messages(
+        session_id,
+        [Message(role="user" if i % 2 == 0 else "assistant", content=f"message {i} about lock{i}") for i in range(messages)],
+    )
+
+
+def search_ids(root: Path, query: str) -> list[tuple[str, str | None]]:
+    with SearchIndex(root) as index:
+        return [(hit.session_id, hit.message_id) for hit in index.search(query, limit=50)]
+
+
+def test_append_inserts_only_the_new_messages(store: SessionStore, indexer: Indexer, tmp_path: Path) -> None:
+    make_session(store)
+    make_session(store, "other", 3)
+    indexer.sync()
+    before = rowids(store.root, "long")
+    store.append_messages("long", [Message(role="user", content="zebra question"), Message(role="assistant", content="zebra answer")])
+    report = indexer.index_paths([store.path_for("long")])
+    assert (report.indexed, report.skipped) == (1, 0)
+    after = rowids(store.root, "long")
+    assert after[: len(before)] == before  # the old rows were left alone
+    assert len(after) == len(before) + 2
+    assert_equals_rebuild(indexer, store.root, tmp_path)
+    assert len(search_ids(store.root, "zebra")) == 2
+
+
+def test_edit_of_an_earlier_message_replaces_from_there_on(store: SessionStore, indexer: Indexer, tmp_path: Path) -> None:
+    make_session(store)
+    indexer.sync()
+    before = rowids(store.root, "long")
+
+    def edit(session) -> None:  # type: ignore[no-untyped-def]
+        session.messages[2].content = "rewritten with narwhal"
+
+    store.update("long", edit)
+    indexer.index_paths([store.path_for("long")])
+    after = rowids(store.root, "long")
+    assert after[:2] == before[:2]
+    assert len(after) == len(before)
+    assert_equals_rebuild(indexer, store.root, tmp_path)
+    assert search_ids(store.root, "narwhal") and not [hit for hit in search_ids(store.root, "lock2")]
+
+
+@pytest.mark.parametrize("where", ["tail", "middle", "all"])
+def test_deleted_messages_leave_no_rows(store: SessionStore, indexer: Indexer, tmp_path: Path, where: str) -> None:
+    make_session(store)
+    indexer.sync()
+
+    def delete(session) -> None:  # type: ignore[no-untyped-def]
+        if where == "tail":
+            del session.messages[-2:]
+        elif where == "middle":
+            del session.messages[1]
+        else:
+            session.messages.clear()
+
+    store.update("long", delete)
+    indexer.index_paths([store.path_for("long")])
+    assert_equals_rebuild(indexer, store.root, tmp_path)
+    if where != "middle":
+        assert not search_ids(store.root, "lock5")
+    else:
+        assert not search_ids(store.root, "lock1") and search_ids(store.root, "lock5")
+
+
+def test_retitle_tags_and_switches_update_the_session_row(store: SessionStore, indexer: Indexer, tmp_path: Path) -> None:
+    make_session(store)
+    indexer.sync()
+    store.set_title("long", "platypus plans")
+    store.set_tags("long", ["x", "y"])
+    store.record_model_switch("long", "gpt-4o", warning="switched")
+    indexer.index_paths([store.path_for("long")])
+    assert_equals_rebuild(indexer, store.root, tmp_path)
+    assert search_ids(store.root, "platypus") == [("long", None)]
+    assert not search_ids(store.root, "walrus")
+    store.record_model_switch("long", "kimi-k2", warning="back")
+    indexer.index_paths([store.path_for("long")])
+    assert_equals_rebuild(indexer, store.root, tmp_path)
+    assert len(SearchIndex(store.root).model_switch_history("long")) == 2
+
+
+def test_unchanged_file_is_skipped(store: SessionStore, indexer: Indexer) -> None:
+    make_session(store)
+    indexer.sync()
+    report = indexer.index_paths([store.path_for("long")])
+    assert (report.indexed, report.skipped) == (0, 1)
+
+
+def test_index_session_with_data_records_the_file(store: SessionStore, indexer: Indexer, tmp_path: Path) -> None:
+    make_session(store)
+    indexer.sync()
+    store.append_message("long", Message(role="user", content="okapi sighting"))
+    path = store.path_for("long")
+    data = path.read_bytes()
+    session = store.load("long")
+    report = indexer.index_session(path, session, data)
+    assert (report.files_seen, report.indexed) == (1, 1)
+    assert_equals_rebuild(indexer, store.root, tmp_path)
+    assert indexer.signature_matches()  # the files row has the file's stat: a sync skips it
+    assert indexer.sync().indexed == 0
+    again = indexer.index_session(path, session, data)
+    assert (again.indexed, again.skipped) == (0, 1)
+
+
+def test_index_session_without_data_reads_the_stamp_from_disk(store: SessionStore, indexer: Indexer, tmp_path: Path) -> None:
+    make_session(store)
+    store.append_message("long", Message(role="user", content="okapi sighting"))
+    path = store.path_for("long")
+    report = indexer.index_session(str(path), store.load("long"))
+    assert report.indexed == 1
+    assert_equals_rebuild(indexer, store.root, tmp_path)
+    assert indexer.signature_matches()
+
+
+def test_index_session_falls_back_to_the_file_when_it_changed(store: SessionStore, indexer: Indexer, tmp_path: Path) -> None:
+    make_session(store)
+    indexer.sync()
+    path = store.path_for("long")
+    stale = store.load("long")
+    stale_data = encode_session(stale)
+    store.append_message("long", Message(role="user", content="newer write by someone else"))
+    report = indexer.index_session(path, stale, stale_data)
+    assert report.indexed == 1
+    assert_equals_rebuild(indexer, store.root, tmp_path)  # the newer file's rows, not the stale session's
+    # same size but other bytes: still read from disk
+    current = path.read_bytes()
+    other = store.load("long")
+    report = indexer.index_session(path, other, current[:-1] + b" ")
+    assert indexer.check() == []
+
+
+def test_index_session_of_a_deleted_file_drops_its_rows(store: SessionStore, indexer: Indexer) -> None:
+    make_session(store)
+    indexer.sync()
+    session = store.load("long")
+    path = store.path_for("long")
+    data = path.read_bytes()
+    path.unlink()
+    report = indexer.index_session(path, session, data)
+    assert report.removed == 1
+    assert table_rows(store.root)["messages"] == []
+
+
+def test_index_session_refuses_wrong_paths(store: SessionStore, indexer: Indexer, tmp_path: Path) -> None:
+    make_session(store)
+    session = store.load("long")
+    with pytest.raises(ValueError, match="not a session file"):
+        indexer.index_session(tmp_path / "long.json", session)
+    with pytest.raises(ValueError, match="not a session file"):
+        indexer.index_session(store.root / "sessions" / ".long.json", session)
+    with pytest.raises(ValueError, match="says id"):
+        indexer.index_session(store.path_for("other"), session)
+
+
+def test_index_session_on_a_new_index_runs_a_sync(store: SessionStore, tmp_path: Path) -> None:
+    make_session(store)
+    make_session(store, "other", 2)
+    with Indexer(store.root) as ix:
+        report = ix.index_session(store.path_for("long"), store.load("long"))
+        assert report.indexed == 2
+        assert_equals_rebuild(ix, store.root, tmp_path)
+
+
+def test_stray_rows_without_a_session_row_are_replaced(store: SessionStore, indexer: Indexer, tmp_path: Path) -> None:
+    make_session(store)
+    indexer.sync()
+    conn = indexer.connection
+    conn.execute("DELETE FROM sessions WHERE session_id = 'long'")  # messages stay behind
+    store.append_message("long", Message(role="user", content="one more"))
+    indexer.index_paths([store.path_for("long")])
+    assert_equals_rebuild(indexer, store.root, tmp_path)
