@@ -65,12 +65,18 @@ def _until(value: str) -> datetime:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    root_help = f"session root (default: ${SESSIONS_DIR_ENV}, else ./.llm_sessions)"
+    json_help = "print JSON on stdout (for machines)"
+    # --root/--json work before or after the command; SUPPRESS keeps a subcommand from
+    # resetting a value given before it.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--root", metavar="DIR", help=f"session root (default: ${SESSIONS_DIR_ENV}, else ./.llm_sessions)")
-    common.add_argument("--json", action="store_true", help="print JSON on stdout (for machines)")
+    common.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS, help=root_help)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=json_help)
     parser = argparse.ArgumentParser(
         prog="sessions.py", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--root", metavar="DIR", default=None, help=root_help)
+    parser.add_argument("--json", action="store_true", default=False, help=json_help)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     search = commands.add_parser("search", parents=[common], help="ranked full-text search with snippets")
@@ -182,7 +188,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except (InvalidQuery, InvalidSessionId, ValueError) as exc:
         err.write(f"sessions.py {args.command}: error: {exc}\n")
         return 2
-    except (SessionNotFound, CorruptSession, UnsupportedSchemaVersion) as exc:
+    except SessionNotFound as exc:
+        err.write(f"sessions.py {args.command}: no session with id {exc.session_id!r}; `sessions.py list` shows the ids\n")
+        return 1
+    except (CorruptSession, UnsupportedSchemaVersion) as exc:
         err.write(f"sessions.py {args.command}: {exc}\n")
         return 1
     except OSError as exc:  # e.g. --root is a file, or a folder that cannot be created

@@ -30,3 +30,24 @@ def test_a_root_under_a_file_is_a_clear_error(tmp_path: Path, command: list[str]
     assert "error: cannot use" in result.stderr and "Not a directory" in result.stderr
     assert "Traceback" not in result.stderr
     assert blocker.read_text() == "x"
+
+
+def test_sessions_cli_takes_root_and_json_before_or_after_the_command(tmp_path: Path) -> None:
+    from scripts import sessions
+    from store import SessionStore
+
+    SessionStore(tmp_path / "r").create("only")
+    for argv in (["--root", str(tmp_path / "r"), "--json", "list"], ["list", "--root", str(tmp_path / "r"), "--json"]):
+        out = __import__("io").StringIO()
+        assert sessions.main(argv, out=out) == 0
+        assert '"id": "only"' in out.getvalue()
+
+
+def test_sessions_cli_not_found_names_its_own_list_command(tmp_path: Path) -> None:
+    import io
+
+    from scripts import sessions
+
+    err = io.StringIO()
+    assert sessions.main(["show", "nope", "--root", str(tmp_path / "r")], out=io.StringIO(), err=err) == 1
+    assert "`sessions.py list` shows the ids" in err.getvalue()
