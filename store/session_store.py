@@ -8,9 +8,10 @@ import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -91,34 +92,132 @@ def summarize(session: Session) -> SessionSummary:
     )
 
 
-class _LastWritten:
-    """Per session id, the exact bytes this store last wrote and the private object they encode.
+ViewKey = tuple[str, str | None, tuple[str, ...]]
 
-    Only ``append_messages`` uses it, under the session lock: when the file still holds
-    exactly those bytes (compared in full, so another process, another store object or a
-    person editing the file is always noticed), the object stands in for decoding the file,
-    which is what makes an append cost O(encode) instead of O(decode + encode). The objects
-    are never handed to callers, so nothing outside can change them.
+
+def view_key(session: Session) -> ViewKey:
+    """What the view links of ``session`` depend on: its creation day, current model and models used."""
+    return (f"{session.created_at:%Y-%m-%d}", session.current_model, tuple(session.models_used))
+
+
+# Top-level containers a change may append to or assign; copied so the original stays as it was.
+_LIST_FIELDS = ("tags", "models_used", "messages", "model_switches", "summaries")
+_DICT_FIELDS = ("tool_state", "extensions", "extra")
+
+
+def working_copy(session: Session) -> Session:
+    """A shallow copy of ``session`` whose top-level lists and dicts are its own.
+
+    Appending to or assigning fields of the copy leaves ``session`` unchanged; the items
+    (messages, switches, summaries) are shared, so they must not be changed in place. Costs
+    O(number of items) pointer copies, no validation.
+    """
+    update: dict[str, object] = {name: list(getattr(session, name)) for name in _LIST_FIELDS}
+    update.update((name, dict(getattr(session, name))) for name in _DICT_FIELDS)
+    return session.model_copy(update=update)
+
+
+_ITEM_LISTS = ("messages", "model_switches", "summaries")
+
+
+def as_decoded(previous: Session, session: Session) -> Session:
+    """``session`` (a changed working copy of ``previous``) as decoding its encoded bytes gives it.
+
+    Items taken over from ``previous`` (already in that form) are kept as they are; new items and
+    the top-level fields go through their JSON form once (UTC times, JSON values), so a cached
+    object never differs from what a reader of the file would see. O(new items), not O(session).
+    """
+    known = {id(item) for name in _ITEM_LISTS for item in getattr(previous, name)}
+    lists = {
+        name: [
+            item if id(item) in known else type(item).model_validate(item.model_dump(mode="json"))
+            for item in getattr(session, name)
+        ]
+        for name in _ITEM_LISTS
+    }
+    head = Session.model_validate(session.model_dump(mode="json", exclude=set(_ITEM_LISTS)))
+    return head.model_copy(update=lists)
+
+
+@dataclass(frozen=True)
+class SessionSnapshot:
+    """A session and the exact bytes of its file it was decoded from.
+
+    ``session`` may be shared with this store's cache and with other callers: treat it as
+    read-only (never mutate it or its items). ``data`` is what the file held when it was read.
+    """
+
+    session: Session
+    data: bytes
+    path: Path
+
+
+@dataclass(frozen=True)
+class UpdateResult(Generic[T]):
+    """What :meth:`SessionStore.update_shared` wrote: ``change``'s return value, the session as
+    written (read-only, shared like a :class:`SessionSnapshot`) and the exact bytes written."""
+
+    result: T
+    session: Session
+    data: bytes
+    path: Path
+
+
+@dataclass(frozen=True)
+class _Entry:
+    data: bytes
+    session: Session
+    # The view key whose links this store made sure of when it wrote ``data`` (None: only read).
+    views: ViewKey | None
+
+
+class _LastWritten:
+    """Per session id, the exact bytes this store last wrote or read and the object they decode to.
+
+    A lookup hands the object out only when the file holds exactly those bytes now (compared
+    in full, so a change by another process, another store object or a person editing the
+    file is always noticed): that is what lets a turn skip decoding the file. The objects are
+    never mutated once stored (writers change a :func:`working_copy`), so they can be shared
+    read-only with callers of ``snapshot`` and ``update_shared``.
     """
 
     def __init__(self, size: int) -> None:
-        self._entries: OrderedDict[str, tuple[bytes, Session]] = OrderedDict()
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._guard = threading.Lock()
         self._size = size
 
-    def take(self, session_id: str, current: bytes) -> Session | None:
-        """Remove and return the object for ``session_id`` if ``current`` is what was written."""
+    def get(self, session_id: str, current: bytes | None) -> _Entry | None:
+        """The entry for ``session_id`` if ``current`` is exactly its bytes, else None."""
+        if current is None:
+            return None
         with self._guard:
-            entry = self._entries.pop(session_id, None)
-        if entry is not None and entry[0] == current:
-            return entry[1]
+            entry = self._entries.get(session_id)
+            if entry is not None:
+                self._entries.move_to_end(session_id)
+        if entry is not None and entry.data == current:
+            return entry
         return None
 
-    def put(self, session_id: str, data: bytes, session: Session) -> None:
+    def put(self, session_id: str, data: bytes, session: Session, views: ViewKey | None = None) -> None:
         with self._guard:
-            self._entries[session_id] = (data, session)
+            self._entries[session_id] = _Entry(data, session, views)
+            self._entries.move_to_end(session_id)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
+
+    def discard(self, session_id: str) -> None:
+        with self._guard:
+            self._entries.pop(session_id, None)
+
+
+def _read_regular(path: Path) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file (not a symlink, folder, pipe or device), else None."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        return read_file_no_follow(path)
+    except OSError:
+        return None
 
 
 class SessionStore:
@@ -162,6 +261,10 @@ class SessionStore:
 
         A file newer than this program raises ``UnsupportedSchemaVersion`` and stays put.
         """
+        return self._read_checked(path)[1]
+
+    def _read_checked(self, path: Path) -> tuple[bytes, Session]:
+        """:meth:`read_file`, also returning the bytes the session was decoded from."""
         try:
             mode = os.lstat(path).st_mode
             if stat.S_ISLNK(mode):
@@ -172,7 +275,7 @@ class SessionStore:
             session = decode_session(data, path)
             if session.id != path.stem:
                 raise UnreadableSessionFile(path, f"the file name says id {path.stem!r} but the document says {session.id!r}")
-            return session
+            return data, session
         except UnreadableSessionFile as exc:
             raise self._quarantine_unreadable(path, exc.reason) from exc
         except OSError as exc:
@@ -197,6 +300,24 @@ class SessionStore:
         if not os.path.lexists(path):
             raise SessionNotFound(session_id)
         return self.read_file(path)
+
+    def snapshot(self, session_id: str) -> SessionSnapshot:
+        """The session and the bytes of its file, for reading only (see :class:`SessionSnapshot`).
+
+        Raises like :meth:`load`. The file is read in full every time; it is decoded only when
+        its bytes differ from the ones this store last wrote or read for the id, so a change
+        made by anyone else is always seen. Use :meth:`load` for a session you want to change.
+        """
+        path = self.path_for(session_id)
+        if not os.path.lexists(path):
+            raise SessionNotFound(session_id)
+        current = _read_regular(path)
+        entry = self._last_written.get(session_id, current)
+        if entry is not None:
+            return SessionSnapshot(entry.session, entry.data, path)
+        data, session = self._read_checked(path)
+        self._last_written.put(session_id, data, session)
+        return SessionSnapshot(session, data, path)
 
     def iter_session_files(self) -> Iterator[Path]:
         """The ``*.json`` files in ``sessions/``, sorted by name (temp files excluded)."""
@@ -333,25 +454,59 @@ class SessionStore:
 
         ``change`` mutates the session in place and may return a value, which is returned.
         If it raises, nothing is written. It must not change ``session.id`` (``ValueError``).
+        The session ``change`` sees is decoded from the file for this call alone, so it may
+        change anything, items included.
         """
         path = self.path_for(session_id)
         with locked(self._lock_path(session_id)):
             if not os.path.lexists(path):
                 raise SessionNotFound(session_id)
-            session = self.read_file(path)
-            # Only what the views depend on; ``change`` may mutate the lists in place.
-            previous = Session.model_construct(
-                id=session.id,
-                created_at=session.created_at,
-                current_model=session.current_model,
-                models_used=list(session.models_used),
-            )
+            previous = self.read_file(path)
+            # The copy is changed; ``previous`` keeps what the views were made from.
+            session = working_copy(previous)
             result = change(session)
             if session.id != session_id:
                 raise ValueError(f"an update must not change the session id ({session_id!r} -> {session.id!r})")
             session.updated_at = utc_now()
             self._write(session, previous)
             return result
+
+    def update_shared(self, session_id: str, change: Callable[[Session], T]) -> UpdateResult[T]:
+        """Like :meth:`update`, but cheaper for appends, and returns what was written.
+
+        ``change`` gets a :func:`working_copy`: it may assign fields and append to or replace
+        the top-level lists and dicts, but must NOT change existing items (messages, switches,
+        summaries) in place, because they are shared with earlier snapshots. When the file
+        still holds exactly the bytes this store last wrote or read (compared in full under
+        the lock), it is not decoded again, and the view links are not checked again if the
+        models and the creation day did not change. The returned session is shared read-only.
+        """
+        path = self.path_for(session_id)
+        with locked(self._lock_path(session_id)):
+            if not os.path.lexists(path):
+                raise SessionNotFound(session_id)
+            entry = self._last_written.get(session_id, _read_regular(path))
+            previous = entry.session if entry is not None else self.read_file(path)
+            session = working_copy(previous)
+            result = change(session)
+            if session.id != session_id:
+                raise ValueError(f"an update must not change the session id ({session_id!r} -> {session.id!r})")
+            session.updated_at = utc_now()
+            session = as_decoded(previous, session)
+            data = self._write_known(path, session, previous, entry)
+        return UpdateResult(result, session, data, path)
+
+    def _write_known(self, path: Path, session: Session, previous: Session, entry: _Entry | None) -> bytes:
+        """Write ``session`` (a working copy of ``previous``), refresh its views if needed, cache it."""
+        data = encode_session(session)
+        atomic_write_bytes(path, data)
+        key = view_key(session)
+        # Views were made for exactly these models and day when this store wrote the bytes
+        # the file still held: nothing to check. Otherwise (another writer, new model) check.
+        if entry is None or entry.views != key:
+            update_views(self.layout, session, previous)
+        self._last_written.put(session.id, data, session, key)
+        return data
 
     def append_messages(self, session_id: str, messages: Iterable[Message]) -> list[Message]:
         """Append messages in one atomic write; models they name join ``models_used``.
@@ -361,32 +516,15 @@ class SessionStore:
         afterwards does not change the session.
         """
         batch = list(messages)
-        stored = [Message.model_validate(message.model_dump(mode="json")) for message in batch]
-        path = self.path_for(session_id)
-        with locked(self._lock_path(session_id)):
-            if not os.path.lexists(path):
-                raise SessionNotFound(session_id)
-            session = self._session_for_append(session_id, path)
-            for message in stored:
+
+        def change(session: Session) -> None:
+            # update_shared stores normalised copies (as_decoded), never these objects.
+            for message in batch:
                 session.note_model(message.model)
                 session.messages.append(message)
-            session.updated_at = utc_now()
-            data = encode_session(session)
-            atomic_write_bytes(path, data)
-            update_views(self.layout, session)
-            self._last_written.put(session_id, data, session)
-        return batch
 
-    def _session_for_append(self, session_id: str, path: Path) -> Session:
-        try:
-            current = read_file_no_follow(path)
-        except OSError:
-            current = None  # a symlink, a folder...: read_file below quarantines it
-        if current is not None:
-            cached = self._last_written.take(session_id, current)
-            if cached is not None:
-                return cached
-        return self.read_file(path)
+        self.update_shared(session_id, change)
+        return batch
 
     def append_message(self, session_id: str, message: Message) -> Message:
         return self.append_messages(session_id, [message])[0]
