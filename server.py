@@ -92,7 +92,9 @@ class App:
 
     ``resolve_adapter(model)`` returns the adapter for a model or raises ``UnknownModel`` /
     ``MissingApiKey``; ``index_paths(paths)`` brings the index up to date for files just
-    written (read-your-writes for ``search_sessions``).
+    written (read-your-writes for ``search_sessions``). ``index_session(path, session, data)``,
+    when set, is used instead after a chat turn: it indexes the session just written from the
+    already decoded object and its exact bytes (no second read and decode of the file).
     """
 
     store: SessionStore
@@ -101,6 +103,7 @@ class App:
     context_window: Callable[[str], int]
     estimate_tokens: Estimator
     index_paths: Callable[[list[Path]], object] | None = None
+    index_session: Callable[[Path, Session, bytes], object] | None = None
     search: Callable[..., list[Any]] | None = None
     switch_history: Callable[..., list[Any]] | None = None
     list_models: Callable[[], list[Any]] | None = None
@@ -141,6 +144,7 @@ def default_app(root: Path, legacy_root: Path | None = None) -> App:
         context_window=context_windows.context_window,
         estimate_tokens=context_windows.estimate_tokens,
         index_paths=indexer.index_paths,
+        index_session=getattr(indexer, "index_session", None),
         search=search,
         switch_history=switch_history,
         list_models=registry.list_models,
@@ -262,15 +266,16 @@ def check_model_name(model: object) -> str:
 
 
 def _load_or_create(app: App, session_id: str | None, model: str) -> Session:
+    """The session to build the prompt from (read-only: it may be shared with the store's cache)."""
     if session_id is None:
         return app.store.create(model=model)
     try:
-        return app.store.load(session_id)
+        return app.store.snapshot(session_id).session
     except SessionNotFound:
         try:
             return app.store.create(session_id, model=model)
         except SessionExists:  # created concurrently by another call
-            return app.store.load(session_id)
+            return app.store.snapshot(session_id).session
 
 
 def scrub_reply(reply: ChatReply, adapter: object = None) -> ChatReply:
@@ -331,16 +336,22 @@ def _commit(
             session.summaries.append(summary)
         return switch
 
-    switch = app.store.update(session_id, change)
-    _index(app, [app.store.path_for(session_id)])
-    return switch
+    written = app.store.update_shared(session_id, change)
+    if app.index_session is not None:
+        _index(app, [written.path], lambda: app.index_session(written.path, written.session, written.data))  # type: ignore[misc]
+    else:
+        _index(app, [written.path])
+    return written.result
 
 
-def _index(app: App, paths: list[Path]) -> None:
-    if app.index_paths is None:
-        return
+def _index(app: App, paths: list[Path], run: Callable[[], object] | None = None) -> None:
+    """Index ``paths`` (or call ``run``, which indexes them); a failure is logged, never raised."""
+    if run is None:
+        if app.index_paths is None:
+            return
+        run = functools.partial(app.index_paths, paths)
     try:
-        app.index_paths(paths)
+        run()
     except Exception:  # the watcher catches up; the chat itself succeeded
         log.warning("indexing %s failed; the background watcher will retry", [str(p) for p in paths], exc_info=True)
 
@@ -413,7 +424,9 @@ async def _chat_unified(
     except Exception as exc:  # whatever went wrong, the user's message is kept
         # Only anticipated errors are described in the file; a crash's text stays in the log.
         error = str(exc) if isinstance(exc, (AdapterError, PromptTooLarge)) else type(exc).__name__
-        user.extra[FAILED_MARK] = {"model": model, "error": error, "at": utc_now().isoformat()}
+        # A new object: the one sent may still be referenced by the request (never changed after sending).
+        failed = {**user.extra, FAILED_MARK: {"model": model, "error": error, "at": utc_now().isoformat()}}
+        pending = [user.model_copy(update={"extra": failed}) if message is user else message for message in pending]
         await anyio.to_thread.run_sync(
             functools.partial(_commit, app, session.id, model, pending, answered=False, summary=summary)
         )

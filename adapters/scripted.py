@@ -12,7 +12,10 @@ Each queued item is used once, in order: a ``str`` (the reply text), a :class:`C
 (returned with ``model``/``provider`` filled in), an ``Exception`` (raised), or a callable
 ``(ChatRequest) -> str | ChatReply`` (called). With nothing queued the reply is
 ``echo: <last user text>`` — the same default as the HTTP fakes. Every request is recorded
-in ``.requests`` (a deep copy, as the adapter received it).
+in ``.requests`` as the adapter received it: a copy with its own ``messages`` list (appending to
+or replacing items of the caller's list later does not change it). The messages themselves are
+shared, not deep-copied (that cost O(session) per call): the chat core never changes a message
+after sending it.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ class ScriptedAdapter:
         return len(self._script)
 
     async def complete(self, request: ChatRequest) -> ChatReply:
-        self.requests.append(request.model_copy(deep=True))
+        self.requests.append(request.model_copy(update={"messages": list(request.messages)}))
         item: ScriptItem | None = self._script.popleft() if self._script else None
         if isinstance(item, BaseException):
             raise item
