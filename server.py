@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -204,6 +205,14 @@ def _error_message(exc: BaseException) -> str | None:
             f"could not save to the session store: {os.strerror(exc.errno)}. Nothing was changed: "
             "the previous session file is intact (this exchange was not stored). Free disk space "
             "(or raise the file-size/quota limit) and call the tool again."
+        )
+    if isinstance(exc, sqlite3.Error):
+        # Only the derived search index is SQLite; the sessions themselves are JSON files.
+        log.warning("search index error", exc_info=exc)
+        return (
+            f"the search index (index.sqlite in the session root) cannot be used: {exc}. It holds only "
+            "derived data: delete it (or run scripts/reindex.py --full) and it is rebuilt from the "
+            "session files, which are not affected."
         )
     if isinstance(exc, filelock.Timeout):
         return "the session is busy (another writer holds its lock); try again in a moment"

@@ -166,3 +166,33 @@ def test_a_non_damage_error_is_not_swallowed(tmp_path: Path) -> None:
 
         with pytest.raises(sqlite3.OperationalError):
             indexer.recovering(fail)
+
+
+def test_an_index_path_that_cannot_be_opened_is_a_clear_tool_error(tmp_path: Path) -> None:
+    import anyio
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    import server
+    from tests.chat_helpers import make_indexed_app
+
+    app, _ = make_indexed_app(tmp_path)
+    mcp = server.build_server(app)
+    try:
+        sid = anyio.run(lambda: mcp.call_tool("chat", {"prompt": "okapiwhistle", "model": "gpt-test"})).structured_content["session_id"]
+        root = app.store.root
+        for path in root.glob("index.sqlite*"):
+            path.unlink()
+        (root / "index.sqlite").mkdir()  # a folder where the index belongs: nothing to open
+        with pytest.raises(ToolError) as caught:
+            anyio.run(lambda: mcp.call_tool("search_sessions", {"query": "okapiwhistle"}))
+        assert "index.sqlite" in str(caught.value) and "rebuilt from the session files" in str(caught.value)
+        assert "internal error" not in str(caught.value)
+        # Chats still work meanwhile (indexing is best effort), and once the folder is gone
+        # the index is rebuilt and searches answer again.
+        anyio.run(lambda: mcp.call_tool("chat", {"prompt": "still chatting", "model": "gpt-test", "session_id": sid}))
+        (root / "index.sqlite").rmdir()
+        hits = anyio.run(lambda: mcp.call_tool("search_sessions", {"query": "okapiwhistle"})).structured_content["hits"]
+        assert {hit["session_id"] for hit in hits} == {sid}
+    finally:
+        for close in app.extra["closers"]:
+            close()
