@@ -23,8 +23,9 @@ from index.models import ReindexReport
 log = logging.getLogger(__name__)
 # A burst this large may have overflowed the kernel's event queue: follow it with a sync.
 BURST_SIZE = 500
-# Under a continuous stream of events, still flush at least this often.
-MAX_DELAY_SECONDS = 2.0
+# Under a continuous stream of events, still flush at least this often (the first pending event
+# waits at most this long): a steady 100 writes/s never leaves a quiet debounce window.
+MAX_DELAY_SECONDS = 0.15
 
 
 _CHANGE_EVENTS = frozenset({"created", "modified", "moved", "deleted", "closed"})
@@ -46,15 +47,23 @@ class IndexWatcher:
     """Keeps ``<root>/index.sqlite`` current while it runs (a daemon thread plus the observer).
 
     On ``start`` it runs an incremental sync, then applies file events in batches: events are
-    collected until ``debounce_seconds`` pass without a new one (or ``MAX_DELAY_SECONDS``
-    overall), then all touched files are indexed in one transaction. If ``index.sqlite`` is
+    collected until ``debounce_seconds`` pass without a new one, or ``max_delay_seconds``
+    after the first pending one (default: the larger of ``MAX_DELAY_SECONDS`` and the
+    debounce), then all touched files are indexed in one transaction. If ``index.sqlite`` is
     deleted while running, it is recreated and rebuilt. Errors are logged, never raised into
     the server; ``last_error`` keeps the latest.
     """
 
-    def __init__(self, root: Path | str, debounce_seconds: float = 0.2, reconcile_seconds: float = 120.0) -> None:
+    def __init__(
+        self,
+        root: Path | str,
+        debounce_seconds: float = 0.05,
+        reconcile_seconds: float = 120.0,
+        max_delay_seconds: float | None = None,
+    ) -> None:
         self.root = Path(root)
         self.debounce_seconds = debounce_seconds
+        self.max_delay_seconds = max(MAX_DELAY_SECONDS, debounce_seconds) if max_delay_seconds is None else max_delay_seconds
         self.reconcile_seconds = reconcile_seconds
         self.indexer = Indexer(self.root)
         self.last_error: BaseException | None = None
@@ -134,12 +143,12 @@ class IndexWatcher:
                     now = time.monotonic()
                     quiet_for = now - self._last_event
                     waited = now - self._first_event
-                    if self._stopping or quiet_for >= self.debounce_seconds or waited >= MAX_DELAY_SECONDS:
+                    if self._stopping or quiet_for >= self.debounce_seconds or waited >= self.max_delay_seconds:
                         batch = sorted(self._pending)
                         self._pending.clear()
                         self._busy = True
                         return batch
-                    self._condition.wait(min(self.debounce_seconds - quiet_for, MAX_DELAY_SECONDS - waited))
+                    self._condition.wait(min(self.debounce_seconds - quiet_for, self.max_delay_seconds - waited))
                     continue
                 if self._stopping:
                     return None

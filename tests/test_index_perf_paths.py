@@ -4,6 +4,7 @@ sync, bounded watcher batching) give exactly what a from-scratch rebuild gives."
 from __future__ import annotations
 
 import shutil
+import time
 import sqlite3
 from pathlib import Path
 
@@ -223,3 +224,31 @@ def test_stray_rows_without_a_session_row_are_replaced(store: SessionStore, inde
     store.append_message("long", Message(role="user", content="one more"))
     indexer.index_paths([store.path_for("long")])
     assert_equals_rebuild(indexer, store.root, tmp_path)
+
+
+def test_watcher_flushes_while_events_keep_coming(store: SessionStore) -> None:
+    """A steady stream never leaves a quiet debounce window; batches still flush (max delay)."""
+    from index import IndexWatcher
+
+    make_session(store, "stream", 1)
+    with IndexWatcher(store.root, debounce_seconds=30.0, max_delay_seconds=0.1) as watcher:
+        assert watcher.wait_until_idle(20)  # the start-up sync is done
+        first_batches = len(watcher.reports)
+        deadline = time.monotonic() + 20
+        written = 0
+        # Keep writing (every 20 ms, well inside the 30 s debounce) until a batch lands.
+        while len(watcher.reports) <= first_batches and time.monotonic() < deadline:
+            store.append_message("stream", Message(role="user", content=f"tick {written}"))
+            written += 1
+            time.sleep(0.02)
+        assert len(watcher.reports) > first_batches, "no batch was applied while events kept coming"
+        assert any(report.indexed for report in watcher.reports[first_batches:])
+
+
+def test_watcher_max_delay_defaults() -> None:
+    from index import IndexWatcher
+    from index.watcher import MAX_DELAY_SECONDS
+
+    assert IndexWatcher("/nonexistent-root", debounce_seconds=0.01).max_delay_seconds == MAX_DELAY_SECONDS
+    assert IndexWatcher("/nonexistent-root", debounce_seconds=1.0).max_delay_seconds == 1.0
+    assert IndexWatcher("/nonexistent-root", max_delay_seconds=0.3).max_delay_seconds == 0.3
