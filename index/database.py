@@ -16,13 +16,16 @@ from pathlib import Path
 from typing import TypeVar
 
 import sqlite_utils
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from store.schema import as_utc
 
 # Bump when the tables change: an index with another user_version is dropped and rebuilt.
 INDEX_SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 30_000
+# ``user_version`` while a full rebuild fills the tables with the FTS triggers off (see bulk_load).
+BULK_LOADING_VERSION = 1_000_000 + INDEX_SCHEMA_VERSION
+FTS_TABLES = ("messages_fts", "sessions_fts", "messages_trigram", "sessions_trigram")
 WORD_TOKENIZER = "unicode61 remove_diacritics 2"
 
 T = TypeVar("T")
@@ -242,13 +245,40 @@ def _drop_everything(conn: sqlite3.Connection) -> None:
         conn.execute(f'DROP TABLE IF EXISTS "{name}"')
 
 
-def ensure_schema(conn: sqlite3.Connection) -> bool:
+def _bulk_lock_path(lock_path: Path) -> Path:
+    return lock_path.with_name(lock_path.name + ".bulk")
+
+
+def abandoned_bulk_load(conn: sqlite3.Connection, lock_path: Path) -> bool:
+    """True if the index is marked as being bulk loaded but no process is loading it any more.
+
+    Such an index (a ``reindex.py --full`` killed mid-way) has no FTS triggers and incomplete
+    full-text tables: it must be dropped and rebuilt. While the loader runs it holds the bulk
+    lock, and the index is used as it is (its final FTS rebuild covers every row written meanwhile).
+    """
+    if conn.execute("PRAGMA user_version").fetchone()[0] != BULK_LOADING_VERSION:
+        return False
+    probe = FileLock(str(_bulk_lock_path(lock_path)))
+    try:
+        probe.acquire(timeout=0)
+    except Timeout:
+        return False  # the loader is alive
+    try:
+        # Re-read under the lock: the loader may have finished between the two reads.
+        return conn.execute("PRAGMA user_version").fetchone()[0] == BULK_LOADING_VERSION
+    finally:
+        probe.release()
+
+
+def ensure_schema(conn: sqlite3.Connection, lock_path: Path | None = None) -> bool:
     """Create the tables if needed (or rebuild them after a schema change); True if created."""
     # Runs under open_database's file lock; sqlite-utils commits as it goes, so no outer BEGIN.
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     has_tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'files'").fetchone()[0]
     if version == INDEX_SCHEMA_VERSION and has_tables:
         return False
+    if version == BULK_LOADING_VERSION and has_tables and lock_path is not None and not abandoned_bulk_load(conn, lock_path):
+        return False  # a full rebuild is filling it right now
     _drop_everything(conn)
     _create_schema(conn)
     return True
@@ -259,6 +289,46 @@ def reset_schema(conn: sqlite3.Connection, lock_path: Path) -> None:
     with FileLock(str(lock_path), timeout=60):
         _drop_everything(conn)
         _create_schema(conn)
+
+
+@contextmanager
+def bulk_load(conn: sqlite3.Connection, lock_path: Path) -> Iterator[None]:
+    """A full rebuild: fresh empty tables, filled with the FTS triggers off, then one FTS5
+    ``'rebuild'`` per full-text table and the triggers restored, in one transaction.
+
+    Row by row, the triggers write every message into the word and the trigram table; one
+    rebuild at the end does the same work several times faster and gives the same tables.
+    Meanwhile the index is marked (``BULK_LOADING_VERSION``) and the bulk lock is held: other
+    writers may keep writing (the final rebuild covers their rows); if this process dies, the
+    next open sees the mark without a loader and rebuilds from scratch (``abandoned_bulk_load``).
+    If the body raises, the triggers and full-text tables are still restored.
+    """
+    with FileLock(str(_bulk_lock_path(lock_path))):
+
+        def start() -> list[str]:
+            with FileLock(str(lock_path), timeout=60):
+                _drop_everything(conn)
+                _create_schema(conn)
+                rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall()
+                for name, _ in rows:
+                    conn.execute(f'DROP TRIGGER "{name}"')
+                conn.execute(f"PRAGMA user_version = {BULK_LOADING_VERSION}")
+                return [sql for _, sql in rows]
+
+        triggers = retry_busy(start)
+
+        def finish() -> None:
+            with write_transaction(conn):
+                for sql in triggers:
+                    conn.execute(sql)
+                for table in FTS_TABLES:
+                    conn.execute(f"INSERT INTO \"{table}\" (\"{table}\") VALUES ('rebuild')")
+                conn.execute(f"PRAGMA user_version = {INDEX_SCHEMA_VERSION}")
+
+        try:
+            yield
+        finally:
+            finish()
 
 
 def open_database(path: Path, lock_path: Path) -> tuple[sqlite3.Connection, bool]:
@@ -281,7 +351,7 @@ def open_database(path: Path, lock_path: Path) -> tuple[sqlite3.Connection, bool
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL"))
         conn.execute("PRAGMA synchronous = NORMAL")
-        created = ensure_schema(conn)
+        created = ensure_schema(conn, lock_path)
     return conn, created
 
 

@@ -24,6 +24,8 @@ from index.database import (
     file_identity,
     is_damaged,
     iso,
+    abandoned_bulk_load,
+    bulk_load,
     open_database,
     reset_schema,
     retry_busy,
@@ -104,6 +106,10 @@ class Indexer:
         """The open connection; reopened (and marked for rebuild) if the file was deleted."""
         identity = file_identity(self.db_path)
         if self._conn is not None and identity == self._identity:
+            if abandoned_bulk_load(self._conn, self._lock_path):
+                # A full rebuild died mid-way (no FTS triggers): start again from empty tables.
+                retry_busy(lambda: reset_schema(self._conn, self._lock_path))  # type: ignore[arg-type]
+                self._needs_rebuild = True
             return self._conn
         if self._conn is not None:
             self._conn.close()
@@ -367,8 +373,9 @@ class Indexer:
 
         Incremental by default: a file whose (mtime_ns, size, inode) is unchanged is skipped, one
         whose stat changed but whose sha256 did not is only re-stamped. ``full=True`` re-reads
-        every file into freshly created tables (so even a damaged full-text table is repaired;
-        searches meanwhile see a partial index). ``progress(done, total)`` is called once with
+        every file into freshly created tables (so even a damaged full-text table is repaired),
+        with the FTS triggers off and one FTS rebuild at the end (``bulk_load``); full-text
+        searches meanwhile see an empty or partial index. ``progress(done, total)`` is called once with
         ``done=0`` and then after every file.
         """
         started = time.monotonic()
@@ -377,34 +384,39 @@ class Indexer:
             conn = self._connection()
             self._needs_rebuild = False
             if full:
-                retry_busy(lambda: reset_schema(conn, self._lock_path))
-            disk = self._scan()
-            known = self._known(conn)
-            names = sorted(disk)
-            total = len(names)
-            mode = "full" if full else "stat"
-            if progress is not None:
-                progress(0, total)
-            for start in range(0, total, SYNC_CHUNK):
-                chunk = names[start : start + SYNC_CHUNK]
-                with write_transaction(conn):
-                    for offset, rel in enumerate(chunk, start=start + 1):
-                        self._index_one(conn, rel, known.get(rel), mode, report)
-                        if progress is not None:
-                            progress(offset, total)
-            with write_transaction(conn):
-                for rel in sorted(set(known) - set(disk)):
-                    if os.path.lexists(self.root / rel):
-                        continue  # appeared after the scan; the next sync indexes it
-                    self._forget(conn, rel)
-                    report.removed += 1
-                orphans = conn.execute(
-                    "SELECT session_id FROM sessions WHERE file_path NOT IN (SELECT path FROM files WHERE status = 'indexed')"
-                ).fetchall()
-                for (session_id,) in orphans:
-                    self._delete_rows(conn, session_id)
+                with bulk_load(conn, self._lock_path):
+                    self._sync_files(conn, full, progress, report)
+            else:
+                self._sync_files(conn, full, progress, report)
         report.seconds = time.monotonic() - started
         return report
+
+    def _sync_files(self, conn: sqlite3.Connection, full: bool, progress: Progress | None, report: ReindexReport) -> None:
+        disk = self._scan()
+        known = self._known(conn)
+        names = sorted(disk)
+        total = len(names)
+        mode = "full" if full else "stat"
+        if progress is not None:
+            progress(0, total)
+        for start in range(0, total, SYNC_CHUNK):
+            chunk = names[start : start + SYNC_CHUNK]
+            with write_transaction(conn):
+                for offset, rel in enumerate(chunk, start=start + 1):
+                    self._index_one(conn, rel, known.get(rel), mode, report)
+                    if progress is not None:
+                        progress(offset, total)
+        with write_transaction(conn):
+            for rel in sorted(set(known) - set(disk)):
+                if os.path.lexists(self.root / rel):
+                    continue  # appeared after the scan; the next sync indexes it
+                self._forget(conn, rel)
+                report.removed += 1
+            orphans = conn.execute(
+                "SELECT session_id FROM sessions WHERE file_path NOT IN (SELECT path FROM files WHERE status = 'indexed')"
+            ).fetchall()
+            for (session_id,) in orphans:
+                self._delete_rows(conn, session_id)
 
     def index_paths(self, paths: Iterable[Path | str]) -> ReindexReport:
         """Index (or drop the rows of) exactly these session files, in one transaction.

@@ -252,3 +252,129 @@ def test_watcher_max_delay_defaults() -> None:
     assert IndexWatcher("/nonexistent-root", debounce_seconds=0.01).max_delay_seconds == MAX_DELAY_SECONDS
     assert IndexWatcher("/nonexistent-root", debounce_seconds=1.0).max_delay_seconds == 1.0
     assert IndexWatcher("/nonexistent-root", max_delay_seconds=0.3).max_delay_seconds == 0.3
+
+
+def corpus(store: SessionStore) -> None:
+    make_session(store, "alpha", 4)
+    make_session(store, "beta", 3)
+    store.create("gamma", title="全文索引 notes", model="gpt-4o")
+    store.append_message("gamma", Message(role="user", content="数据库 atomic rename"))
+    store.record_model_switch("gamma", "kimi-k2", warning="switched")
+
+
+def fts_counts(root: Path) -> dict[str, int]:
+    conn = sqlite3.connect(root / "index.sqlite")
+    try:
+        return {
+            "word": conn.execute("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'message'").fetchone()[0],
+            "trigram": conn.execute("SELECT count(*) FROM messages_trigram WHERE messages_trigram MATCH '数据库'").fetchone()[0],
+            "title": conn.execute("SELECT count(*) FROM sessions_fts WHERE sessions_fts MATCH 'walrus'").fetchone()[0],
+            "triggers": conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").fetchone()[0],
+            "version": conn.execute("PRAGMA user_version").fetchone()[0],
+        }
+    finally:
+        conn.close()
+
+
+def test_full_sync_bulk_load_equals_incremental_and_keeps_triggers(store: SessionStore, indexer: Indexer, tmp_path: Path) -> None:
+    from index.database import INDEX_SCHEMA_VERSION
+
+    corpus(store)
+    indexer.sync()
+    incremental, counts = table_rows(store.root), fts_counts(store.root)
+    searches = {q: search_ids(store.root, q) for q in ("message", "数据库", "walrus", "lock*")}
+    indexer.sync(full=True)
+    assert table_rows(store.root) == incremental
+    assert fts_counts(store.root) == counts == {**counts, "triggers": 12, "version": INDEX_SCHEMA_VERSION}
+    assert {q: search_ids(store.root, q) for q in searches} == searches
+    assert indexer.check() == []
+    # the triggers are back: a later incremental write reaches the full-text tables
+    store.append_message("beta", Message(role="user", content="quokka"))
+    indexer.index_paths([store.path_for("beta")])
+    assert search_ids(store.root, "quokka")
+    assert_equals_rebuild(indexer, store.root, tmp_path)
+
+
+def abandon_a_bulk_load(root: Path) -> None:
+    """What a ``reindex.py --full`` killed mid-load leaves: the mark, no triggers, empty FTS."""
+    from index.database import BULK_LOADING_VERSION
+
+    conn = sqlite3.connect(root / "index.sqlite")
+    try:
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+            conn.execute(f'DROP TRIGGER "{name}"')
+        for table in ("messages_fts", "sessions_fts", "messages_trigram", "sessions_trigram"):
+            conn.execute(f"INSERT INTO {table}({table}) VALUES ('delete-all')")
+        conn.execute(f"PRAGMA user_version = {BULK_LOADING_VERSION}")
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_an_abandoned_bulk_load_is_rebuilt_by_the_next_open(store: SessionStore, tmp_path: Path) -> None:
+    corpus(store)
+    with Indexer(store.root) as ix:
+        ix.sync()
+    before = table_rows(store.root)
+    abandon_a_bulk_load(store.root)
+    with Indexer(store.root) as ix:
+        ix.rebuild_if_needed()
+        assert ix.check() == []
+    assert table_rows(store.root) == before
+    assert fts_counts(store.root)["triggers"] == 12
+    assert search_ids(store.root, "数据库")
+
+
+def test_an_abandoned_bulk_load_is_noticed_by_an_open_indexer(store: SessionStore, indexer: Indexer, tmp_path: Path) -> None:
+    corpus(store)
+    indexer.sync()
+    abandon_a_bulk_load(store.root)
+    store.append_message("alpha", Message(role="user", content="capybara"))
+    indexer.index_paths([store.path_for("alpha")])  # same connection: sees the mark, rebuilds
+    assert fts_counts(store.root)["triggers"] == 12
+    assert_equals_rebuild(indexer, store.root, tmp_path)
+    assert search_ids(store.root, "capybara") and search_ids(store.root, "walrus")
+
+
+def test_a_live_bulk_load_is_left_alone(store: SessionStore, indexer: Indexer) -> None:
+    from filelock import FileLock
+
+    from index.database import BULK_LOADING_VERSION
+
+    corpus(store)
+    indexer.sync()
+    abandon_a_bulk_load(store.root)
+    loader = FileLock(str(indexer.layout.locks / "index.sqlite.lock.bulk"))
+    with loader:  # another "process" is loading: nobody may drop its tables
+        with Indexer(store.root) as other:
+            other.connection  # noqa: B018 - opening is the point
+        indexer.connection  # noqa: B018
+        assert fts_counts(store.root)["version"] == BULK_LOADING_VERSION
+        assert len(table_rows(store.root)["messages"]) == 8  # nothing was dropped
+    # the loader "died" without finishing: the next use rebuilds
+    indexer.rebuild_if_needed()
+    assert fts_counts(store.root)["triggers"] == 12
+    assert indexer.check() == []
+
+
+def test_a_failing_full_sync_still_restores_the_triggers(store: SessionStore, indexer: Indexer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from index.database import INDEX_SCHEMA_VERSION
+
+    corpus(store)
+    calls = {"n": 0}
+    real = Indexer._index_one
+
+    def failing(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Indexer, "_index_one", failing)
+    with pytest.raises(KeyboardInterrupt):
+        indexer.sync(full=True)
+    counts = fts_counts(store.root)
+    assert counts["triggers"] == 12 and counts["version"] == INDEX_SCHEMA_VERSION
+    monkeypatch.undo()
+    indexer.sync()
+    assert indexer.check() == []
