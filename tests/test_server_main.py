@@ -84,7 +84,16 @@ def test_main_cleans_up_runs_the_watcher_and_stops_it(tmp_path: Path, monkeypatc
 
     monkeypatch.setattr(MCPServer, "run", fake_run)
     assert server.main(["--transport", "http", "--port", "9999", "--root", str(root)]) == 0
-    assert seen == {"transport": "streamable-http", "kwargs": {"host": "127.0.0.1", "port": 9999, "streamable_http_path": "/mcp"}}
+    assert seen == {
+        "transport": "streamable-http",
+        "kwargs": {
+            "host": "127.0.0.1",
+            "port": 9999,
+            "streamable_http_path": "/mcp",
+            "transport_security": server.http_security("127.0.0.1"),
+        },
+    }
+    assert seen["kwargs"]["transport_security"].enable_dns_rebinding_protection
     assert not any(t.name == "index-watcher" for t in threading.enumerate())
     out, err = capfd.readouterr()
     assert out == ""  # stdout is the MCP channel
