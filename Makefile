@@ -7,7 +7,7 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 
-.PHONY: run test bench bench-full clean help
+.PHONY: run test bench bench-full hardening-long clean help
 
 help:  ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -40,6 +40,9 @@ bench: $(STAMP_DEV)  ## quick benchmarks (under 2 minutes)
 
 bench-full: $(STAMP_DEV)  ## full-size benchmarks (100,000 sessions; long)
 	BENCH_FULL=1 $(BIN)/python -m pytest tests/bench --benchmark-only --benchmark-enable -p no:cacheprovider $(PYTEST_ARGS)
+
+hardening-long: $(STAMP_DEV)  ## long fuzz/concurrency profile of the hardening tests (a few minutes)
+	HARDENING_LONG=1 $(BIN)/python -m pytest tests/test_hardening_*.py -p no:cacheprovider $(PYTEST_ARGS)
 
 clean:  ## remove the virtualenv and caches (never touches .llm_sessions)
 	rm -rf $(VENV) .pytest_cache .coverage htmlcov
