@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from store.schema import Session
+from store.schema import Message, Session
 from store.upgrade import NotASessionDocument, upgrade_document
 
 # Session files are JSON (UTF-8, indented for people reading them).
@@ -98,6 +98,58 @@ def stable_defaults(document: dict[str, Any]) -> dict[str, Any]:
 def encode_session(session: Session) -> bytes:
     """The file bytes of ``session`` (UTF-8 JSON, newline-terminated); ``decode_session`` reverses it."""
     return session.model_dump_json(indent=ENCODING_INDENT).encode("utf-8") + b"\n"
+
+
+# Where the messages array sits in ``encode_session``'s output. Strings never hold a raw
+# newline (JSON escapes it), so these byte runs occur only as the document's own layout.
+_MESSAGES_OPEN = b'\n "messages": ['
+_MESSAGES_END = b'\n "model_switches": '
+
+
+def _split_at_messages(data: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """``(before, messages body, after)`` of an ``encode_session`` output, or None if not that layout.
+
+    ``before`` ends with ``"messages": [``; ``after`` starts at the newline before
+    ``"model_switches"``; the body is the messages' bytes with their separators (may be empty).
+    """
+    start = data.find(_MESSAGES_OPEN)
+    end = data.rfind(_MESSAGES_END)
+    if start < 0 or end < start:
+        return None
+    start += len(_MESSAGES_OPEN)
+    body = data[start:end]
+    if body == b"],":
+        return data[:start], b"", data[end:]
+    if not (body.startswith(b"\n  {") and body.endswith(b"\n  }\n ],")):
+        return None
+    return data[:start], body[1 : -len(b"\n ],")], data[end:]
+
+
+def encode_message_for_session(message: Message) -> bytes:
+    """One message's bytes as ``encode_session`` writes it inside ``messages`` (depth 2)."""
+    return b"  " + message.model_dump_json(indent=ENCODING_INDENT).encode("utf-8").replace(b"\n", b"\n  ")
+
+
+def encode_appended(previous_data: bytes, session: Session, new_messages: int) -> bytes | None:
+    """``encode_session(session)`` built from ``previous_data`` without re-encoding old messages.
+
+    ``previous_data`` must be exactly ``encode_session`` of an earlier state of ``session``
+    whose messages are ``session.messages[:-new_messages]`` unchanged (the caller's promise);
+    every other field is encoded afresh. Returns None when ``previous_data`` does not have
+    that layout (the caller then encodes in full). O(file size) byte copying instead of
+    O(messages) serialisation.
+    """
+    old = _split_at_messages(previous_data)
+    if old is None:
+        return None
+    head = _split_at_messages(encode_session(session.model_copy(update={"messages": []})))
+    if head is None:  # pragma: no cover - encode_session always has this layout
+        return None
+    added = [encode_message_for_session(message) for message in session.messages[len(session.messages) - new_messages :]]
+    parts = [part for part in (old[1], *added) if part]
+    if not parts:
+        return head[0] + b"]," + head[2]
+    return b"".join((head[0], b"\n", b",\n".join(parts), b"\n ],", head[2]))
 
 
 def read_file_no_follow(path: Path) -> bytes:

@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel, Field
 
 from store.atomic import atomic_write_bytes, clean_stale_temp_files
-from store.codec import UnreadableSessionFile, decode_session, encode_session, read_file_no_follow
+from store.codec import UnreadableSessionFile, decode_session, encode_appended, encode_session, read_file_no_follow
 from store.errors import (
     CorruptSession,
     InvalidSessionId,
@@ -120,21 +120,33 @@ def working_copy(session: Session) -> Session:
 _ITEM_LISTS = ("messages", "model_switches", "summaries")
 
 
+def _appended(old: list[T], new: list[T]) -> int | None:
+    """How many items ``new`` adds after ``old`` if it starts with exactly ``old``'s objects, else None."""
+    if len(new) < len(old) or not all(a is b for a, b in zip(old, new)):
+        return None
+    return len(new) - len(old)
+
+
+def _normalised(item: T) -> T:
+    return type(item).model_validate(item.model_dump(mode="json"))  # type: ignore[attr-defined,no-any-return]
+
+
 def as_decoded(previous: Session, session: Session) -> Session:
     """``session`` (a changed working copy of ``previous``) as decoding its encoded bytes gives it.
 
     Items taken over from ``previous`` (already in that form) are kept as they are; new items and
     the top-level fields go through their JSON form once (UTC times, JSON values), so a cached
-    object never differs from what a reader of the file would see. O(new items), not O(session).
+    object never differs from what a reader of the file would see. O(new items) validation.
     """
-    known = {id(item) for name in _ITEM_LISTS for item in getattr(previous, name)}
-    lists = {
-        name: [
-            item if id(item) in known else type(item).model_validate(item.model_dump(mode="json"))
-            for item in getattr(session, name)
-        ]
-        for name in _ITEM_LISTS
-    }
+    lists: dict[str, list[object]] = {}
+    for name in _ITEM_LISTS:
+        old, new = getattr(previous, name), getattr(session, name)
+        added = _appended(old, new)
+        if added is not None:
+            lists[name] = [*old, *(_normalised(item) for item in new[len(old) :])]
+        else:
+            known = {id(item) for item in old}
+            lists[name] = [item if id(item) in known else _normalised(item) for item in new]
     head = Session.model_validate(session.model_dump(mode="json", exclude=set(_ITEM_LISTS)))
     return head.model_copy(update=lists)
 
@@ -205,9 +217,19 @@ class _LastWritten:
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
 
-    def discard(self, session_id: str) -> None:
-        with self._guard:
-            self._entries.pop(session_id, None)
+
+def _encode_after(entry: _Entry | None, session: Session) -> bytes:
+    """``encode_session(session)``, reusing the bytes of the old messages when only new ones were added.
+
+    Only bytes this store encoded itself (``entry.views`` set) have the exact layout reused.
+    """
+    if entry is not None and entry.views is not None:
+        added = _appended(entry.session.messages, session.messages)
+        if added is not None:
+            data = encode_appended(entry.data, session, added)
+            if data is not None:
+                return data
+    return encode_session(session)
 
 
 def _read_regular(path: Path) -> bytes | None:
@@ -498,7 +520,7 @@ class SessionStore:
 
     def _write_known(self, path: Path, session: Session, previous: Session, entry: _Entry | None) -> bytes:
         """Write ``session`` (a working copy of ``previous``), refresh its views if needed, cache it."""
-        data = encode_session(session)
+        data = _encode_after(entry, session)
         atomic_write_bytes(path, data)
         key = view_key(session)
         # Views were made for exactly these models and day when this store wrote the bytes

@@ -185,3 +185,13 @@ def test_working_copy_and_as_decoded_leave_the_original_alone(store: SessionStor
     normal = as_decoded(original, copy)
     assert normal.messages[0] is not copy.messages[0] and normal.messages[0] == copy.messages[0]
     assert view_key(normal) == (f"{original.created_at:%Y-%m-%d}", "m1", ("m1", "m2"))
+
+
+def test_read_regular_gives_none_for_what_is_not_a_readable_regular_file(tmp_path: Path) -> None:
+    from store.session_store import _read_regular
+
+    assert _read_regular(tmp_path / "missing.json") is None
+    os.mkfifo(tmp_path / "pipe.json")
+    assert _read_regular(tmp_path / "pipe.json") is None
+    (tmp_path / "file.json").write_bytes(b"{}")
+    assert _read_regular(tmp_path / "file.json") == b"{}"
