@@ -523,7 +523,7 @@ async def _kimi_unified(app: App, prompt: str, session_id: str | None) -> dict[s
         app.resolve_adapter(model)  # fail before migrating if the key is missing
         session_id = await _migrate_if_legacy(app, session_id)
         if app.store.exists(session_id):
-            current = app.store.load(session_id).current_model
+            current = app.store.snapshot(session_id).session.current_model
             if _is_kimi_model(current):
                 model = current  # type: ignore[assignment]
     return await _chat_unified(app, prompt, model, session_id)
@@ -662,7 +662,7 @@ def build_server(app: App) -> MCPServer:
         _check_page(limit, offset or 0)
         if max_chars_per_message < 1:
             raise InvalidChatArgument("max_chars_per_message must be at least 1")
-        return session_page(app.store.load(validate_session_id(session_id)), offset, limit, max_chars_per_message)
+        return session_page(app.store.snapshot(validate_session_id(session_id)).session, offset, limit, max_chars_per_message)
 
     @server.tool()
     @tool_errors
