@@ -7,14 +7,18 @@ import sqlite3
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from index.database import is_busy, iso, parse_iso, retry_busy, retry_rebuilding
 from index.fts_query import clean, has_cjk, phrase_fallback, substring_query
 from index.indexer import Indexer
 from index.models import IndexStats, SearchHit, SwitchRecord
 
+T = TypeVar("T")
 MAX_LIMIT = 1000
+# Up to this many wanted hits, unfiltered word queries are ranked on the FTS table alone.
+FAST_RANK_MAX = 1000
 MAX_OFFSET = 100_000
 SNIPPET_TOKENS = 16
 _SNIPPET_CONTEXT = 40
@@ -87,6 +91,25 @@ class SearchIndex:
 
         with self._lock:
             # A damaged index is rebuilt, then read; one being rebuilt by another process is waited for.
+            return self._indexer.recovering(lambda: retry_rebuilding(read))
+
+    def _read_with(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run several reads in ``work`` on one snapshot (one read transaction), like ``_read``."""
+
+        def attempt(conn: sqlite3.Connection) -> T:
+            conn.execute("BEGIN")
+            try:
+                return work(conn)
+            finally:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+
+        def read() -> T:
+            self._indexer.rebuild_if_needed()
+            conn = self._indexer.connection
+            return retry_busy(lambda: attempt(conn))
+
+        with self._lock:
             return self._indexer.recovering(lambda: retry_rebuilding(read))
 
     # -- search ----------------------------------------------------------------------------
@@ -167,12 +190,6 @@ class SearchIndex:
             args.append(iso(until))
         return "".join(f" AND {clause}" for clause in clauses), args
 
-    def _run(self, message_sql: str, message_args: list[Any], title_sql: str | None, title_args: list[Any]) -> list[SearchHit]:
-        rows = self._read(message_sql, message_args)
-        if title_sql is not None:
-            rows += self._read(title_sql, title_args)
-        return self._to_hits(rows)
-
     @staticmethod
     def _to_hits(rows: list[tuple[Any, ...]]) -> list[SearchHit]:
         # rows: session_id, message_id, model, role, created_at, snippet, rank (lower = better), position
@@ -192,26 +209,74 @@ class SearchIndex:
 
     def _word_hits(self, match: str, filters: tuple[Any, ...], want: int) -> list[SearchHit]:
         where, args = self._message_filters(filters)
-        message_sql = (
-            "SELECT m.session_id, m.message_id, m.model, m.role, m.created_at,"
-            f" snippet(messages_fts, 0, '[', ']', '…', {SNIPPET_TOKENS}), bm25(messages_fts), m.position"
-            " FROM messages_fts JOIN messages m ON m.message_rowid = messages_fts.rowid"
-            f" WHERE messages_fts MATCH ?{where}"
-            " ORDER BY bm25(messages_fts), m.session_id, m.position LIMIT ?"
-        )
+        message_rows = None
+        if not where and "*" not in match and want <= FAST_RANK_MAX:
+            message_rows = self._read_with(lambda conn: self._top_messages(conn, match, want))
+        if message_rows is None:
+            message_rows = self._read(
+                "SELECT m.session_id, m.message_id, m.model, m.role, m.created_at,"
+                f" snippet(messages_fts, 0, '[', ']', '…', {SNIPPET_TOKENS}), bm25(messages_fts), m.position"
+                " FROM messages_fts JOIN messages m ON m.message_rowid = messages_fts.rowid"
+                f" WHERE messages_fts MATCH ?{where}"
+                " ORDER BY bm25(messages_fts), m.session_id, m.position LIMIT ?",
+                [match, *args, want],
+            )
         titles = self._title_filters(filters)
-        title_sql, title_args = None, []
         if titles is not None:
             title_where, title_args = titles
-            title_sql = (
+            message_rows += self._read(
                 "SELECT s.session_id, NULL, s.current_model, NULL, s.created_at,"
                 f" snippet(sessions_fts, 0, '[', ']', '…', {SNIPPET_TOKENS}), bm25(sessions_fts), -1"
                 " FROM sessions_fts JOIN sessions s ON s.session_rowid = sessions_fts.rowid"
                 f" WHERE sessions_fts MATCH ?{title_where}"
-                " ORDER BY bm25(sessions_fts), s.session_id LIMIT ?"
+                " ORDER BY bm25(sessions_fts), s.session_id LIMIT ?",
+                [match, *title_args, want],
             )
-            title_args = [match, *title_args, want]
-        return self._run(message_sql, [match, *args, want], title_sql, title_args)
+        return self._to_hits(message_rows)
+
+    @staticmethod
+    def _top_messages(conn: sqlite3.Connection, match: str, want: int) -> list[tuple[Any, ...]] | None:
+        """The best ``want`` message rows, ranked on the full-text table alone (no join per match).
+
+        Same rows and order as the joined query: bm25 is computed once per match without
+        fetching the message rows; only the candidates are looked up (to break ties by session
+        and position, as the joined query does) and only the winners get a snippet. Candidates
+        are the best rows down to the ``want``-th score, every row tied with it included; None
+        if that tie group is too large to fetch (then the caller runs the joined query). Prefix
+        queries are not sent here: fetching their snippets by rowid is slower than the join.
+        """
+        fetch = want * 4 + 200
+        top = conn.execute(
+            "SELECT rowid, bm25(messages_fts) FROM messages_fts WHERE messages_fts MATCH ?"
+            " ORDER BY bm25(messages_fts) LIMIT ?",
+            (match, fetch),
+        ).fetchall()
+        if len(top) > want:
+            cut = top[want - 1][1]
+            if top[-1][1] == cut and len(top) == fetch:
+                return None  # the tie group at the cut may go on beyond what was fetched
+            top = [(rowid, score) for rowid, score in top if score <= cut]
+        if not top:
+            return []
+        scores = dict(top)
+        marks = ", ".join("?" for _ in top)
+        candidates = sorted(
+            (scores[row[0]], row[1], row[6], row)
+            for row in conn.execute(
+                "SELECT message_rowid, session_id, message_id, model, role, created_at, position"
+                f" FROM messages WHERE message_rowid IN ({marks})",
+                list(scores),
+            )
+        )[:want]
+        winners = ", ".join("?" for _ in candidates)
+        snippets = dict(
+            conn.execute(
+                f"SELECT rowid, snippet(messages_fts, 0, '[', ']', '…', {SNIPPET_TOKENS}) FROM messages_fts"
+                f" WHERE messages_fts MATCH ? AND rowid IN ({winners})",
+                (match, *(row[0] for _, _, _, row in candidates)),
+            ).fetchall()
+        )
+        return [(*row[1:6], snippets.get(row[0]), score, row[6]) for score, _, _, row in candidates]
 
     def _substring_hits(self, text: str, filters: tuple[Any, ...], want: int) -> list[SearchHit]:
         sub = substring_query(text)

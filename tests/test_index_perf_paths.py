@@ -378,3 +378,52 @@ def test_a_failing_full_sync_still_restores_the_triggers(store: SessionStore, in
     monkeypatch.undo()
     indexer.sync()
     assert indexer.check() == []
+
+
+def reference_hits(root: Path, match: str, want: int) -> list[tuple]:  # type: ignore[type-arg]
+    """The joined ranking (bm25 over every match, ties by session and position), straight from SQL."""
+    conn = sqlite3.connect(root / "index.sqlite")
+    try:
+        return conn.execute(
+            "SELECT m.session_id, m.message_id, snippet(messages_fts, 0, '[', ']', '…', 16), bm25(messages_fts)"
+            " FROM messages_fts JOIN messages m ON m.message_rowid = messages_fts.rowid WHERE messages_fts MATCH ?"
+            " ORDER BY bm25(messages_fts), m.session_id, m.position LIMIT ?",
+            (match, want),
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def test_ranking_on_the_fts_table_alone_equals_the_joined_ranking(store: SessionStore, indexer: Indexer) -> None:
+    # Texts of several lengths and repeats (equal scores: ties the cut must not split differently).
+    texts = ["heron", "heron heron", "heron wading bird", "a heron in the reeds at dawn", "no bird here"]
+    for n in range(6):
+        store.create(f"s{n}", title=None, model="kimi-k2")
+        store.append_messages(
+            f"s{n}", [Message(role="user", content=texts[(n + i) % len(texts)] + (" extra" * (i % 3))) for i in range(7)]
+        )
+    indexer.sync()
+    with SearchIndex(store.root) as index:
+        for query in ("heron", "heron bird", '"wading bird"', "heron OR reeds", "heron NOT dawn", "her*", "nothing"):
+            for limit, offset in ((1, 0), (3, 0), (5, 2), (7, 0), (20, 0), (50, 3)):
+                hits = index.search(query, limit=limit, offset=offset)
+                want = reference_hits(store.root, query, offset + limit)[offset:]
+                got = [(h.session_id, h.message_id, h.snippet, -h.score) for h in hits]
+                if query == "nothing":
+                    assert got == []  # (a substring fallback would find nothing either)
+                else:
+                    assert got == [(s, m, snip, score + 0.0) for s, m, snip, score in want], (query, limit, offset)
+
+
+def test_a_tie_group_larger_than_the_candidates_uses_the_joined_ranking(store: SessionStore, indexer: Indexer) -> None:
+    store.create("ties", title=None, model="kimi-k2")
+    store.append_messages("ties", [Message(role="user", content="ibis") for _ in range(230)])
+    store.create("a-first", title=None, model="kimi-k2")
+    store.append_message("a-first", Message(role="user", content="ibis"))
+    indexer.sync()
+    with SearchIndex(store.root) as index:
+        for limit, offset in ((1, 0), (5, 0), (10, 220)):
+            hits = index.search("ibis", limit=limit, offset=offset)
+            want = reference_hits(store.root, "ibis", offset + limit)[offset:]
+            assert [(h.session_id, h.message_id) for h in hits] == [(s, m) for s, m, _, _ in want]
+        assert index.search("ibis", limit=1)[0].session_id == "a-first"  # ties: by session id, then position
