@@ -285,15 +285,21 @@ class SessionStore:
         """
         return self._read_checked(path)[1]
 
-    def _read_checked(self, path: Path) -> tuple[bytes, Session]:
-        """:meth:`read_file`, also returning the bytes the session was decoded from."""
+    def _read_checked(self, path: Path, known: bytes | None = None) -> tuple[bytes, Session]:
+        """:meth:`read_file`, also returning the bytes the session was decoded from.
+
+        ``known``: the bytes ``_read_regular`` just read from ``path`` (a regular file, not followed).
+        """
         try:
-            mode = os.lstat(path).st_mode
-            if stat.S_ISLNK(mode):
-                raise UnreadableSessionFile(path, "the session file is a symlink; symlinks in sessions/ are not followed")
-            if not stat.S_ISREG(mode):
-                raise UnreadableSessionFile(path, "not a regular file (a folder, pipe or device)")
-            data = read_file_no_follow(path)
+            if known is not None:
+                data = known
+            else:
+                mode = os.lstat(path).st_mode
+                if stat.S_ISLNK(mode):
+                    raise UnreadableSessionFile(path, "the session file is a symlink; symlinks in sessions/ are not followed")
+                if not stat.S_ISREG(mode):
+                    raise UnreadableSessionFile(path, "not a regular file (a folder, pipe or device)")
+                data = read_file_no_follow(path)
             session = decode_session(data, path)
             if session.id != path.stem:
                 raise UnreadableSessionFile(path, f"the file name says id {path.stem!r} but the document says {session.id!r}")
@@ -337,7 +343,7 @@ class SessionStore:
         entry = self._last_written.get(session_id, current)
         if entry is not None:
             return SessionSnapshot(entry.session, entry.data, path)
-        data, session = self._read_checked(path)
+        data, session = self._read_checked(path, current)
         self._last_written.put(session_id, data, session)
         return SessionSnapshot(session, data, path)
 
@@ -507,8 +513,9 @@ class SessionStore:
         with locked(self._lock_path(session_id)):
             if not os.path.lexists(path):
                 raise SessionNotFound(session_id)
-            entry = self._last_written.get(session_id, _read_regular(path))
-            previous = entry.session if entry is not None else self.read_file(path)
+            current = _read_regular(path)
+            entry = self._last_written.get(session_id, current)
+            previous = entry.session if entry is not None else self._read_checked(path, current)[1]
             session = working_copy(previous)
             result = change(session)
             if session.id != session_id:
