@@ -6,6 +6,7 @@ the store's quarantine rule (``SessionStore.quarantine``), exactly as the store 
 
 from __future__ import annotations
 
+import bisect
 import errno
 import hashlib
 import logging
@@ -119,7 +120,7 @@ class Indexer:
         self._conn = conn
         self._identity = file_identity(self.db_path)
         # A new file (ours or made by another process that has not filled it yet) needs a sync.
-        if created or (conn.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None and self._scan()):
+        if created or (conn.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None and self._scan_names()):
             self._needs_rebuild = True
         return conn
 
@@ -392,9 +393,9 @@ class Indexer:
         return report
 
     def _sync_files(self, conn: sqlite3.Connection, full: bool, progress: Progress | None, report: ReindexReport) -> None:
-        disk = self._scan()
-        known = self._known(conn)
-        names = sorted(disk)
+        # Streamed: only the sorted file names are held in full; the ``files`` rows are read one
+        # chunk (a range of paths) at a time, so a no-op sync over 100,000 files stays small.
+        names = self._scan_names()
         total = len(names)
         mode = "full" if full else "stat"
         if progress is not None:
@@ -402,12 +403,13 @@ class Indexer:
         for start in range(0, total, SYNC_CHUNK):
             chunk = names[start : start + SYNC_CHUNK]
             with write_transaction(conn):
+                known = self._known_range(conn, chunk[0], chunk[-1])
                 for offset, rel in enumerate(chunk, start=start + 1):
                     self._index_one(conn, rel, known.get(rel), mode, report)
                     if progress is not None:
                         progress(offset, total)
         with write_transaction(conn):
-            for rel in sorted(set(known) - set(disk)):
+            for rel in self._known_but_not_in(conn, names):
                 if os.path.lexists(self.root / rel):
                     continue  # appeared after the scan; the next sync indexes it
                 self._forget(conn, rel)
@@ -417,6 +419,42 @@ class Indexer:
             ).fetchall()
             for (session_id,) in orphans:
                 self._delete_rows(conn, session_id)
+
+    def _scan_names(self) -> list[str]:
+        """The ``sessions/<name>`` of every session file, sorted (plain strings: small)."""
+        folder = self.layout.sessions
+        if not folder.is_dir():
+            return []
+        with os.scandir(folder) as entries:
+            names = [
+                f"sessions/{entry.name}"
+                for entry in entries
+                if is_session_file_name(entry.name) and not entry.is_dir(follow_symlinks=False)
+            ]
+        names.sort()
+        return names
+
+    @staticmethod
+    def _known_range(conn: sqlite3.Connection, first: str, last: str) -> dict[str, _Known]:
+        rows = conn.execute(
+            "SELECT path, mtime_ns, size, inode, sha256, status FROM files WHERE path >= ? AND path <= ?", (first, last)
+        )
+        return {row[0]: _Known(*row[1:]) for row in rows}
+
+    @staticmethod
+    def _known_but_not_in(conn: sqlite3.Connection, names: list[str], page: int = 2000) -> list[str]:
+        """Paths in ``files`` that are not in the sorted list ``names`` (read a page at a time)."""
+        missing: list[str] = []
+        after = ""
+        while True:
+            rows = conn.execute("SELECT path FROM files WHERE path > ? ORDER BY path LIMIT ?", (after, page)).fetchall()
+            for (rel,) in rows:
+                at = bisect.bisect_left(names, rel)
+                if at == len(names) or names[at] != rel:
+                    missing.append(rel)
+            if len(rows) < page:
+                return missing
+            after = rows[-1][0]
 
     def index_paths(self, paths: Iterable[Path | str]) -> ReindexReport:
         """Index (or drop the rows of) exactly these session files, in one transaction.

@@ -427,3 +427,23 @@ def test_a_tie_group_larger_than_the_candidates_uses_the_joined_ranking(store: S
             want = reference_hits(store.root, "ibis", offset + limit)[offset:]
             assert [(h.session_id, h.message_id) for h in hits] == [(s, m) for s, m, _, _ in want]
         assert index.search("ibis", limit=1)[0].session_id == "a-first"  # ties: by session id, then position
+
+
+def test_sync_streams_the_files_table_and_drops_vanished_files(store: SessionStore, indexer: Indexer, tmp_path: Path) -> None:
+    for name in ("a0", "m1", "m2", "m3", "z9"):
+        make_session(store, name, 1)
+    indexer.sync()
+    for name in ("a0", "m2", "z9"):  # before the first, in the middle, after the last name
+        store.path_for(name).unlink()
+    names = indexer._scan_names()
+    assert names == ["sessions/m1.json", "sessions/m3.json"]
+    conn = indexer.connection
+    for page in (1, 2, 100):
+        assert indexer._known_but_not_in(conn, names, page=page) == ["sessions/a0.json", "sessions/m2.json", "sessions/z9.json"]
+    report = indexer.sync()
+    assert (report.removed, report.skipped) == (3, 2)
+    assert_equals_rebuild(indexer, store.root, tmp_path)
+    for name in ("m1", "m3"):
+        store.path_for(name).unlink()
+    assert indexer.sync().removed == 2
+    assert table_rows(store.root)["files"] == []
