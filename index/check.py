@@ -35,7 +35,7 @@ def index_file_problem(index_path: Path) -> IndexDifference | None:
 
     ``--check`` calls this first so that checking never creates, upgrades or drops an index.
     """
-    from index.database import INDEX_SCHEMA_VERSION
+    from index.database import BULK_LOADING_VERSION, INDEX_SCHEMA_VERSION
 
     if not index_path.exists():
         return IndexDifference(kind="index", path=index_path.name, detail="there is no index yet; run scripts/reindex.py to build it")
@@ -47,6 +47,12 @@ def index_file_problem(index_path: Path) -> IndexDifference | None:
             conn.close()
     except sqlite3.DatabaseError as exc:
         return IndexDifference(kind="index", path=index_path.name, detail=f"the index cannot be read ({exc}); run scripts/reindex.py --full")
+    if version == BULK_LOADING_VERSION:
+        detail = (
+            "a full rebuild is filling the index (or was interrupted; the next use of the index"
+            " rebuilds it); check again when scripts/reindex.py --full has finished"
+        )
+        return IndexDifference(kind="index", path=index_path.name, detail=detail)
     if version != INDEX_SCHEMA_VERSION:
         return IndexDifference(
             kind="index",

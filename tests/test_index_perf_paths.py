@@ -447,3 +447,14 @@ def test_sync_streams_the_files_table_and_drops_vanished_files(store: SessionSto
         store.path_for(name).unlink()
     assert indexer.sync().removed == 2
     assert table_rows(store.root)["files"] == []
+
+
+def test_check_during_a_bulk_load_says_a_rebuild_is_under_way(store: SessionStore, indexer: Indexer) -> None:
+    from index.check import index_file_problem
+
+    corpus(store)
+    indexer.sync()
+    assert index_file_problem(indexer.db_path) is None
+    abandon_a_bulk_load(store.root)
+    problem = index_file_problem(indexer.db_path)
+    assert problem is not None and problem.kind == "index" and "full rebuild" in problem.detail
