@@ -99,18 +99,25 @@ def discard_damaged(path: Path, lock_path: Path, identity: tuple[int, int] | Non
         return True
 
 
-def retry_busy(action: Callable[[], T], deadline_seconds: float = 120.0) -> T:
-    """Run ``action``, retrying while SQLite says the database is locked (busy_timeout aside)."""
+def _retry(
+    action: Callable[[], T], should_retry: Callable[[sqlite3.OperationalError], bool], deadline_seconds: float, max_delay: float
+) -> T:
+    """Run ``action``, retrying with doubling sleeps while ``should_retry(error)``, up to the deadline."""
     stop = time.monotonic() + deadline_seconds
     delay = 0.01
     while True:
         try:
             return action()
         except sqlite3.OperationalError as exc:
-            if not is_busy(exc) or time.monotonic() > stop:
+            if not should_retry(exc) or time.monotonic() > stop:
                 raise
             time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+            delay = min(delay * 2, max_delay)
+
+
+def retry_busy(action: Callable[[], T], deadline_seconds: float = 120.0) -> T:
+    """Run ``action``, retrying while SQLite says the database is locked (busy_timeout aside)."""
+    return _retry(action, is_busy, deadline_seconds, max_delay=0.5)
 
 
 def is_rebuilding(error: sqlite3.OperationalError) -> bool:
@@ -126,16 +133,7 @@ def retry_rebuilding(action: Callable[[], T], deadline_seconds: float = 20.0) ->
     waits for the new tables instead of failing with "no such table". A table still missing
     after ``deadline_seconds`` is a real error and is raised.
     """
-    stop = time.monotonic() + deadline_seconds
-    delay = 0.01
-    while True:
-        try:
-            return action()
-        except sqlite3.OperationalError as exc:
-            if not is_rebuilding(exc) or time.monotonic() > stop:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.2)
+    return _retry(action, is_rebuilding, deadline_seconds, max_delay=0.2)
 
 
 @contextmanager
