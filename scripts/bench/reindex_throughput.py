@@ -21,7 +21,7 @@ from pydantic import BaseModel  # noqa: E402
 
 from scripts.bench.corpus import default_jobs, stderr_progress  # noqa: E402
 from scripts.bench.machine import describe  # noqa: E402
-from scripts.bench.workloads import ensure_corpus  # noqa: E402
+from scripts.bench.workloads import add_corpus_arguments, ensure_corpus  # noqa: E402
 from store.paths import Layout, resolve_root  # noqa: E402
 
 
@@ -93,10 +93,7 @@ def measure(root: Path, sessions: int, messages: int) -> ReindexFigures:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reindex_throughput.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", default=None, help="corpus root (default: $LLM_SESSIONS_DIR or ./.llm_sessions)")
-    parser.add_argument("--sessions", type=int, default=10_000, help="sessions in the corpus (default: 10000)")
-    parser.add_argument("--messages", type=int, default=10, help="messages per session (default: 10)")
-    parser.add_argument("--seed", type=int, default=1, help="corpus seed (default: 1)")
+    add_corpus_arguments(parser, sessions=10_000)
     parser.add_argument("--json", default=None, help="also write the results as JSON to this file")
     return parser
 

@@ -24,7 +24,7 @@ from scripts.bench.corpus import default_jobs, stderr_progress  # noqa: E402
 from scripts.bench.machine import describe  # noqa: E402
 from scripts.bench.measure import Latency, format_table, percentile, summarize, time_calls  # noqa: E402
 from scripts.bench.queries import BenchQuery, bench_queries, grep_scan, naive_json_scan  # noqa: E402
-from scripts.bench.workloads import ensure_corpus  # noqa: E402
+from scripts.bench.workloads import add_corpus_arguments, ensure_corpus  # noqa: E402
 from store.paths import Layout, resolve_root  # noqa: E402
 
 
@@ -147,10 +147,7 @@ def report_rows(report: SearchReport) -> list[dict[str, Any]]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="search_latency.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", default=None, help="corpus root (default: $LLM_SESSIONS_DIR or ./.llm_sessions)")
-    parser.add_argument("--sessions", type=int, default=10_000, help="sessions in the corpus (default: 10000)")
-    parser.add_argument("--messages", type=int, default=10, help="messages per session (default: 10)")
-    parser.add_argument("--seed", type=int, default=1, help="corpus seed (default: 1)")
+    add_corpus_arguments(parser, sessions=10_000)
     parser.add_argument("--repeat", type=int, default=50, help="timed runs per query (default: 50)")
     parser.add_argument("--naive", type=int, default=20, help="how many queries also run as naive scans (default: 20)")
     parser.add_argument("--json", default=None, help="also write the results as JSON to this file")

@@ -28,7 +28,7 @@ from scripts.bench.machine import describe  # noqa: E402
 from scripts.bench.measure import Latency, format_table, summarize  # noqa: E402
 from scripts.bench.queries import bench_queries  # noqa: E402
 from scripts.bench.search_latency import ensure_index  # noqa: E402
-from scripts.bench.workloads import ensure_corpus  # noqa: E402
+from scripts.bench.workloads import add_corpus_arguments, ensure_corpus  # noqa: E402
 from store.paths import resolve_root  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -139,10 +139,7 @@ def measure_rss(root: Path, seed: int, sessions: int, messages: int, rounds: int
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="server_rss.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", default=None, help="corpus root (default: $LLM_SESSIONS_DIR or ./.llm_sessions)")
-    parser.add_argument("--sessions", type=int, default=10_000, help="sessions in the corpus (default: 10000)")
-    parser.add_argument("--messages", type=int, default=10, help="messages per session (default: 10)")
-    parser.add_argument("--seed", type=int, default=1, help="corpus seed (default: 1)")
+    add_corpus_arguments(parser, sessions=10_000)
     parser.add_argument("--rounds", type=int, default=3, help="times the 20 queries are sent (default: 3)")
     parser.add_argument("--json", default=None, help="also write the results as JSON to this file")
     return parser

@@ -29,7 +29,7 @@ from pydantic import BaseModel  # noqa: E402
 from scripts.bench.corpus import default_jobs, stderr_progress  # noqa: E402
 from scripts.bench.machine import describe  # noqa: E402
 from scripts.bench.measure import Latency, format_table, summarize  # noqa: E402
-from scripts.bench.workloads import ensure_corpus  # noqa: E402
+from scripts.bench.workloads import add_corpus_arguments, ensure_corpus  # noqa: E402
 from store.paths import Layout, resolve_root  # noqa: E402
 from store.schema import Message  # noqa: E402
 from store.session_store import SessionStore  # noqa: E402
@@ -145,10 +145,7 @@ def measure_lag(root: Path, rate: float, seconds: float, seed: int = 1, deadline
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="watcher_lag.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", default=None, help="corpus root (default: $LLM_SESSIONS_DIR or ./.llm_sessions)")
-    parser.add_argument("--sessions", type=int, default=2_000, help="sessions in the corpus (default: 2000)")
-    parser.add_argument("--messages", type=int, default=10, help="messages per session (default: 10)")
-    parser.add_argument("--seed", type=int, default=1, help="corpus seed (default: 1)")
+    add_corpus_arguments(parser, sessions=2_000)
     parser.add_argument("--rate", type=float, default=100.0, help="writes per second (default: 100)")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to write (default: 10)")
     parser.add_argument("--json", default=None, help="also write the results as JSON to this file")

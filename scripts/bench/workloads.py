@@ -6,6 +6,8 @@ two sessions a per-turn benchmark talks to: a short one and a long one.
 
 from __future__ import annotations
 
+import argparse
+
 from collections.abc import Callable
 from pathlib import Path
 
@@ -86,3 +88,11 @@ def turn_messages(turn: int, model: str = "kimi-k2") -> list[Message]:
         Message(role="user", content=f"Benchmark turn {turn}: does the watcher debounce atomic renames? 索引"),
         Message(role="assistant", content=f"Turn {turn}: yes, events are batched.", model=model, provider="moonshot"),
     ]
+
+
+def add_corpus_arguments(parser: argparse.ArgumentParser, *, sessions: int = 10_000) -> None:
+    """The options every corpus-based bench script takes: --root, --sessions, --messages, --seed."""
+    parser.add_argument("--root", default=None, help="corpus root (default: $LLM_SESSIONS_DIR or ./.llm_sessions)")
+    parser.add_argument("--sessions", type=int, default=sessions, help=f"sessions in the corpus (default: {sessions})")
+    parser.add_argument("--messages", type=int, default=10, help="messages per session (default: 10)")
+    parser.add_argument("--seed", type=int, default=1, help="corpus seed (default: 1)")
