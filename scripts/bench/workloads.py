@@ -7,7 +7,6 @@ two sessions a per-turn benchmark talks to: a short one and a long one.
 from __future__ import annotations
 
 import argparse
-
 from collections.abc import Callable
 from pathlib import Path
 
