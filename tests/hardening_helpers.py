@@ -79,9 +79,13 @@ def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 class McpClient:
-    """A blocking facade over an MCP ``ClientSession`` running in a portal thread."""
+    """A blocking facade over an MCP ``ClientSession`` running in a portal thread.
 
-    def __init__(self, portal: BlockingPortal, session: ClientSession, pid: int, log_path: Path) -> None:
+    ``pid`` and ``log_path`` (the server process and its stderr file) are known when the
+    client was started by :func:`mcp_server`; other starters may leave them out.
+    """
+
+    def __init__(self, portal: BlockingPortal, session: ClientSession, pid: int = 0, log_path: Path | None = None) -> None:
         self.portal = portal
         self.session = session
         self.pid = pid
@@ -108,6 +112,7 @@ class McpClient:
         return result.content[0].text
 
     def log(self) -> str:
+        assert self.log_path is not None, "this client was started without a log file"
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 

@@ -23,39 +23,19 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from anyio.from_thread import BlockingPortal, start_blocking_portal
+from anyio.from_thread import start_blocking_portal
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import REPO_ROOT, SHARED_FIXTURES
 from tests.fakes import FakeAnthropic, FakeGemini, FakeOpenAI
+from tests.hardening_helpers import McpClient as Client
 
 SERVER = str(REPO_ROOT / "server.py")
 LEGACY_FIXTURES = SHARED_FIXTURES / "legacy_kimi_sessions"
 TOOL_SESSION = "tool-calls_20250705_1400"
 KEY = "test-key"
-
-
-class Client:
-    """A blocking facade over an MCP ``ClientSession`` running in a portal thread."""
-
-    def __init__(self, portal: BlockingPortal, session: ClientSession) -> None:
-        self.portal = portal
-        self.session = session
-
-    def raw(self, name: str, **arguments: Any) -> Any:
-        return self.portal.call(lambda: self.session.call_tool(name, arguments, read_timeout_seconds=60))
-
-    def call(self, name: str, **arguments: Any) -> dict[str, Any]:
-        result = self.raw(name, **arguments)
-        assert not result.is_error, result.content
-        return result.structured_content
-
-    def error(self, name: str, **arguments: Any) -> str:
-        result = self.raw(name, **arguments)
-        assert result.is_error, result.structured_content
-        return result.content[0].text
 
 
 def base_env(tmp: Path) -> dict[str, str]:
