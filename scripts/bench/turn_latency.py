@@ -9,7 +9,10 @@ turn so each measured turn sees the same size):
   in-process ``ScriptedAdapter`` (load + append + persist + views + index), when available;
 * ``legacy``: the legacy ``kimi_chat`` path with ``LLM_UNIFIED=0``, when available;
 
-and prints the ratio unified/legacy.
+and prints the ratio unified/legacy. With ``--warm`` it also measures the three chat paths
+warm: consecutive turns on the same session without restoring the file in between (the steady
+state of a conversation: the session grows by two messages per turn and the store's cache of
+the bytes it last wrote stays valid); the file is restored once afterwards.
 """
 
 from __future__ import annotations
@@ -71,12 +74,20 @@ def measure_chat_turns(
     path: Path,
     turns: int,
     warmup: int = 5,
+    *,
+    restore: bool = True,
 ) -> list[float]:
-    """Durations (s) of ``turns`` chat turns; the session file is reset (untimed) before each."""
+    """Durations (s) of ``turns`` chat turns.
+
+    ``restore=True`` (cold): the session file is reset (untimed) before each turn, so every turn
+    sees the same size and a file this process did not write. ``restore=False`` (warm): the
+    turns follow each other on the growing session, as in a conversation. Either way the file
+    has its original bytes again when this returns.
+    """
     reset = FileReset(path)
     counter = iter(range(10**9))
     try:
-        return time_calls(lambda: runner.run(factory(next(counter))), turns, setup=reset, warmup=warmup)
+        return time_calls(lambda: runner.run(factory(next(counter))), turns, setup=reset if restore else None, warmup=warmup)
     finally:
         reset()
 
@@ -87,8 +98,14 @@ class TurnReport(BaseModel):
     ratios: dict[str, float]
 
 
-def run_turns(root: Path, legacy_root: Path, sessions: int, messages: int, large: int, turns: int, seed: int) -> TurnReport:
-    """Measure store, unified and legacy turns on a short and a long session, in one run."""
+def run_turns(
+    root: Path, legacy_root: Path, sessions: int, messages: int, large: int, turns: int, seed: int, *, warm: bool = False
+) -> TurnReport:
+    """Measure store, unified and legacy turns on a short and a long session, in one run.
+
+    ``warm`` adds the warm rows (no restore between turns) of the unified, unindexed and legacy
+    paths and their unified/legacy ratios, after the cold rows of each session size.
+    """
     ensure_corpus(root, sessions, messages, seed, jobs=default_jobs(), progress=stderr_progress("corpus"))
     turn = add_turn_sessions(root, seed, small_messages=10, large_messages=large)
     ensure_index(root)
@@ -124,6 +141,8 @@ def run_turns(root: Path, legacy_root: Path, sessions: int, messages: int, large
             results.extend([store_figures, unified, unindexed, legacy])
             ratios[f"unified/legacy p50, {label}"] = unified.p50_ms / legacy.p50_ms
             ratios[f"unified/legacy p99, {label}"] = unified.p99_ms / legacy.p99_ms
+            if warm:
+                results.extend(_warm_rows(runner, app, app_unindexed, session_id, model, path, legacy_id, legacy_root, label, turns, ratios))
     finally:
         if previous is None:
             os.environ.pop(FLAG, None)
@@ -132,6 +151,38 @@ def run_turns(root: Path, legacy_root: Path, sessions: int, messages: int, large
         close_app(app)
         runner.close()
     return TurnReport(sessions_on_disk=sessions + 2, results=results, ratios=ratios)
+
+
+def _warm_rows(
+    runner: LoopRunner,
+    app: Any,
+    app_unindexed: Any,
+    session_id: str,
+    model: str,
+    path: Path,
+    legacy_id: str,
+    legacy_root: Path,
+    label: str,
+    turns: int,
+    ratios: dict[str, float],
+) -> list[Latency]:
+    """Warm rows (consecutive turns, no restore) for one session size; adds the warm ratios."""
+    os.environ[FLAG] = "1"
+    unified = summarize(
+        f"unified warm, {label}", measure_chat_turns(runner, unified_turn(app, session_id, model), path, turns, restore=False)
+    )
+    unindexed = summarize(
+        f"unified warm, no inline index, {label}",
+        measure_chat_turns(runner, unified_turn(app_unindexed, session_id, model), path, turns, restore=False),
+    )
+    os.environ[FLAG] = "0"
+    legacy = summarize(
+        f"legacy warm, {label}",
+        measure_chat_turns(runner, legacy_turn(app, legacy_id), legacy_root / f"{legacy_id}.json", turns, restore=False),
+    )
+    ratios[f"unified/legacy warm p50, {label}"] = unified.p50_ms / legacy.p50_ms
+    ratios[f"unified/legacy warm p99, {label}"] = unified.p99_ms / legacy.p99_ms
+    return [unified, unindexed, legacy]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,6 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--large", type=int, default=1000, help="messages in the long session (default: 1000)")
     parser.add_argument("--turns", type=int, default=300, help="measured turns per case (default: 300)")
     parser.add_argument("--seed", type=int, default=1, help="corpus seed (default: 1)")
+    parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="also measure warm turns: consecutive turns on the same session without restoring the file between them",
+    )
     parser.add_argument("--json", default=None, help="also write the results as JSON to this file")
     return parser
 
@@ -155,9 +211,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine = describe()
     root = resolve_root(args.root)
     legacy_root = Path(args.legacy_root) if args.legacy_root else root.with_name(root.name + "-legacy")
-    report = run_turns(root, legacy_root, args.sessions, args.messages, args.large, args.turns, args.seed)
+    report = run_turns(root, legacy_root, args.sessions, args.messages, args.large, args.turns, args.seed, warm=args.warm)
     print(machine.line())
-    print(f"{report.sessions_on_disk:,} sessions on disk; each turn = user + assistant message, index updated before return")
+    print(
+        f"{report.sessions_on_disk:,} sessions on disk; each turn = user + assistant message, index updated before return"
+        + "; cold rows: the file is restored before every turn"
+        + ("; warm rows: consecutive turns, no restore (the session grows by 2 messages a turn)" if args.warm else "")
+    )
     print(format_table([result.row() for result in report.results]))
     for name, value in report.ratios.items():
         print(f"{name}: {value:.2f}")
