@@ -80,8 +80,17 @@ def turn_sessions(turn_root: Path, sizes: BenchSizes) -> TurnSessions:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Give the full-size benchmarks room: pytest-timeout's project default (300 s) covers
+    """Deselect the benchmarks when benchmarks are off (``make test``), so the report says
+    "deselected" for what is not meant to run there instead of listing ~70 skips; the smoke
+    tests of the bench scripts in this folder still run.
+
+    Give the full-size benchmarks room: pytest-timeout's project default (300 s) covers
     fixture set-up too, and building a 100,000-session corpus and index takes longer."""
+    if getattr(config.option, "benchmark_skip", False) and not getattr(config.option, "benchmark_only", False):
+        benchmarks = [item for item in items if "benchmark" in getattr(item, "fixturenames", ())]
+        if benchmarks:
+            config.hook.pytest_deselected(items=benchmarks)
+            items[:] = [item for item in items if item not in benchmarks]
     if not bench_sizes().full:
         return
     here = Path(__file__).resolve().parent
