@@ -27,6 +27,7 @@ BUSY_TIMEOUT_MS = 30_000
 BULK_LOADING_VERSION = 1_000_000 + INDEX_SCHEMA_VERSION
 FTS_TABLES = ("messages_fts", "sessions_fts", "messages_trigram", "sessions_trigram")
 WORD_TOKENIZER = "unicode61 remove_diacritics 2"
+WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
 
 T = TypeVar("T")
 
@@ -329,11 +330,14 @@ def bulk_load(conn: sqlite3.Connection, lock_path: Path) -> Iterator[None]:
             finish()
 
 
-def open_database(path: Path, lock_path: Path) -> tuple[sqlite3.Connection, bool]:
+def open_database(path: Path, lock_path: Path, *, autocheckpoint: bool = True) -> tuple[sqlite3.Connection, bool]:
     """Open (creating if needed) the index at ``path``; return the connection and "was created".
 
-    The connection is in autocommit mode (transactions are explicit), WAL, with a busy timeout.
-    Creation runs under a file lock so two processes never both set up a fresh file.
+    The connection is in autocommit mode (transactions are explicit), WAL, ``synchronous=NORMAL``
+    (commits do not fsync: the index is derived and rebuildable), with a busy timeout.
+    ``autocheckpoint=False`` turns off SQLite's checkpoint inside ``COMMIT``: the caller then
+    checkpoints itself (see ``index.checkpointer``). Creation runs under a file lock so two
+    processes never both set up a fresh file.
     """
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -349,6 +353,10 @@ def open_database(path: Path, lock_path: Path) -> tuple[sqlite3.Connection, bool
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL"))
         conn.execute("PRAGMA synchronous = NORMAL")
+        # After a checkpoint resets it, a WAL grown by a big rebuild is cut back to this size.
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
+        if not autocheckpoint:
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
         created = ensure_schema(conn, lock_path)
     return conn, created
 

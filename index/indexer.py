@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
+from index.checkpointer import WalCheckpointer
 from index.database import (
     discard_damaged,
     file_identity,
@@ -100,6 +101,8 @@ class Indexer:
         self._needs_rebuild = False
         self._store: Any = None
         self._lock_path = self.layout.locks / "index.sqlite.lock"
+        # Checkpoints run on its thread, not inside a chat turn's COMMIT.
+        self.checkpointer = WalCheckpointer(self.db_path)
 
     # -- connection ------------------------------------------------------------------------
 
@@ -116,7 +119,7 @@ class Indexer:
             self._conn.close()
             self._conn = None
         self._identity = identity  # the file being opened: the one to drop if it is damaged
-        conn, created = open_database(self.db_path, self._lock_path)
+        conn, created = open_database(self.db_path, self._lock_path, autocheckpoint=False)
         self._conn = conn
         self._identity = file_identity(self.db_path)
         # A new file (ours or made by another process that has not filled it yet) needs a sync.
@@ -153,6 +156,7 @@ class Indexer:
             return self._connection()
 
     def close(self) -> None:
+        self.checkpointer.close()
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
@@ -387,6 +391,7 @@ class Indexer:
             if full:
                 with bulk_load(conn, self._lock_path):
                     self._sync_files(conn, full, progress, report)
+                self.checkpointer.after_commit(conn)
             else:
                 self._sync_files(conn, full, progress, report)
         report.seconds = time.monotonic() - started
@@ -408,6 +413,7 @@ class Indexer:
                     self._index_one(conn, rel, known.get(rel), mode, report)
                     if progress is not None:
                         progress(offset, total)
+            self.checkpointer.after_commit(conn)
         with write_transaction(conn):
             for rel in self._known_but_not_in(conn, names):
                 if os.path.lexists(self.root / rel):
@@ -419,6 +425,7 @@ class Indexer:
             ).fetchall()
             for (session_id,) in orphans:
                 self._delete_rows(conn, session_id)
+        self.checkpointer.after_commit(conn)
 
     def _scan_names(self) -> list[str]:
         """The ``sessions/<name>`` of every session file, sorted (plain strings: small)."""
@@ -483,6 +490,7 @@ class Indexer:
                 for rel in wanted:
                     known = self._known(conn, rel).get(rel)
                     self._index_one(conn, rel, known, "hash", report)
+            self.checkpointer.after_commit(conn)
         report.seconds = time.monotonic() - started
         return report
 
@@ -529,6 +537,7 @@ class Indexer:
                         self._write_session(conn, rel, session)
                         self._remember(conn, rel, decoded, "indexed", None)
                         report.indexed += 1
+            self.checkpointer.after_commit(conn)
         report.seconds = time.monotonic() - started
         return report
 
