@@ -19,7 +19,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-# ~30 WAL pages per chat turn: 16 commits is about SQLite's own default of 1000 pages.
+# A 10-message chat turn writes ~36 WAL pages: 16 commits stay under SQLite's default of 1000 pages.
 CHECKPOINT_EVERY_COMMITS = 16
 # Commits without a completed checkpoint after which the committer checkpoints inline.
 CHECKPOINT_LIMIT_COMMITS = 512
@@ -31,12 +31,19 @@ def passive_checkpoint(conn: sqlite3.Connection) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
+def _complete(result: tuple[int, int, int]) -> bool:
+    """True if the checkpoint copied every WAL frame (so the next writer restarts the WAL)."""
+    busy, frames, done = result
+    return busy == 0 and frames == done
+
+
 class WalCheckpointer:
     """Checkpoints one index file in the background; thread-safe; ``close`` stops the thread.
 
     Callers may rely on: ``after_commit`` never blocks on a checkpoint unless
-    ``limit_commits`` commits went by without one; ``checkpoints`` counts completed ones
-    (background and inline); errors are logged, never raised (the index is derived data).
+    ``limit_commits`` commits went by without a complete one (then it tries on every commit
+    until one completes); ``checkpoints`` counts complete ones (background and inline); errors
+    are logged, never raised (the index is derived data).
     """
 
     def __init__(
@@ -65,7 +72,6 @@ class WalCheckpointer:
             self._since += 1
             since = self._since
             if since >= self.limit_commits:
-                self._since = 0
                 inline = True
             else:
                 inline = False
@@ -76,12 +82,16 @@ class WalCheckpointer:
                     self._condition.notify_all()
         if inline:
             try:
-                passive_checkpoint(conn)
+                complete = _complete(passive_checkpoint(conn))
+            except sqlite3.Error:
+                log.warning("checkpointing %s failed", self.db_path, exc_info=True)
+                return
+            if complete:  # else (another checkpoint running, a reader pinning frames) retry next commit
                 with self._condition:
                     self.checkpoints += 1
                     self.inline_checkpoints += 1
-            except sqlite3.Error:
-                log.warning("checkpointing %s failed", self.db_path, exc_info=True)
+                    self._since = 0
+                    self._requested = 0
 
     def _ensure_thread(self) -> None:
         if self._stopping or (self._thread is not None and self._thread.is_alive()):
@@ -110,8 +120,7 @@ class WalCheckpointer:
         except sqlite3.Error:
             return False
         try:
-            passive_checkpoint(conn)
-            return True
+            return _complete(passive_checkpoint(conn))
         except sqlite3.Error:
             log.debug("background checkpoint of %s failed", self.db_path, exc_info=True)
             return False

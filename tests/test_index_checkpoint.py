@@ -119,7 +119,7 @@ def test_wal_stays_bounded_after_many_commits(store: SessionStore, tmp_path: Pat
         for number in range(150):
             turn(other, indexer, "s1", number)
         unbounded = wal_bytes(other.root)
-    assert bounded * 3 < unbounded, (bounded, unbounded)
+    assert bounded * 2 < unbounded, (bounded, unbounded)
 
 
 def test_inline_checkpoint_when_the_limit_is_reached(store: SessionStore, tmp_path: Path) -> None:
@@ -182,3 +182,23 @@ def test_background_failure_is_not_counted_and_the_thread_stops_on_close(tmp_pat
 def test_bad_settings_are_refused(tmp_path: Path, every: int, limit: int) -> None:
     with pytest.raises(ValueError):
         WalCheckpointer(tmp_path / "index.sqlite", every_commits=every, limit_commits=limit)
+
+
+def test_an_incomplete_inline_checkpoint_is_retried_on_the_next_commit(store: SessionStore, tmp_path: Path) -> None:
+    store.create("s1", title="t", model="kimi-k2")
+    with Indexer(store.root) as indexer:
+        indexer.sync()
+        indexer.checkpointer = WalCheckpointer(indexer.db_path, every_commits=2, limit_commits=2)
+        turn(store, indexer, "s1", 0)
+        reader = sqlite3.connect(store.root / "index.sqlite", isolation_level=None)
+        try:
+            reader.execute("BEGIN")
+            reader.execute("SELECT count(*) FROM messages").fetchone()  # pins the WAL as of now
+            turn(store, indexer, "s1", 1)
+            turn(store, indexer, "s1", 2)
+            assert indexer.checkpointer.inline_checkpoints == 0  # frames after the reader's mark stay
+        finally:
+            reader.close()
+        turn(store, indexer, "s1", 3)
+        assert indexer.checkpointer.inline_checkpoints == 1
+        assert messages_in_main_file(store.root, tmp_path / "scratch") == live_messages(indexer) == 8
