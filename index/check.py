@@ -8,10 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from index.database import FTS_TABLES
 from index.models import IndexDifference
 from index.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, SWITCH_COLUMNS, message_rows, session_row, switch_rows
 
-_FTS_TABLES = ("messages_fts", "sessions_fts", "messages_trigram", "sessions_trigram")
 
 
 def _rows(conn: sqlite3.Connection, table: str, columns: tuple[str, ...], session_id: str) -> list[tuple[Any, ...]]:
@@ -127,7 +127,7 @@ def compare(
         differences.append(
             IndexDifference(kind="extra", path=f"sessions/{session_id}.json", session_id=session_id, detail="orphan message rows")
         )
-    for table in _FTS_TABLES:
+    for table in FTS_TABLES:
         try:
             conn.execute(f"INSERT INTO {table}({table}, rank) VALUES ('integrity-check', 1)")
         except sqlite3.DatabaseError as exc:

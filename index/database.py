@@ -273,7 +273,8 @@ def ensure_schema(conn: sqlite3.Connection, lock_path: Path | None = None) -> bo
     """Create the tables if needed (or rebuild them after a schema change); True if created."""
     # Runs under open_database's file lock; sqlite-utils commits as it goes, so no outer BEGIN.
     version = conn.execute("PRAGMA user_version").fetchone()[0]
-    has_tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'files'").fetchone()[0]
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    has_tables = {"files", "sessions", "messages", "model_switches", *FTS_TABLES} <= names
     if version == INDEX_SCHEMA_VERSION and has_tables:
         return False
     if version == BULK_LOADING_VERSION and has_tables and lock_path is not None and not abandoned_bulk_load(conn, lock_path):
@@ -306,6 +307,9 @@ def bulk_load(conn: sqlite3.Connection, lock_path: Path) -> Iterator[None]:
 
         def start() -> list[str]:
             with FileLock(str(lock_path), timeout=60):
+                # Mark first: the drops below commit one by one, and a process killed among
+                # them must leave an index that the next open recognises as abandoned.
+                conn.execute(f"PRAGMA user_version = {BULK_LOADING_VERSION}")
                 _drop_everything(conn)
                 _create_schema(conn)
                 rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall()
