@@ -31,6 +31,7 @@ from index.database import (
     open_database,
     reset_schema,
     retry_busy,
+    retry_rebuilding,
     write_transaction,
 )
 from index.models import IndexDifference, ReindexReport
@@ -136,7 +137,9 @@ class Indexer:
         """
         with self._lock:
             try:
-                return action()
+                # A write that meets a table dropped for a moment by another process's full
+                # rebuild waits for the new tables, like searches do (its transaction was rolled back).
+                return retry_rebuilding(action)
             except sqlite3.DatabaseError as exc:
                 if not is_damaged(exc):
                     raise
@@ -147,7 +150,7 @@ class Indexer:
                     self._conn = None
                 self._identity = None
                 discard_damaged(self.db_path, self._lock_path, failed)
-            return action()
+            return retry_rebuilding(action)
 
     @property
     def connection(self) -> sqlite3.Connection:
