@@ -61,6 +61,16 @@ def _make_snippet(text: str, terms: list[str]) -> str:
     return ("…" if start > 0 else "") + "".join(out) + ("…" if end < len(text) else "")
 
 
+def _add_time_range(column: str, since: datetime | None, until: datetime | None, clauses: list[str], args: list[Any]) -> None:
+    """Append ``column >= since`` / ``column <= until`` conditions (times stored as ISO text)."""
+    if since is not None:
+        clauses.append(f"{column} >= ?")
+        args.append(iso(since))
+    if until is not None:
+        clauses.append(f"{column} <= ?")
+        args.append(iso(until))
+
+
 class SearchIndex:
     """Queries over ``<root>/index.sqlite``. If the file is missing it is created and built.
 
@@ -162,12 +172,7 @@ class SearchIndex:
             if value is not None:
                 clauses.append(f"{column} = ?")
                 args.append(value)
-        if since is not None:
-            clauses.append("m.created_at >= ?")
-            args.append(iso(since))
-        if until is not None:
-            clauses.append("m.created_at <= ?")
-            args.append(iso(until))
+        _add_time_range("m.created_at", since, until, clauses, args)
         return "".join(f" AND {clause}" for clause in clauses), args
 
     @staticmethod
@@ -182,12 +187,7 @@ class SearchIndex:
         if session_id is not None:
             clauses.append("s.session_id = ?")
             args.append(session_id)
-        if since is not None:
-            clauses.append("s.created_at >= ?")
-            args.append(iso(since))
-        if until is not None:
-            clauses.append("s.created_at <= ?")
-            args.append(iso(until))
+        _add_time_range("s.created_at", since, until, clauses, args)
         return "".join(f" AND {clause}" for clause in clauses), args
 
     @staticmethod
