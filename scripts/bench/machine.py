@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sqlite3
@@ -63,3 +64,9 @@ def describe() -> Machine:
         platform=platform.platform(),
         load_average=load,
     )
+
+
+def save_results(path: str | Path, machine: Machine, **sections: BaseModel) -> None:
+    """Write a bench script's results as JSON: ``{"machine": ..., <section>: ...}``."""
+    document = {"machine": machine.model_dump(), **{name: part.model_dump(mode="json") for name, part in sections.items()}}
+    Path(path).write_text(json.dumps(document, indent=1), encoding="utf-8")

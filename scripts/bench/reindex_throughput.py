@@ -8,7 +8,6 @@ fresh ``Indexer`` as a new process would. The corpus is written first if ``--roo
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ if __package__ in (None, ""):
 from pydantic import BaseModel  # noqa: E402
 
 from scripts.bench.corpus import default_jobs, stderr_progress  # noqa: E402
-from scripts.bench.machine import describe  # noqa: E402
+from scripts.bench.machine import describe, save_results  # noqa: E402
 from scripts.bench.workloads import add_corpus_arguments, ensure_corpus  # noqa: E402
 from store.paths import Layout, resolve_root  # noqa: E402
 
@@ -115,9 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"no-op incremental reindex: {figures.noop_seconds:.2f} s")
     if args.json:
-        Path(args.json).write_text(
-            json.dumps({"machine": machine.model_dump(), "figures": figures.model_dump()}, indent=1), encoding="utf-8"
-        )
+        save_results(args.json, machine, figures=figures)
     return 0
 
 

@@ -8,7 +8,6 @@ with the same parameters is reused.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ if __package__ in (None, ""):
 from pydantic import BaseModel, Field  # noqa: E402
 
 from scripts.bench.corpus import default_jobs, stderr_progress  # noqa: E402
-from scripts.bench.machine import describe  # noqa: E402
+from scripts.bench.machine import describe, save_results  # noqa: E402
 from scripts.bench.measure import Latency, format_table, percentile, summarize, time_calls  # noqa: E402
 from scripts.bench.queries import BenchQuery, bench_queries, grep_scan, naive_json_scan  # noqa: E402
 from scripts.bench.workloads import add_corpus_arguments, ensure_corpus  # noqa: E402
@@ -175,9 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if report.grep_over_index is not None:
         print(f"grep -r / index (p50, same queries): {report.grep_over_index:,.0f}x")
     if args.json:
-        Path(args.json).write_text(
-            json.dumps({"machine": machine.model_dump(), "report": report.model_dump(mode="json")}, indent=1), encoding="utf-8"
-        )
+        save_results(args.json, machine, report=report)
     return 0
 
 

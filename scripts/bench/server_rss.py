@@ -10,7 +10,6 @@ watcher start-up sync then finds nothing to do). Linux only (``/proc``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -24,7 +23,7 @@ import anyio  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
 from scripts.bench.corpus import default_jobs, stderr_progress  # noqa: E402
-from scripts.bench.machine import describe  # noqa: E402
+from scripts.bench.machine import describe, save_results  # noqa: E402
 from scripts.bench.measure import Latency, format_table, summarize  # noqa: E402
 from scripts.bench.queries import bench_queries  # noqa: E402
 from scripts.bench.search_latency import ensure_index  # noqa: E402
@@ -165,9 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(format_table([figures.tool_round_trip.row()]))
     if args.json:
-        Path(args.json).write_text(
-            json.dumps({"machine": machine.model_dump(), "figures": figures.model_dump()}, indent=1), encoding="utf-8"
-        )
+        save_results(args.json, machine, figures=figures)
     return 0
 
 

@@ -18,7 +18,6 @@ the bytes it last wrote stays valid); the file is restored once afterwards.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -39,7 +38,7 @@ from scripts.bench.chat_paths import (  # noqa: E402
     write_legacy_session,
 )
 from scripts.bench.corpus import default_jobs, stderr_progress  # noqa: E402
-from scripts.bench.machine import describe  # noqa: E402
+from scripts.bench.machine import describe, save_results  # noqa: E402
 from scripts.bench.measure import Latency, format_table, summarize, time_calls  # noqa: E402
 from scripts.bench.search_latency import ensure_index  # noqa: E402
 from scripts.bench.workloads import (  # noqa: E402
@@ -222,9 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, value in report.ratios.items():
         print(f"{name}: {value:.2f}")
     if args.json:
-        Path(args.json).write_text(
-            json.dumps({"machine": machine.model_dump(), "report": report.model_dump()}, indent=1), encoding="utf-8"
-        )
+        save_results(args.json, machine, report=report)
     return 0
 
 

@@ -12,7 +12,6 @@ the probe words is looked up with ``SearchIndex.search`` to confirm "in the inde
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sqlite3
 import sys
@@ -27,7 +26,7 @@ if __package__ in (None, ""):
 from pydantic import BaseModel  # noqa: E402
 
 from scripts.bench.corpus import default_jobs, stderr_progress  # noqa: E402
-from scripts.bench.machine import describe  # noqa: E402
+from scripts.bench.machine import describe, save_results  # noqa: E402
 from scripts.bench.measure import Latency, format_table, summarize  # noqa: E402
 from scripts.bench.workloads import add_corpus_arguments, ensure_corpus  # noqa: E402
 from store.paths import Layout, resolve_root  # noqa: E402
@@ -169,9 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(format_table([figures.write.row(), figures.lag.row()]))
     if args.json:
-        Path(args.json).write_text(
-            json.dumps({"machine": machine.model_dump(), "figures": figures.model_dump()}, indent=1), encoding="utf-8"
-        )
+        save_results(args.json, machine, figures=figures)
     return 0
 
 
