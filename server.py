@@ -70,7 +70,7 @@ from store import (
     utc_now,
     validate_session_id,
 )
-from store.legacy_kimi_store import LegacyKimiStore, LegacyFileUnreadable
+from store.legacy import LegacyFileUnreadable, LegacyKimiStore
 from utils.dates import InvalidDate, parse_user_time
 from utils.feature_flags import InvalidFlagValue, llm_unified_enabled
 
@@ -120,7 +120,7 @@ def default_app(root: Path, legacy_root: Path | None = None) -> App:
     """
     from adapters import context_windows, registry
     from index import Indexer, SearchIndex
-    from store.migration import migrate_legacy_session
+    from store.legacy import migrate_legacy_session
 
     indexer = Indexer(root)
     searcher: list[SearchIndex] = []

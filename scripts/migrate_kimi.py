@@ -1,6 +1,6 @@
 """Migrate legacy Kimi sessions (.kimi_sessions/<id>.json) into the unified session store.
 
-A thin command line over ``store.migration.migrate_folder``; run with ``--help``.
+A thin command line over ``store.legacy.migration.migrate_folder``; run with ``--help``.
 Exit codes: 0 everything migrated (and verified, with --verify); 1 some file could not be
 migrated (quarantined by copy, or blocked) or failed verification; 2 usage error.
 """
@@ -17,7 +17,7 @@ from typing import TextIO
 if __package__ in (None, ""):  # run as `python scripts/migrate_kimi.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from store.migration import MigrationReport, migrate_folder  # noqa: E402
+from store.legacy import MigrationReport, migrate_folder  # noqa: E402
 from store.paths import LEGACY_DIR_ENV, SESSIONS_DIR_ENV, resolve_legacy_root, resolve_root  # noqa: E402
 
 # Folders with at least this many files get a progress bar on stderr.

@@ -72,7 +72,7 @@ def call_tool(app_server: Any, name: str, arguments: dict[str, Any]) -> Any:
 def make_indexed_app(tmp_path: Path, windows: dict[str, int] | None = None) -> tuple[server.App, dict[str, ScriptedProvider]]:
     """``make_app`` plus the real SQLite index, the real lazy migration and a model list."""
     from index import Indexer, SearchIndex
-    from store.migration import migrate_legacy_session
+    from store.legacy.migration import migrate_legacy_session
 
     app, providers = make_app(tmp_path, windows)
     root = app.store.root

@@ -18,7 +18,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 import server
 from store import Message, SessionStore, atomic
-from store.legacy_kimi_store import LegacyKimiStore
+from store.legacy.kimi_store import LegacyKimiStore
 from tests.chat_helpers import make_indexed_app
 from tests.fakes import FakeOpenAI
 from tests.hardening_helpers import SERVER, McpClient, mcp_server, snapshot, subprocess_env

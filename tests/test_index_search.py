@@ -241,7 +241,7 @@ def test_search_over_the_migrated_shared_fixtures(tmp_path: Path) -> None:
     """The legacy fixtures, migrated, then indexed: English, code identifiers and Chinese are found."""
     import shutil
 
-    from store.migration import migrate_folder
+    from store.legacy.migration import migrate_folder
     from tests.conftest import SHARED_FIXTURES
 
     legacy = tmp_path / "legacy"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from store.codec import decode_session, encode_session
 from store.legacy import LegacySource, first_difference, parse_legacy_document, to_legacy, to_unified
-from store.legacy_mapping import (
+from store.legacy.mapping import (
     CONTENT_KEYS,
     CREATED_KEYS,
     ID_KEYS,

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from store.legacy_json import json_equal
-from store.legacy_times import parse_time, render_time
+from store.legacy.parsing import json_equal
+from store.legacy.times import parse_time, render_time
 
 
 @pytest.mark.parametrize(

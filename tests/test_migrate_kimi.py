@@ -1,4 +1,4 @@
-"""scripts/migrate_kimi.py and store.migration on real folders: fixtures, 2,000 files, SIGKILL."""
+"""scripts/migrate_kimi.py and store.legacy.migration on real folders: fixtures, 2,000 files, SIGKILL."""
 
 from __future__ import annotations
 
@@ -297,7 +297,7 @@ def test_unreadable_unified_file_blocks_that_legacy_file(good_legacy: Path, tmp_
 
 
 def test_verify_reports_a_missing_unified_file(good_legacy: Path, tmp_path: Path) -> None:
-    from store.migration import FileOutcome, verify_outcome
+    from store.legacy.migration import FileOutcome, verify_outcome
     from store.paths import Layout
 
     outcome = FileOutcome(file="x.json", legacy_id="x", status="unchanged", session_id="x")
@@ -410,7 +410,7 @@ def test_file_without_read_permission(tmp_path: Path) -> None:  # pragma: no cov
 
 
 def test_quarantine_copy_failure_is_reported(tmp_path: Path) -> None:
-    from store.migration import migrate_file
+    from store.legacy.migration import migrate_file
     from store.paths import Layout
 
     legacy = tmp_path / "k"
@@ -480,7 +480,7 @@ def test_concurrent_lazy_migration_of_one_session(good_legacy: Path, tmp_path: P
 
 def test_save_race_is_resolved_as_unchanged(good_legacy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another process saves the same legacy session between our check and our write."""
-    from store import migration
+    from store.legacy import migration
 
     store = SessionStore(tmp_path / "u")
     other = SessionStore(tmp_path / "u")
@@ -587,7 +587,7 @@ def test_collision_with_a_session_migrated_from_another_file(tmp_path: Path) -> 
 
 
 def test_mapping_failures_quarantine_instead_of_stopping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from store import migration
+    from store.legacy import migration
 
     legacy = tmp_path / "k"
     write_legacy(legacy, "a.json", [{"role": "user", "content": "a"}])
@@ -606,7 +606,7 @@ def test_mapping_failures_quarantine_instead_of_stopping(tmp_path: Path, monkeyp
 
 
 def test_verify_outcome_without_a_session_is_a_no_op(tmp_path: Path) -> None:
-    from store.migration import FileOutcome, verify_outcome
+    from store.legacy.migration import FileOutcome, verify_outcome
     from store.paths import Layout
 
     outcome = FileOutcome(file="x.json", legacy_id="x", status="quarantined")
@@ -659,7 +659,7 @@ def test_odd_entries_in_quarantine_are_never_overwritten(tmp_path: Path) -> None
 
 
 def test_files_written_by_the_legacy_writer_migrate_losslessly(tmp_path: Path) -> None:
-    from store.legacy_kimi_store import LegacyKimiStore
+    from store.legacy.kimi_store import LegacyKimiStore
 
     legacy_root = tmp_path / ".kimi_sessions"
     writer = LegacyKimiStore(legacy_root)

@@ -19,7 +19,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 import server
 from adapters.base import ChatReply
 from adapters.errors import ProviderError
-from store.legacy_kimi_store import LegacyKimiStore, legacy_to_message
+from store.legacy.kimi_store import LegacyKimiStore, legacy_to_message
 from tests.chat_helpers import ScriptedProvider, make_indexed_app
 from tests.conftest import SHARED_FIXTURES
 

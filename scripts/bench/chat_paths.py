@@ -96,7 +96,7 @@ def legacy_turn(app: Any, session_id: str) -> Callable[[int], Coroutine[Any, Any
 
 def write_legacy_session(legacy_root: Path, seed: int, index: int, messages: int) -> str:
     """A legacy ``.kimi_sessions/<id>.json`` with the user/assistant text of corpus session ``index``."""
-    from store.legacy_kimi_store import LegacyKimiStore
+    from store.legacy import LegacyKimiStore
 
     session = generate_session(seed, index, messages)
     items = [

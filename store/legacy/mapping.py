@@ -22,8 +22,8 @@ from typing import Any
 
 from store.errors import InvalidSessionId
 from store.ids import MAX_ID_LENGTH, validate_session_id
-from store.legacy_json import LegacyReadError, parse_legacy_bytes
-from store.legacy_times import parse_time, render_time
+from store.legacy.parsing import LegacyReadError, parse_legacy_bytes
+from store.legacy.times import parse_time, render_time
 from store.schema import Message, Session, ToolCall, Usage
 
 EXTENSION = "kimi"

@@ -4,15 +4,18 @@
 - ``migrate_folder(legacy_root, root, dry_run=, verify=)``: what ``scripts/migrate_kimi.py`` runs.
 - ``to_unified`` / ``to_legacy``: the lossless mapping and its inverse (used by ``--verify``).
 
-The pieces live in ``store.legacy_json`` (strict parsing, type-strict comparison),
-``store.legacy_times`` (timestamps), ``store.legacy_mapping`` (the mapping) and
-``store.migration`` (files, ids, collisions, quarantine, reports).
+- ``LegacyKimiStore``: ``kimi_chat`` with ``LLM_UNIFIED=0`` reading and writing the legacy folder.
+
+The pieces live in ``parsing`` (strict parsing, type-strict comparison), ``times``
+(timestamps), ``mapping`` (the mapping), ``migration`` (files, ids, collisions, quarantine,
+reports) and ``kimi_store`` (the legacy ``kimi_chat`` store). Code outside this package
+imports from ``store.legacy`` only.
 """
 
 from __future__ import annotations
 
-from store.legacy_json import LegacyReadError, first_difference, json_equal
-from store.legacy_mapping import (
+from store.legacy.parsing import LegacyReadError, first_difference, json_equal
+from store.legacy.mapping import (
     EXTENSION,
     LegacyShapeError,
     LegacySource,
@@ -23,7 +26,8 @@ from store.legacy_mapping import (
     to_legacy,
     to_unified,
 )
-from store.migration import (
+from store.legacy.kimi_store import LegacyFileUnreadable, LegacyKimiSession, LegacyKimiStore, legacy_to_message
+from store.legacy.migration import (
     Collision,
     FileOutcome,
     LegacySessionUnreadable,
@@ -39,6 +43,9 @@ __all__ = [
     "EXTENSION",
     "Collision",
     "FileOutcome",
+    "LegacyFileUnreadable",
+    "LegacyKimiSession",
+    "LegacyKimiStore",
     "LegacyReadError",
     "LegacySessionUnreadable",
     "LegacyShapeError",
@@ -49,6 +56,7 @@ __all__ = [
     "json_equal",
     "legacy_extension",
     "legacy_files",
+    "legacy_to_message",
     "migrate_file",
     "migrate_folder",
     "migrate_legacy_session",

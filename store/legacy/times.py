@@ -12,7 +12,7 @@ import math
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from store.legacy_json import json_equal
+from store.legacy.parsing import json_equal
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # Numbers at or above this are taken as milliseconds (1e11 s is the year 5138).

@@ -30,8 +30,8 @@ from pydantic import BaseModel, Field
 from store.codec import UnreadableSessionFile, decode_session, encode_session, read_file_no_follow
 from store.errors import SessionExists, StoreError, UnsupportedSchemaVersion
 from store.ids import MAX_ID_LENGTH, validate_session_id
-from store.legacy_json import LegacyReadError, first_difference
-from store.legacy_mapping import (
+from store.legacy.parsing import LegacyReadError, first_difference
+from store.legacy.mapping import (
     ID_KEYS,
     LegacyShapeError,
     LegacySource,
