@@ -1,4 +1,4 @@
-"""The derived search index: SQLite FTS5 mirror of the session files (see README "Search index").
+"""The derived search index: SQLite FTS5 mirror of the session files (see docs/search-index.md).
 
 ``Indexer`` writes it, ``IndexWatcher`` keeps it current from file events, ``SearchIndex``
 queries it. Deleting ``index.sqlite`` loses nothing: it is rebuilt from ``sessions/``.

@@ -1,6 +1,6 @@
 """Turning what a person typed into FTS5 queries, and choosing the word or trigram table.
 
-Strategy (documented in the README): the word table (``unicode61``) serves ordinary queries,
+Strategy (documented in docs/search-index.md): the word table (``unicode61``) serves ordinary queries,
 including FTS5 syntax (``"exact phrase"``, ``a OR b``, ``prefix*``, ``NEAR``). A query FTS5
 rejects is retried as one quoted phrase. unicode61 does not split Chinese/Japanese/Korean
 text into words, so a query containing CJK characters goes to the trigram table (substring

@@ -1,4 +1,4 @@
-"""The README's "Migrating from .kimi_sessions" commands run as written and do what it says."""
+"""docs/migration.md's commands run as written and do what it says."""
 
 from __future__ import annotations
 
@@ -13,15 +13,11 @@ from pathlib import Path
 
 from tests.conftest import REPO_ROOT, SHARED_FIXTURES
 
-HEADING = "## Migrating from .kimi_sessions"
 BROKEN = ("empty_20250712_0000.json", "truncated_20250711_2359.json")
 
 
 def section() -> str:
-    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    assert HEADING in text, "README.md lacks the migration section"
-    body = text.split(HEADING, 1)[1]
-    return re.split(r"\n## ", body, maxsplit=1)[0]
+    return (REPO_ROOT / "docs" / "migration.md").read_text(encoding="utf-8")
 
 
 def commands() -> list[list[str]]:

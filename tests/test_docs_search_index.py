@@ -1,4 +1,4 @@
-"""The README's "Search index" section cannot go stale: every ad-hoc sqlite3 example runs,
+"""docs/search-index.md cannot go stale: every ad-hoc sqlite3 example runs,
 and every column of every table is documented."""
 
 from __future__ import annotations
@@ -21,10 +21,7 @@ EXAMPLE = re.compile(r"^sqlite3 \.llm_sessions/index\.sqlite .+$", re.MULTILINE)
 
 
 def section() -> str:
-    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    start = text.index("\n## Search index\n")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end != -1 else len(text)]
+    return (REPO_ROOT / "docs" / "search-index.md").read_text(encoding="utf-8")
 
 
 def examples() -> list[str]:
@@ -54,7 +51,7 @@ def test_example_runs_and_returns_rows(workdir: Path, line: str) -> None:
         rows = conn.execute(sql).fetchall()
     finally:
         conn.close()
-    assert rows, f"the README example returned nothing on the test corpus: {sql}"
+    assert rows, f"the docs/search-index.md example returned nothing on the test corpus: {sql}"
     if shutil.which("sqlite3"):  # and through the real command line, exactly as written
         result = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
@@ -79,7 +76,7 @@ def test_every_column_is_documented(workdir: Path) -> None:
         for table in ("sessions", "messages", "model_switches", "files"):
             assert f"| `{table}` |" in documented
             for column in [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]:
-                assert f"`{column}`" in documented, f"{table}.{column} is not described in the README"
+                assert f"`{column}`" in documented, f"{table}.{column} is not described in docs/search-index.md"
         fts = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'")]
     finally:
         conn.close()
