@@ -21,8 +21,8 @@ import signal
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -595,9 +595,18 @@ INSTRUCTIONS = (
 )
 
 
+@asynccontextmanager
+async def serving(server: MCPServer) -> AsyncIterator[dict[str, Any]]:
+    """What lives as long as the running server: the pooled provider connections (closed on stop)."""
+    from adapters.http_pool import pooled_clients
+
+    async with pooled_clients():
+        yield {}
+
+
 def build_server(app: App) -> MCPServer:
     """The MCP server with every tool bound to ``app``."""
-    server = MCPServer(name="llm-mcp-server", instructions=INSTRUCTIONS)
+    server = MCPServer(name="llm-mcp-server", instructions=INSTRUCTIONS, lifespan=serving)
 
     @server.tool()
     @tool_errors

@@ -34,6 +34,7 @@ import anyio
 import httpx
 
 from .errors import ConfigError, ProviderError
+from .http_pool import client_for
 from .redact import redact
 
 log = logging.getLogger(__name__)
@@ -153,13 +154,15 @@ async def post_json(
 ) -> dict[str, Any]:
     """POST ``body`` as JSON to ``url`` with retries; return the decoded JSON object of the 2xx answer.
 
-    ``secrets`` (e.g. the API key) are redacted from every message this raises or logs.
+    ``secrets`` (e.g. the API key) are redacted from every message this raises or logs. The
+    connection comes from :func:`adapters.http_pool.client_for` (kept alive between calls while
+    the server runs).
     """
     policy = policy or RetryPolicy.from_env()
     deadline = time.monotonic() + policy.total_timeout
     attempts = 0
     last_error: ProviderError | None = None
-    async with httpx.AsyncClient(transport=transport) as client:
+    async with client_for(url, transport) as client:
         while True:
             attempts += 1
             remaining = deadline - time.monotonic()

@@ -82,6 +82,7 @@ class FakeProvider:
         self._lock = threading.Lock()
         self._script: deque[ScriptedResponse] = deque()
         self._requests: list[RecordedRequest] = []
+        self._connections = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -93,6 +94,11 @@ class FakeProvider:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:  # one handler per accepted TCP connection
+                with fake._lock:
+                    fake._connections += 1
+                super().setup()
 
             def do_POST(self) -> None:  # noqa: N802 (http.server naming)
                 fake._handle(self)
@@ -167,6 +173,12 @@ class FakeProvider:
             return list(self._requests)
 
     @property
+    def connections(self) -> int:
+        """How many TCP connections the fake accepted so far (keep-alive reuse shows as fewer than requests)."""
+        with self._lock:
+            return self._connections
+
+    @property
     def accepted(self) -> list[RecordedRequest]:
         """The requests that passed validation and authentication."""
         return [r for r in self.requests if r.rejected is None]
@@ -189,6 +201,7 @@ class FakeProvider:
         with self._lock:
             self._requests.clear()
             self._script.clear()
+            self._connections = 0
 
     def wait_for_requests(self, count: int, timeout: float = 10.0) -> list[RecordedRequest]:
         """Poll (every 20 ms, up to ``timeout`` s) until ``count`` requests arrived."""
