@@ -109,6 +109,7 @@ class App:
     switch_history: Callable[..., list[Any]] | None = None
     list_models: Callable[[], list[Any]] | None = None
     migrate_legacy: Callable[[Path, SessionStore, str], Session | None] | None = None
+    indexer: Any = None  # the process's one index.Indexer (shared with the background watcher)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -150,6 +151,7 @@ def default_app(root: Path, legacy_root: Path | None = None) -> App:
         switch_history=switch_history,
         list_models=registry.list_models,
         migrate_legacy=migrate_legacy_session,
+        indexer=indexer,
     )
 
 
@@ -814,16 +816,22 @@ def http_security(host: str) -> TransportSecuritySettings:
 
 
 @contextmanager
-def background_indexing(root: Path) -> Iterator[None]:
-    """Run the index watcher while the server runs (started on entry, stopped on exit)."""
+def background_indexing(root: Path, indexer: Any = None) -> Iterator[Any]:
+    """Run the index watcher (yielded) while the server runs (started on entry, stopped on exit).
+
+    ``indexer``: the app's ``Indexer``, shared so the process has one index writer (one write
+    connection, one WAL checkpointer); it is closed here on exit, after the watcher stopped.
+    """
     from index import IndexWatcher
 
-    watcher = IndexWatcher(root)
+    watcher = IndexWatcher(root, indexer=indexer)
     watcher.start()
     try:
-        yield
+        yield watcher
     finally:
         watcher.stop()
+        if indexer is not None:
+            indexer.close()
 
 
 def _stop_on_signal(signum: int, frame: object) -> None:
@@ -857,7 +865,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # stopped and the process exits 0.
     signal.signal(signal.SIGTERM, _stop_on_signal)
     try:
-        with background_indexing(root):
+        with background_indexing(root, app.indexer):
             if args.transport == "http":
                 log.info("serving MCP over streamable HTTP at http://%s:%d/mcp", args.host, args.port)
                 if args.host not in ("127.0.0.1", "localhost", "::1"):

@@ -49,7 +49,9 @@ class IndexWatcher:
     On ``start`` it runs an incremental sync, then applies file events in batches: events are
     collected until ``debounce_seconds`` pass without a new one, or ``max_delay_seconds``
     after the first pending one (default: the larger of ``MAX_DELAY_SECONDS`` and the
-    debounce), then all touched files are indexed in one transaction. If ``index.sqlite`` is
+    debounce), then all touched files are indexed in one transaction. ``indexer``: an existing
+    ``Indexer`` of the same root to write through (it is left open on ``stop``; its owner closes
+    it); by default the watcher opens and closes one of its own. If ``index.sqlite`` is
     deleted while running, it is recreated and rebuilt. Errors are logged, never raised into
     the server; ``last_error`` keeps the latest.
     """
@@ -60,12 +62,15 @@ class IndexWatcher:
         debounce_seconds: float = 0.05,
         reconcile_seconds: float = 120.0,
         max_delay_seconds: float | None = None,
+        indexer: Indexer | None = None,
     ) -> None:
         self.root = Path(root)
         self.debounce_seconds = debounce_seconds
         self.max_delay_seconds = max(MAX_DELAY_SECONDS, debounce_seconds) if max_delay_seconds is None else max_delay_seconds
         self.reconcile_seconds = reconcile_seconds
-        self.indexer = Indexer(self.root)
+        # A server passes its own Indexer: one write connection and one checkpointer per process.
+        self._owns_indexer = indexer is None
+        self.indexer = Indexer(self.root) if indexer is None else indexer
         self.last_error: BaseException | None = None
         self.reports: list[ReindexReport] = []
         self._pending: set[str] = set()
@@ -109,7 +114,8 @@ class IndexWatcher:
             thread.join(timeout)
         self._observer = None
         self._thread = None
-        self.indexer.close()
+        if self._owns_indexer:
+            self.indexer.close()
 
     def __enter__(self) -> IndexWatcher:
         return self.start()

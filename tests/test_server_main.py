@@ -104,3 +104,22 @@ def test_main_cleans_up_runs_the_watcher_and_stops_it(tmp_path: Path, monkeypatc
         server._stop_on_signal(signal.SIGTERM, None)
     monkeypatch.setattr(MCPServer, "run", lambda self, transport="stdio", **kw: seen.update(transport=transport))
     assert server.main(["--root", str(root)]) == 0 and seen["transport"] == "stdio"
+
+
+def test_the_server_and_its_watcher_share_one_index_writer(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    app = server.default_app(root, tmp_path / "legacy")
+    with server.background_indexing(root, app.indexer) as watcher:
+        assert watcher.indexer is app.indexer
+        app.store.create("ours", model="gpt-4o")
+        app.store.append_message("ours", Message(role="user", content="numbat survey"))
+        app.index_paths([app.store.path_for("ours")])  # type: ignore[misc]
+        other = SessionStore(root)  # a file written by another process: the watcher indexes it
+        other.create("theirs")
+        other.append_message("theirs", Message(role="user", content="numbat census"))
+        assert watcher.wait_until_idle(timeout=20)
+        assert {hit.session_id for hit in app.search("numbat")} == {"ours", "theirs"}  # type: ignore[misc]
+        # One writer: one WAL checkpointer thread serves both the turns and the watcher.
+        assert sum(t.name == "index-checkpoint" for t in threading.enumerate()) <= 1
+    assert app.indexer._conn is None  # closed once, by its owner, after the watcher stopped
+    assert not any(t.name in ("index-watcher", "index-checkpoint") for t in threading.enumerate())
