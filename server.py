@@ -33,6 +33,7 @@ if __package__ in (None, ""):  # run as `python server.py` from anywhere
 
 import anyio
 import filelock
+from pydantic import ValidationError
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
@@ -40,11 +41,12 @@ from mcp.server.transport_security import TransportSecuritySettings
 from adapters.base import Adapter, ChatReply, ChatRequest
 from adapters.compression import fit_prompt
 from adapters.errors import AdapterError, MissingApiKey, ProviderError, UnknownModel
+from adapters.redact import scrub_reply
 from adapters.prompt import (
     FAILED_MARK,
     MAX_PROMPT_CHARS,
     Estimator,
-    InvalidChatArgument,
+    InvalidToolArgument,
     PromptTooLarge,
     effective_system,
     output_reserve,
@@ -52,8 +54,6 @@ from adapters.prompt import (
     validate_chat_args,
 )
 from store import (
-    CorruptSession,
-    InvalidSessionId,
     Message,
     ModelSwitch,
     Session,
@@ -62,15 +62,13 @@ from store import (
     SessionStore,
     StoreError,
     Summary,
-    UnsupportedSchemaVersion,
     new_session_id,
     resolve_legacy_root,
     resolve_root,
-    switch_model,
     utc_now,
     validate_session_id,
 )
-from store.legacy import LegacyFileUnreadable, LegacyKimiStore
+from store.legacy import LegacyKimiStore
 from utils.dates import InvalidDate, parse_user_time
 from utils.feature_flags import InvalidFlagValue, llm_unified_enabled
 
@@ -179,8 +177,25 @@ class SummariserUnavailable(AdapterError):
 _DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS})
 
 
+# Errors whose own message already says what to do: shown as they are. Only these types (and
+# the ones handled above them in ``_error_message``) are expected; any other exception, a
+# ``ValueError`` or a pydantic ``ValidationError`` from a bug included, is a crash.
+_SHOWN_AS_IS: tuple[type[BaseException], ...] = (
+    InvalidToolArgument,
+    PromptTooLarge,
+    InvalidFlagValue,
+    StoreError,  # SessionBusy, SessionNotFound, CorruptSession, LegacyFileUnreadable, ...
+    AdapterError,
+    ToolError,
+)
+
+
 def _error_message(exc: BaseException) -> str | None:
-    """The tool-error text for an anticipated error, ``None`` for a crash."""
+    """The tool-error text for an anticipated error, ``None`` for a crash.
+
+    Each error is mapped by the first branch that names its type, most specific first (a
+    ``SessionBusy`` is a ``StoreError`` and also a ``filelock.Timeout``: its own message wins).
+    """
     if isinstance(exc, MissingApiKey):
         return f"{exc}. Set it in the environment the MCP server is started with, then restart the server."
     if isinstance(exc, UnknownModel):
@@ -188,20 +203,18 @@ def _error_message(exc: BaseException) -> str | None:
     if isinstance(exc, ProviderError):
         # The adapter's message already names the cause (status, detail, which key to check).
         return f"provider error: {exc}" + (" — this may succeed if you try again later" if exc.retryable else "")
+    if isinstance(exc, SummariserUnavailable):
+        return f"{exc}. Set {SUMMARY_MODEL_ENV} to a configured model (see list_models) or unset it to use the chat model."
     if isinstance(exc, ChatFailed):
         cause = _error_message(exc.cause)
         if cause is None:
             log.error("chat call crashed", exc_info=exc.cause)
             cause = f"internal error while calling the model ({type(exc.cause).__name__}); the server log has the details"
         return f"{cause} — {exc.saved_note}"
-    if isinstance(exc, SummariserUnavailable):
-        return f"{exc}. Set {SUMMARY_MODEL_ENV} to a configured model (see list_models) or unset it to use the chat model."
-    if isinstance(exc, (InvalidChatArgument, PromptTooLarge, LegacyFileUnreadable)):
+    if isinstance(exc, _SHOWN_AS_IS):
         return str(exc)
-    if isinstance(exc, (InvalidSessionId, SessionNotFound, CorruptSession, UnsupportedSchemaVersion, SessionExists)):
-        return str(exc)
-    if isinstance(exc, ToolError):
-        return str(exc)
+    if isinstance(exc, filelock.Timeout):  # a lock taken outside the store's ``locked``
+        return "the session is busy (another writer holds its lock); try again in a moment"
     if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
         return (
             f"could not save to the session store: {os.strerror(exc.errno)}. Nothing was changed: "
@@ -216,17 +229,13 @@ def _error_message(exc: BaseException) -> str | None:
             "derived data: delete it (or run scripts/reindex.py --full) and it is rebuilt from the "
             "session files, which are not affected."
         )
-    if isinstance(exc, filelock.Timeout):
-        return "the session is busy (another writer holds its lock); try again in a moment"
-    if isinstance(exc, (StoreError, AdapterError, InvalidFlagValue, ValueError)):
-        return str(exc)
     return None
 
 
 def _translate(exc: Exception, tool: str) -> ToolError:
     message = _error_message(exc)
     if message is None:
-        log.exception("tool %s crashed", tool)
+        log.error("tool %s crashed", tool, exc_info=exc)
         return ToolError(f"internal error in {tool} ({type(exc).__name__}); the server log has the details")
     log.info("tool %s failed: %s", tool, message)
     return ToolError(message)
@@ -258,21 +267,11 @@ def tool_errors(fn: F) -> F:
 # ------------------------------------------------------------------------------ chat core
 
 
-def model_switch_warning(from_model: str, to_model: str) -> str:
-    """The warning stored with a ``ModelSwitch`` and returned to the caller."""
-    return (
-        f"model switched from {from_model} to {to_model}: the earlier conversation is re-tokenised for "
-        f"{to_model} (token counts and what fits in its context window differ), tool calls and results are "
-        f"converted to {to_model}'s tool-call format, and {to_model} did not write the earlier answers "
-        f"(they came from {from_model}), so it may not keep the same reasoning or style"
-    )
-
-
 def check_model_name(model: object) -> str:
     if not isinstance(model, str) or not model.strip():
-        raise InvalidChatArgument("model is empty: pass a model name such as 'gpt-4o' or 'claude-sonnet-4-5' (list_models shows them)")
+        raise InvalidToolArgument("model is empty: pass a model name such as 'gpt-4o' or 'claude-sonnet-4-5' (list_models shows them)")
     if len(model) > MAX_MODEL_NAME or any(char.isspace() or not char.isprintable() for char in model):
-        raise InvalidChatArgument(f"model name {model[:80]!r} is not valid: use a name from list_models")
+        raise InvalidToolArgument(f"model name {model[:80]!r} is not valid: use a name from list_models")
     return model
 
 
@@ -287,22 +286,6 @@ def _load_or_create(app: App, session_id: str | None, model: str) -> Session:
             return app.store.create(session_id, model=model)
         except SessionExists:  # created concurrently by another call
             return app.store.snapshot(session_id).session
-
-
-def scrub_reply(reply: ChatReply, adapter: object = None) -> ChatReply:
-    """The reply with every API key value replaced by ``[REDACTED]``.
-
-    Keys are the adapter's own (whatever variable it came from, e.g. a custom endpoint's
-    ``api_key_env``) and every secret-looking environment variable. A provider may echo the
-    key (in the text, the usage details, reasoning fields); nothing of it may reach a session
-    file, the index or a tool result.
-    """
-    from adapters.redact import redact_secrets_deep
-
-    inner = getattr(adapter, "adapter", adapter)  # a registry ResolvedModel wraps the adapter
-    data = reply.model_dump()
-    cleaned = redact_secrets_deep(data, [getattr(inner, "api_key", None)])
-    return reply if cleaned == data else ChatReply.model_validate(cleaned)
 
 
 def _assistant_message(reply: ChatReply, model: str) -> Message:
@@ -333,21 +316,7 @@ def _commit(
     summary: Summary | None,
 ) -> ModelSwitch | None:
     """Store the exchange in one atomic update, then index the file (read-your-writes)."""
-
-    def change(session: Session) -> ModelSwitch | None:
-        switch = None
-        if answered:
-            previous = session.current_model
-            warning = model_switch_warning(previous, model) if previous and previous != model else ""
-            switch = switch_model(session, model, warning)
-        for message in pending:
-            session.note_model(message.model)
-            session.messages.append(message)
-        if summary is not None:
-            session.summaries.append(summary)
-        return switch
-
-    written = app.store.update_shared(session_id, change)
+    written = app.store.record_exchange(session_id, pending, answered_by=model if answered else None, summary=summary)
     if app.index_session is not None:
         _index(app, [written.path], lambda: app.index_session(written.path, written.session, written.data))  # type: ignore[misc]
     else:
@@ -389,7 +358,7 @@ async def _chat_unified(
     if session_id is not None:
         validate_session_id(session_id)
     if system is not None and len(system) > MAX_PROMPT_CHARS:
-        raise InvalidChatArgument(f"system prompt is too long: keep it under {MAX_PROMPT_CHARS:,} characters")
+        raise InvalidToolArgument(f"system prompt is too long: keep it under {MAX_PROMPT_CHARS:,} characters")
     adapter = app.resolve_adapter(model)
     if session_id is not None:
         session_id = await _migrate_if_legacy(app, session_id)
@@ -540,14 +509,14 @@ def _parse_time(value: str | None, name: str, *, end_of_day: bool = False) -> da
     try:
         return parse_user_time(value, end_of_day=end_of_day)
     except InvalidDate as exc:
-        raise InvalidChatArgument(f"{name}={exc}") from exc
+        raise InvalidToolArgument(f"{name}={exc}") from exc
 
 
 def _check_page(limit: int, offset: int) -> None:
     if not 1 <= limit <= MAX_PAGE:
-        raise InvalidChatArgument(f"limit {limit} is out of range: use 1 to {MAX_PAGE}")
+        raise InvalidToolArgument(f"limit {limit} is out of range: use 1 to {MAX_PAGE}")
     if offset < 0:
-        raise InvalidChatArgument(f"offset {offset} is negative: use 0 or more")
+        raise InvalidToolArgument(f"offset {offset} is negative: use 0 or more")
 
 
 def _as_dict(item: Any) -> dict[str, Any]:
@@ -610,8 +579,11 @@ def build_server(app: App) -> MCPServer:
     """The MCP server with every tool bound to ``app``."""
     server = MCPServer(name="llm-mcp-server", instructions=INSTRUCTIONS, lifespan=serving)
 
-    @server.tool()
-    @tool_errors
+    def tool(fn: F) -> F:
+        # The SDK sends ``__doc__`` as it is, indentation included; a model reads it on every request.
+        return server.tool(description=inspect.getdoc(fn))(tool_errors(fn))
+
+    @tool
     async def chat(
         prompt: str,
         model: str,
@@ -631,8 +603,7 @@ def build_server(app: App) -> MCPServer:
         """
         return await _chat_unified(app, prompt, model, session_id, system, temperature, max_tokens)
 
-    @server.tool()
-    @tool_errors
+    @tool
     async def kimi_chat(prompt: str, session_id: str | None = None) -> dict[str, Any]:
         """Chat with Kimi (Moonshot); kept for clients of the older Kimi-only server.
 
@@ -644,8 +615,7 @@ def build_server(app: App) -> MCPServer:
             return await _kimi_unified(app, prompt, session_id)
         return await _chat_legacy(app, prompt, session_id)
 
-    @server.tool()
-    @tool_errors
+    @tool
     def list_sessions(model: str | None = None, tag: str | None = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
         """List stored conversations, most recently updated first.
 
@@ -660,8 +630,7 @@ def build_server(app: App) -> MCPServer:
         result["sessions"] = result["sessions"][offset : offset + limit]
         return result
 
-    @server.tool()
-    @tool_errors
+    @tool
     def get_session(
         session_id: str, offset: int | None = None, limit: int = 50, max_chars_per_message: int = 20_000
     ) -> dict[str, Any]:
@@ -672,11 +641,10 @@ def build_server(app: App) -> MCPServer:
         """
         _check_page(limit, offset or 0)
         if max_chars_per_message < 1:
-            raise InvalidChatArgument("max_chars_per_message must be at least 1")
+            raise InvalidToolArgument("max_chars_per_message must be at least 1")
         return session_page(app.store.snapshot(validate_session_id(session_id)).session, offset, limit, max_chars_per_message)
 
-    @server.tool()
-    @tool_errors
+    @tool
     def search_sessions(
         query: str,
         model: str | None = None,
@@ -695,28 +663,26 @@ def build_server(app: App) -> MCPServer:
         best first; open a hit with get_session.
         """
         if not isinstance(query, str) or not query.strip():
-            raise InvalidChatArgument("query is empty: pass the words or phrase to search for")
+            raise InvalidToolArgument("query is empty: pass the words or phrase to search for")
         _check_page(limit, offset)
         if role is not None and role not in ("system", "user", "assistant", "tool"):
-            raise InvalidChatArgument(f"role {role!r} is not valid: use user, assistant, system or tool")
+            raise InvalidToolArgument(f"role {role!r} is not valid: use user, assistant, system or tool")
         if session_id is not None:
             validate_session_id(session_id)
         if app.search is None:
             raise StoreError("search is not available: the index is not configured in this server")
-        hits = app.search(
-            query,
-            model=model,
-            role=role,
-            session_id=session_id,
-            since=_parse_time(since, "since"),
-            until=_parse_time(until, "until", end_of_day=True),
-            limit=limit,
-            offset=offset,
-        )
+        after, before = _parse_time(since, "since"), _parse_time(until, "until", end_of_day=True)
+        try:
+            hits = app.search(
+                query, model=model, role=role, session_id=session_id, since=after, until=before, limit=limit, offset=offset
+            )
+        except ValidationError:
+            raise  # a bug, not the caller's arguments
+        except ValueError as exc:  # the index's documented refusals: an unusable query, since after until
+            raise InvalidToolArgument(str(exc)) from exc
         return {"hits": [_as_dict(hit) for hit in hits]}
 
-    @server.tool()
-    @tool_errors
+    @tool
     def model_switch_history(session_id: str | None = None, model: str | None = None) -> dict[str, Any]:
         """List the recorded model switches (from which model to which, when, and the warning).
 
@@ -729,8 +695,7 @@ def build_server(app: App) -> MCPServer:
             raise StoreError("model switch history is not available: the index is not configured in this server")
         return {"switches": [_as_dict(item) for item in app.switch_history(session_id=session_id, model=model)]}
 
-    @server.tool()
-    @tool_errors
+    @tool
     def list_models() -> dict[str, Any]:
         """List the model families and aliases this server can reach, and whether each is configured.
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from adapters.base import Adapter, ChatRequest
 from adapters.errors import ProviderError
 from adapters.prompt import Estimator, Prompt, PromptTooLarge, build_prompt, conversation_turns, latest_summary, transcript
+from adapters.redact import scrub_reply
 from store.schema import Message, Session, Summary
 
 SUMMARISER_SYSTEM = (
@@ -109,7 +110,7 @@ async def summarise(
             messages=[Message(role="user", content=summariser_input(text, transcript(chunk, max_chars)))],
             max_tokens=SUMMARY_MAX_TOKENS,
         )
-        reply = await adapter.complete(request)
+        reply = scrub_reply(await adapter.complete(request), adapter)
         calls += 1
         if not reply.text.strip():
             raise ProviderError(f"the summariser model {model!r} returned an empty summary; set LLM_SUMMARY_MODEL to another model")

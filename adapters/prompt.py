@@ -31,8 +31,8 @@ NO_RESULT_TEXT = "[no result was recorded for this tool call]"
 Estimator = Callable[[Sequence[Message]], int]
 
 
-class InvalidChatArgument(ValueError):
-    """An argument of ``chat`` is out of range; the message says the allowed range."""
+class InvalidToolArgument(ValueError):
+    """An argument of a tool (``chat``'s limits, a page, a filter) is not usable; the message says what is allowed."""
 
 
 class PromptTooLarge(ValueError):
@@ -40,18 +40,18 @@ class PromptTooLarge(ValueError):
 
 
 def validate_chat_args(prompt: object, temperature: float | None, max_tokens: int | None) -> str:
-    """Check the ``chat`` arguments and return ``prompt``; raise ``InvalidChatArgument`` if not usable."""
+    """Check the ``chat`` arguments and return ``prompt``; raise ``InvalidToolArgument`` if not usable."""
     if not isinstance(prompt, str) or not prompt.strip():
-        raise InvalidChatArgument("prompt is empty: pass the question or instruction for the model as `prompt`")
+        raise InvalidToolArgument("prompt is empty: pass the question or instruction for the model as `prompt`")
     if len(prompt) > MAX_PROMPT_CHARS:
-        raise InvalidChatArgument(
+        raise InvalidToolArgument(
             f"prompt is {len(prompt):,} characters, over the limit of {MAX_PROMPT_CHARS:,}: "
             "send a shorter excerpt (e.g. only the relevant files or a summary)"
         )
     if temperature is not None and not (0.0 <= temperature <= MAX_TEMPERATURE):
-        raise InvalidChatArgument(f"temperature {temperature} is out of range: use a value from 0 to {MAX_TEMPERATURE:g}, or omit it")
+        raise InvalidToolArgument(f"temperature {temperature} is out of range: use a value from 0 to {MAX_TEMPERATURE:g}, or omit it")
     if max_tokens is not None and not (1 <= max_tokens <= MAX_OUTPUT_TOKENS):
-        raise InvalidChatArgument(f"max_tokens {max_tokens} is out of range: use 1 to {MAX_OUTPUT_TOKENS:,}, or omit it")
+        raise InvalidToolArgument(f"max_tokens {max_tokens} is out of range: use 1 to {MAX_OUTPUT_TOKENS:,}, or omit it")
     return prompt
 
 

@@ -11,7 +11,9 @@
    ``key=``/``api_key=`` query parameters.
 
 Every adapter builds its error messages through :func:`redact`; :class:`RedactingFilter` does
-the same for log records (install it on a handler).
+the same for log records (install it on a handler). :func:`scrub_reply` cleans a model's reply
+(whole key values only) on every path that stores or returns one: both chat paths of
+``server.py`` and the summariser of ``adapters/compression.py``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
+
+from adapters.base import ChatReply
 
 REDACTED = "[REDACTED]"
 _SECRET_NAME = re.compile(r"(_API_KEY|_TOKEN|_SECRET|_ACCESS_KEY)$", re.IGNORECASE)
@@ -81,6 +85,20 @@ def redact_secrets_deep(value: object, secrets: Iterable[str | None] = ()) -> ob
         return item
 
     return walk(value)
+
+
+def scrub_reply(reply: ChatReply, adapter: object = None) -> ChatReply:
+    """The reply with every API key value replaced by ``[REDACTED]``.
+
+    Keys are the adapter's own (whatever variable it came from, e.g. a custom endpoint's
+    ``api_key_env``) and every secret-looking environment variable. A provider may echo the
+    key (in the text, the usage details, reasoning fields); nothing of it may reach a session
+    file, the index or a tool result. Returns ``reply`` itself when nothing was replaced.
+    """
+    inner = getattr(adapter, "adapter", adapter)  # a registry ResolvedModel wraps the adapter
+    data = reply.model_dump()
+    cleaned = redact_secrets_deep(data, [getattr(inner, "api_key", None)])
+    return reply if cleaned == data else ChatReply.model_validate(cleaned)
 
 
 class RedactingFilter(logging.Filter):

@@ -28,7 +28,7 @@ from store.schema import (
     message_text,
     utc_now,
 )
-from store.session_store import RefusedFile, SessionListing, SessionStore, SessionSummary, switch_model
+from store.session_store import RefusedFile, SessionListing, SessionStore, SessionSummary, model_switch_warning, switch_model
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -52,6 +52,7 @@ __all__ = [
     "UnsupportedSchemaVersion",
     "Usage",
     "message_text",
+    "model_switch_warning",
     "new_session_id",
     "resolve_legacy_root",
     "resolve_root",

@@ -7,7 +7,7 @@ import os
 import stat
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from pathlib import Path
@@ -29,7 +29,7 @@ from store.ids import new_session_id, validate_session_id
 from store.locking import locked
 from store.paths import Layout
 from store.quarantine import QuarantineRecord, quarantine_file
-from store.schema import Message, ModelSwitch, Session, as_utc, utc_now
+from store.schema import Message, ModelSwitch, Session, Summary, as_utc, utc_now
 from store.views import rebuild_all_views, remove_views, update_views
 
 T = TypeVar("T")
@@ -555,6 +555,37 @@ class SessionStore:
         self.update_shared(session_id, change)
         return batch
 
+    def record_exchange(
+        self,
+        session_id: str,
+        messages: Sequence[Message],
+        *,
+        answered_by: str | None = None,
+        summary: Summary | None = None,
+    ) -> UpdateResult[ModelSwitch | None]:
+        """Store one chat turn in one atomic write: its ``messages``, and the ``summary`` its prompt used.
+
+        ``answered_by`` is the model that answered; it becomes the current model, and a change
+        from another model is recorded as a ``ModelSwitch`` (with :func:`model_switch_warning`),
+        which is the update's ``result``. ``None`` (the call failed) keeps the current model.
+        """
+        batch = list(messages)
+
+        def change(session: Session) -> ModelSwitch | None:
+            switch = None
+            if answered_by is not None:
+                previous = session.current_model
+                warning = model_switch_warning(previous, answered_by) if previous and previous != answered_by else ""
+                switch = switch_model(session, answered_by, warning)
+            for message in batch:
+                session.note_model(message.model)
+                session.messages.append(message)
+            if summary is not None:
+                session.summaries.append(summary)
+            return switch
+
+        return self.update_shared(session_id, change)
+
     def append_message(self, session_id: str, message: Message) -> Message:
         return self.append_messages(session_id, [message])[0]
 
@@ -608,6 +639,16 @@ class SessionStore:
         Looks in ``sessions/`` and ``quarantine/`` (where reason files are prepared).
         """
         return clean_stale_temp_files(self.layout.sessions) + clean_stale_temp_files(self.layout.quarantine)
+
+
+def model_switch_warning(from_model: str, to_model: str) -> str:
+    """The warning stored with a ``ModelSwitch`` (and returned to the caller of ``chat``)."""
+    return (
+        f"model switched from {from_model} to {to_model}: the earlier conversation is re-tokenised for "
+        f"{to_model} (token counts and what fits in its context window differ), tool calls and results are "
+        f"converted to {to_model}'s tool-call format, and {to_model} did not write the earlier answers "
+        f"(they came from {from_model}), so it may not keep the same reasoning or style"
+    )
 
 
 def switch_model(session: Session, to_model: str, warning: str = "") -> ModelSwitch | None:

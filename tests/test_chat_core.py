@@ -19,7 +19,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 import server
 from adapters.base import ChatReply, ChatRequest
 from adapters.errors import MissingApiKey, ProviderError, UnknownModel
-from adapters.prompt import FAILED_MARK, InvalidChatArgument
+from adapters.prompt import FAILED_MARK, InvalidToolArgument
 from store import InvalidSessionId, Message, SessionStore, ToolCall, Usage
 
 from tests.chat_helpers import ScriptedProvider, make_app, simple_estimate
@@ -101,11 +101,11 @@ def test_unknown_model_and_missing_key_write_nothing(tmp_path: Path) -> None:
     with pytest.raises(MissingApiKey, match="GEMINI_API_KEY"):
         chat(app, "hi", model="gemini-nokey")
     for bad_model in ("", "has space", "x" * 201):
-        with pytest.raises(InvalidChatArgument):
+        with pytest.raises(InvalidToolArgument):
             chat(app, "hi", model=bad_model)
-    with pytest.raises(InvalidChatArgument, match="max_tokens"):
+    with pytest.raises(InvalidToolArgument, match="max_tokens"):
         chat(app, "hi", max_tokens=-1)
-    with pytest.raises(InvalidChatArgument, match="system prompt is too long"):
+    with pytest.raises(InvalidToolArgument, match="system prompt is too long"):
         chat(app, "hi", system="s" * 1_000_001)
     assert list(app.store.iter_session_files()) == []
 

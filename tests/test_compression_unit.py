@@ -24,7 +24,7 @@ from adapters.errors import ProviderError
 from adapters.prompt import (
     FAILED_MARK,
     NO_RESULT_TEXT,
-    InvalidChatArgument,
+    InvalidToolArgument,
     MAX_PROMPT_CHARS,
     PromptTooLarge,
     build_prompt,
@@ -68,13 +68,13 @@ def session_with(texts: Sequence[tuple[str, str]], **kwargs: object) -> Session:
 def test_validate_chat_args_accepts_and_refuses() -> None:
     assert validate_chat_args("hi", 0.5, 100) == "hi"
     for bad in ("", "   ", None):
-        with pytest.raises(InvalidChatArgument, match="prompt is empty"):
+        with pytest.raises(InvalidToolArgument, match="prompt is empty"):
             validate_chat_args(bad, None, None)
-    with pytest.raises(InvalidChatArgument, match="over the limit"):
+    with pytest.raises(InvalidToolArgument, match="over the limit"):
         validate_chat_args("x" * (MAX_PROMPT_CHARS + 1), None, None)
-    with pytest.raises(InvalidChatArgument, match="temperature 3"):
+    with pytest.raises(InvalidToolArgument, match="temperature 3"):
         validate_chat_args("hi", 3, None)
-    with pytest.raises(InvalidChatArgument, match="max_tokens 0"):
+    with pytest.raises(InvalidToolArgument, match="max_tokens 0"):
         validate_chat_args("hi", None, 0)
 
 

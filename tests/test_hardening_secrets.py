@@ -154,13 +154,12 @@ def test_keys_never_reach_files_index_log_or_tool_results(tmp_path: Path) -> Non
 
 def test_scrub_reply_replaces_only_whole_key_values(monkeypatch: Any) -> None:
     from adapters.base import ChatReply
+    from adapters.redact import scrub_reply
     from store import ToolCall, Usage
-
-    import server
 
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
     clean = ChatReply(text="api_key = 'abcdefgh1234' is an example", model="m", provider="openai")
-    assert server.scrub_reply(clean) is clean  # nothing to replace: the same object
+    assert scrub_reply(clean) is clean  # nothing to replace: the same object
     dirty = ChatReply(
         text=f"a {OPENAI_KEY} b",
         tool_calls=[ToolCall(id="c1", name="f", arguments={"k": [OPENAI_KEY, 1]})],
@@ -170,7 +169,7 @@ def test_scrub_reply_replaces_only_whole_key_values(monkeypatch: Any) -> None:
         provider="openai",
         provider_extra={"reasoning_content": OPENAI_KEY},
     )
-    scrubbed = server.scrub_reply(dirty)
+    scrubbed = scrub_reply(dirty)
     _assert_no_key(scrubbed.model_dump_json(), "the scrubbed reply")
     assert scrubbed.text == "a [REDACTED] b" and scrubbed.tool_calls[0].arguments == {"k": ["[REDACTED]", 1]}
     assert scrubbed.usage is not None and scrubbed.usage.input_tokens == 1

@@ -136,6 +136,20 @@ def test_tool_calls_move_from_kimi_to_anthropic_to_gemini(world: dict[str, Any])
     ]
 
 
+def test_tool_descriptions_reach_the_client_without_docstring_indentation(world: dict[str, Any]) -> None:
+    client: Client = world["client"]
+    tools = {tool.name: tool for tool in client.portal.call(client.session.list_tools).tools}
+    assert len(tools) == 7
+    for name, tool in tools.items():
+        description = tool.description or ""
+        assert description == description.strip() and len(description) > 80, name
+        assert not any(line.startswith(" ") for line in description.splitlines()), (name, description)
+    # The text itself is kept, paragraph break included.
+    assert tools["chat"].description.startswith("Send a message to any LLM and get its reply")
+    assert "\n\nUse it to ask another model" in tools["chat"].description
+    assert "Returns\n{session_id, model, reply, warnings, usage}." in tools["chat"].description
+
+
 def test_errors_are_tool_errors_and_the_connection_stays_up(world: dict[str, Any]) -> None:
     client: Client = world["client"]
     assert "list_models" in client.error("chat", prompt="hi", model="no-such-model-xyz")

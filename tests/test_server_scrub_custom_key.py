@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-import server
 from adapters.base import ChatReply
+from adapters.redact import scrub_reply
 from adapters.registry import ResolvedModel
 
 KEY = "lm-studio-key-0123456789abcdef"
@@ -26,7 +26,7 @@ def test_the_adapters_own_key_is_scrubbed_even_from_an_unsecret_variable(monkeyp
     resolved = ResolvedModel(model="lmstudio/q", provider="lmstudio", upstream_model="q", adapter=adapter)  # type: ignore[arg-type]
 
     for holder in (adapter, resolved):
-        scrubbed = server.scrub_reply(echoed, holder)
+        scrubbed = scrub_reply(echoed, holder)
         assert KEY not in scrubbed.model_dump_json()
         assert scrubbed.text == "your key is [REDACTED]"
-    assert KEY in server.scrub_reply(echoed).text  # without the adapter, only secret-looking names are known
+    assert KEY in scrub_reply(echoed).text  # without the adapter, only secret-looking names are known
