@@ -32,6 +32,7 @@ from . import _convert as cv
 from ._convert import CONTINUE_PLACEHOLDER, arguments_object, content_text, safe_id, safe_name
 from .base import ChatReply, ChatRequest
 from .http_adapter import HttpAdapter
+from .stream_assembly import AnthropicStream
 
 ANTHROPIC_VERSION = "2023-06-01"
 HISTORY_TOOL_DESCRIPTION = "A tool used earlier in this conversation (not available now)."
@@ -79,6 +80,12 @@ class AnthropicAdapter(HttpAdapter):
 
     def auth_headers(self) -> dict[str, str]:
         return {"x-api-key": self.api_key or "", "anthropic-version": ANTHROPIC_VERSION}
+
+    def new_assembler(self) -> AnthropicStream:
+        return AnthropicStream(self.provider)
+
+    def stream_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {**body, "stream": True}
 
     # ----------------------------------------------------------------- request
     def build_body(self, request: ChatRequest) -> dict[str, Any]:

@@ -14,6 +14,7 @@ TOML example (the JSON form has the same keys)::
     wire_format = "openai"           # optional: openai (default) | anthropic | gemini
     models = ["qwen2.5-coder-7b"]    # optional: listed by list_models
     context_window = 32768           # optional: tokens, for every model of this endpoint
+    stream = false                   # optional: this endpoint cannot stream (default true)
 
     [context_windows]               # optional: model-name prefix = tokens (longest prefix wins)
     "my-finetune" = 16384
@@ -48,6 +49,7 @@ class EndpointConfig(BaseModel):
     wire_format: Literal["openai", "anthropic", "gemini"] = "openai"
     models: list[str] = Field(default_factory=list)
     context_window: int | None = Field(default=None, gt=0)
+    stream: bool = True
 
     @field_validator("base_url")
     @classmethod

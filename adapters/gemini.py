@@ -35,6 +35,7 @@ from . import _convert as cv
 from ._convert import CONTINUE_PLACEHOLDER, arguments_object, content_text, safe_name
 from .base import ChatReply, ChatRequest
 from .http_adapter import HttpAdapter
+from .stream_assembly import GeminiStream
 
 SKIP_SIGNATURE = "skip_thought_signature_validator"
 HISTORY_TOOL_DESCRIPTION = "A tool used earlier in this conversation."
@@ -70,6 +71,13 @@ class GeminiAdapter(HttpAdapter):
 
     def endpoint(self, request: ChatRequest) -> str:
         return self.url(self.upstream_model or request.model)
+
+    def stream_endpoint(self, request: ChatRequest) -> str:
+        url = self.endpoint(request)
+        return url[: -len(":generateContent")] + ":streamGenerateContent?alt=sse"
+
+    def new_assembler(self) -> GeminiStream:
+        return GeminiStream(self.provider)
 
     def auth_headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self.api_key or ""}

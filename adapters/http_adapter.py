@@ -6,7 +6,11 @@ It holds the connection settings every provider needs, and its :meth:`HttpAdapte
 is the one send path: build the body, POST it with retries (:func:`adapters.retry.post_json`),
 measure the latency, parse the answer. A provider module supplies only its wire format:
 :meth:`~HttpAdapter.build_body`, :meth:`~HttpAdapter.endpoint`, :meth:`~HttpAdapter.auth_headers`
-and :meth:`~HttpAdapter.read_reply`.
+and :meth:`~HttpAdapter.read_reply`, and for streaming (on unless ``stream=False``)
+:meth:`~HttpAdapter.new_assembler` plus, where the wire format asks for a stream differently,
+:meth:`~HttpAdapter.stream_endpoint` and :meth:`~HttpAdapter.stream_body`. A streamed answer is
+rebuilt into the non-streamed JSON answer (:mod:`adapters.stream_assembly`) and read by the same
+:meth:`~HttpAdapter.read_reply`, so both give the same reply.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from .base import ChatReply, ChatRequest
 from .errors import ProviderError
 from .redact import redact
 from .retry import RetryPolicy, post_json
+from .stream_assembly import StreamAssembler
 
 
 # eq=False: adapters compare by identity, as plain objects do; repr=False: a repr must never show the key.
@@ -31,7 +36,9 @@ class HttpAdapter(ABC):
 
     ``base_url`` is kept without a trailing ``/``; ``upstream_model`` (when set) is the model name
     sent to the provider instead of the one in the request; ``policy`` defaults to
-    :meth:`RetryPolicy.from_env` at send time; ``transport`` is passed to httpx (tests).
+    :meth:`RetryPolicy.from_env` at send time; ``transport`` is passed to httpx (tests);
+    ``stream`` (default True) asks for a streamed answer (``stream = false`` in the config file
+    for an endpoint that cannot stream).
     """
 
     provider: str
@@ -41,6 +48,7 @@ class HttpAdapter(ABC):
     upstream_model: str | None = None
     policy: RetryPolicy | None = None
     transport: httpx.AsyncBaseTransport | None = None
+    stream: bool = True
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -62,6 +70,18 @@ class HttpAdapter(ABC):
     def read_reply(self, data: dict[str, Any], request: ChatRequest, latency_ms: float) -> ChatReply:
         """The reply for ``request`` from the provider's JSON answer ``data``."""
 
+    @abstractmethod
+    def new_assembler(self) -> StreamAssembler:
+        """A fresh assembler for this wire format's stream events."""
+
+    def stream_endpoint(self, request: ChatRequest) -> str:
+        """The URL a streamed ``request`` is POSTed to (default: :meth:`endpoint`)."""
+        return self.endpoint(request)
+
+    def stream_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``body`` asking for a stream (default: unchanged)."""
+        return body
+
     # ------------------------------------------------------------ shared
     def headers(self) -> dict[str, str]:
         """Every header sent: JSON content type, then :meth:`auth_headers` (which may override it)."""
@@ -72,19 +92,21 @@ class HttpAdapter(ABC):
 
         The body is built before anything is sent, so a conversation the wire format cannot
         express raises AdapterError without a request. ``latency_ms`` covers the whole POST,
-        retries and waits included.
+        retries and waits included (for a stream: until its last event). A stream that breaks
+        mid-answer raises :class:`~adapters.streaming.StreamInterrupted`.
         """
         body = self.build_body(request)
         started = time.perf_counter()
         data = await post_json(
-            self.endpoint(request),
+            self.stream_endpoint(request) if self.stream else self.endpoint(request),
             headers=self.headers(),
-            body=body,
+            body=self.stream_body(body) if self.stream else body,
             provider=self.provider,
             secrets=[self.api_key],
             key_variable=self.key_variable,
             policy=self.policy,
             transport=self.transport,
+            stream=self.new_assembler if self.stream else None,
         )
         latency_ms = (time.perf_counter() - started) * 1000
         return self.read_reply(data, request, latency_ms)

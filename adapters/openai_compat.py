@@ -17,6 +17,9 @@ Request rules this adapter keeps (what the real API checks):
   ``extra[<provider>]["reasoning_content"]`` (DeepSeek: ``""`` when none was recorded).
 
 The reply's ``reasoning_content`` (Kimi, DeepSeek) is kept in ``ChatReply.provider_extra``.
+
+Streaming sends ``stream: true`` and, except to Moonshot (which puts the usage of a stream in
+its last chunk unasked), ``stream_options: {include_usage: true}`` so the usage arrives.
 """
 
 from __future__ import annotations
@@ -30,12 +33,14 @@ from store.schema import Message, ToolCall
 from ._convert import arguments_json, content_text, decode_arguments, image_url_of, normalize_history, usage_from
 from .base import ChatReply, ChatRequest
 from .http_adapter import HttpAdapter
+from .stream_assembly import OpenAIStream
 
 _REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
 # Providers whose thinking models need reasoning_content of tool-call turns sent back, and
 # whether an empty value must be sent when none was recorded.
 _REPLAY_REASONING = {"deepseek": True, "moonshot": False}
 _EXTRA_REPLY_FIELDS = ("reasoning_content", "reasoning", "refusal")
+_USAGE_STREAMED_UNASKED = frozenset({"moonshot"})
 
 
 @dataclass(kw_only=True, eq=False, repr=False)
@@ -64,6 +69,15 @@ class OpenAICompatAdapter(HttpAdapter):
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
+
+    def new_assembler(self) -> OpenAIStream:
+        return OpenAIStream(self.provider)
+
+    def stream_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        streamed = {**body, "stream": True}
+        if self.provider not in _USAGE_STREAMED_UNASKED:
+            streamed["stream_options"] = {"include_usage": True}
+        return streamed
 
     # ----------------------------------------------------------------- request
     def build_body(self, request: ChatRequest) -> dict[str, Any]:

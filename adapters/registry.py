@@ -51,6 +51,8 @@ class ProviderSpec:
     default_base_url: str
     #: model name -> upstream model name, or None when this provider does not serve it
     match: Callable[[str], str | None]
+    #: ask for streamed answers (``stream = false`` in the config file for an endpoint that cannot)
+    stream: bool = True
 
     def base_url(self) -> str:
         value = os.environ.get(self.base_url_variable, "").strip() if self.base_url_variable else ""
@@ -109,6 +111,7 @@ class ProviderInfo(BaseModel):
     aliases: dict[str, str] = Field(default_factory=dict)
     models: list[str] = Field(default_factory=list)
     source: Literal["builtin", "config", "override"] = "builtin"
+    stream: bool = True  # answers are streamed (False: ``stream = false`` in the config file)
 
 
 @dataclass
@@ -184,6 +187,7 @@ def _endpoint_spec(name: str, endpoint: EndpointConfig) -> ProviderSpec:
         base_url_variable=None,
         default_base_url=endpoint.base_url,
         match=_routed(name),
+        stream=endpoint.stream,
     )
 
 
@@ -221,7 +225,8 @@ def supported_patterns(config: ProviderConfig | None = None) -> list[str]:
 
 
 def _build_adapter(spec: ProviderSpec, upstream: str, api_key: str | None) -> Adapter:
-    common = {"base_url": spec.base_url(), "api_key": api_key, "key_variable": spec.key_variable, "upstream_model": upstream}
+    common = {"base_url": spec.base_url(), "api_key": api_key, "key_variable": spec.key_variable, "upstream_model": upstream,
+              "stream": spec.stream}
     if spec.wire_format == "anthropic":
         return AnthropicAdapter(provider=spec.name, **common)
     if spec.wire_format == "gemini":
@@ -285,6 +290,7 @@ def list_models() -> list[ProviderInfo]:
             base_url_variable=spec.base_url_variable,
             models=[f"{spec.name}/{m}" for m in models],
             source=source,  # type: ignore[arg-type]
+            stream=spec.stream,
         )
         by_name[spec.name] = info
         infos.append(info)

@@ -12,6 +12,11 @@ What a caller may rely on (:func:`post_json`):
   end after the total deadline is not made: the last error is raised at once.
 - Not retried: any other 4xx (401, 403, 404, 400 ...), and a 2xx body that is not a JSON
   object.
+- Streamed (``stream=`` an assembler factory): the same rules until the answer begins; the
+  events are then read within the same attempt deadline. A stream that breaks once part of the
+  answer has arrived (reset, timeout, an error event, an early end) raises
+  :class:`~adapters.streaming.StreamInterrupted` at once, never retried; one that breaks before
+  any of the answer arrived is retried like a connection error.
 - Every failure is a :class:`~adapters.errors.ProviderError` with ``status`` (None for
   network errors), ``retryable``, ``provider``, ``attempts`` and a message naming the
   provider, the status and the provider's own explanation — passed through
@@ -26,7 +31,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +41,8 @@ import httpx
 from .errors import ConfigError, ProviderError
 from .http_pool import client_for
 from .redact import redact
+from .stream_assembly import StreamAssembler
+from .streaming import interrupted, is_event_stream, read_events
 
 log = logging.getLogger(__name__)
 
@@ -151,12 +158,15 @@ async def post_json(
     key_variable: str | None = None,
     policy: RetryPolicy | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    stream: Callable[[], StreamAssembler] | None = None,
 ) -> dict[str, Any]:
     """POST ``body`` as JSON to ``url`` with retries; return the decoded JSON object of the 2xx answer.
 
-    ``secrets`` (e.g. the API key) are redacted from every message this raises or logs. The
-    connection comes from :func:`adapters.http_pool.client_for` (kept alive between calls while
-    the server runs).
+    With ``stream`` (a new assembler per attempt), a 2xx answer of server-sent events is read
+    into the assembler and its rebuilt non-streamed answer returned (a JSON answer is decoded
+    as usual: some endpoints ignore ``stream``). ``secrets`` (e.g. the API key) are redacted
+    from every message this raises or logs. The connection comes from
+    :func:`adapters.http_pool.client_for` (kept alive between calls while the server runs).
     """
     policy = policy or RetryPolicy.from_env()
     deadline = time.monotonic() + policy.total_timeout
@@ -168,17 +178,33 @@ async def post_json(
             remaining = deadline - time.monotonic()
             per_attempt = min(remaining, policy.request_timeout or remaining)
             wait: float | None = None
+            assembler = stream() if stream is not None else None
             try:
                 # httpx's timeouts are per socket operation; fail_after bounds the whole attempt
                 # (a server dripping bytes cannot outlive the deadline).
                 with anyio.fail_after(max(per_attempt, 0.001)):
-                    response = await client.post(url, headers=dict(headers), json=dict(body), timeout=max(per_attempt, 0.001))
+                    request = client.build_request("POST", url, headers=dict(headers), json=dict(body),
+                                                   timeout=max(per_attempt, 0.001))
+                    response = await client.send(request, stream=True)
+                    try:
+                        if assembler is not None and 200 <= response.status_code < 300 and is_event_stream(response):
+                            return await read_events(response, assembler, provider=provider, secrets=secrets, attempts=attempts)
+                        await response.aread()
+                    finally:
+                        with anyio.CancelScope(shield=True):  # a cancelled call still closes its connection
+                            await response.aclose()
             except (httpx.TimeoutException, TimeoutError):
+                if assembler is not None and assembler.characters:
+                    raise interrupted(provider, f"timeout: no complete answer within {per_attempt:.3g} s", assembler,
+                                      secrets, attempts) from None
                 last_error = ProviderError(
                     f"{provider} did not answer within {per_attempt:.3g} s (timeout)",
                     retryable=True, provider=provider, attempts=attempts,
                 )
             except httpx.TransportError as exc:
+                if assembler is not None and assembler.characters:
+                    raise interrupted(provider, f"connection lost: {type(exc).__name__}: {exc}", assembler,
+                                      secrets, attempts) from None
                 last_error = ProviderError(
                     redact(f"could not reach {provider} at {url}: {type(exc).__name__}: {exc}", secrets),
                     retryable=True, provider=provider, attempts=attempts,

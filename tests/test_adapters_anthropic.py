@@ -31,6 +31,7 @@ def test_plain_request_headers_system_and_max_tokens(fake_anthropic: FakeAnthrop
         "messages": [{"role": "user", "content": [{"type": "text", "text": "hello"}]}],
         "system": "be brief",
         "temperature": 1.0,
+        "stream": True,
     }
     assert reply.text == echo_text("hello") and reply.finish_reason == "end_turn" and reply.provider == "anthropic"
     assert (reply.usage.input_tokens, reply.usage.output_tokens) == (10, 5)

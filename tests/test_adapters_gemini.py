@@ -31,8 +31,8 @@ def ask(model: str, messages: list[Message], **kwargs: Any) -> Any:
 def test_plain_request_path_header_system_and_config(fake_gemini: FakeGemini) -> None:
     reply = ask("gemini-2.5-flash", [Message(role="user", content="hello")], system="be brief", temperature=0.5, max_tokens=64)
     (request,) = fake_gemini.requests
-    assert request.path == "/v1beta/models/gemini-2.5-flash:generateContent"
-    assert request.headers["x-goog-api-key"] == "test-key" and request.query == {}
+    assert request.path == "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
+    assert request.headers["x-goog-api-key"] == "test-key" and request.query == {"alt": ["sse"]}
     assert request.body == {
         "contents": [{"role": "user", "parts": [{"text": "hello"}]}],
         "systemInstruction": {"parts": [{"text": "be brief"}]},

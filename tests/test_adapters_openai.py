@@ -36,6 +36,7 @@ def test_plain_chat_request_and_reply(fake_openai: FakeOpenAI) -> None:
         "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}],
         "temperature": 0.3,
         "max_tokens": 50,
+        "stream": True,  # Moonshot streams its usage unasked: no stream_options
     }
     assert reply.text == echo_text("hello")
     assert (reply.provider, reply.model, reply.finish_reason) == ("moonshot", "kimi-k2-0905-preview", "stop")
@@ -107,7 +108,8 @@ def test_deepseek_always_sends_reasoning_content_on_tool_call_turns(fake_openai:
 
 def test_openai_uses_max_completion_tokens_and_drops_temperature_for_reasoning_models(fake_openai: FakeOpenAI) -> None:
     ask("o3-mini", [Message(role="user", content="x")], temperature=0.2, max_tokens=99)
-    assert fake_openai.last_body == {"model": "o3-mini", "messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 99}
+    assert fake_openai.last_body == {"model": "o3-mini", "messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 99,
+                                     "stream": True, "stream_options": {"include_usage": True}}
     ask("gpt-4o", [Message(role="user", content="x")], temperature=0.2, max_tokens=99)
     assert fake_openai.last_body["temperature"] == 0.2 and fake_openai.last_body["max_completion_tokens"] == 99
 

@@ -8,6 +8,14 @@ validates the request the way the real API does; a rejected request is recorded 
 ``rejected`` set to the reason) and answered with the provider's error shape, and it does NOT
 consume a scripted response.
 
+Streaming: when the request asks for a stream (the subclass's :meth:`FakeProvider.wants_stream`),
+a 200 JSON answer — queued or default — is sent as the provider's server-sent events instead
+(:meth:`FakeProvider.stream_events`, text cut into pieces of ``chunk_chars``), with chunked
+transfer encoding as the real APIs use. ``event_delay`` (seconds between events) makes a slow
+stream; ``cut_after`` (events) drops the connection mid-stream, without the end of the body. Both
+can be set per queued answer or, for every stream, on the fake (``stream_event_delay``,
+``stream_cut_after``). A client that hangs up mid-stream is seen: ``RecordedRequest.client_gone``.
+
 Because it is a real socket, a subprocess (e.g. ``server.py`` under an MCP client) can be
 pointed at a fake through the provider's ``*_BASE_URL`` environment variable: see
 ``base_url`` and ``env()`` on each fake.
@@ -46,6 +54,9 @@ class RecordedRequest:
     rejected: str | None = None  # why the fake rejected it (None: accepted)
     status: int = 0  # the status the fake answered with
     received_at: float = field(default_factory=time.monotonic)  # time.monotonic() on arrival
+    streamed: bool = False  # answered with server-sent events
+    events_sent: int = 0  # stream events written before the end, the cut or the client hanging up
+    client_gone: bool = False  # the client closed the connection mid-stream
 
 
 @dataclass
@@ -56,6 +67,8 @@ class ScriptedResponse:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    event_delay: float | None = None  # seconds between stream events (None: the fake's stream_event_delay)
+    cut_after: int | None = None  # drop the connection after this many events (None: the fake's stream_cut_after)
 
 
 class RequestRejected(Exception):
@@ -76,6 +89,8 @@ class FakeProvider:
 
     #: provider name used in error messages and ``env()``
     name = "fake"
+    #: characters of text per streamed delta
+    chunk_chars = 8
 
     def __init__(self, api_key: str | None = "test-key") -> None:
         self.api_key = api_key
@@ -85,6 +100,8 @@ class FakeProvider:
         self._connections = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.stream_event_delay = 0.0
+        self.stream_cut_after: int | None = None
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> "FakeProvider":
@@ -161,10 +178,17 @@ class FakeProvider:
         status: int = 200,
         headers: dict[str, str] | None = None,
         delay: float = 0.0,
+        event_delay: float | None = None,
+        cut_after: int | None = None,
     ) -> None:
-        """Queue one raw answer: ``body`` (dict -> JSON; str/bytes sent as is), status, headers, delay (s)."""
+        """Queue one raw answer: ``body`` (dict -> JSON; str/bytes sent as is), status, headers, delay (s).
+
+        ``event_delay``/``cut_after`` shape the answer when it is streamed (see the module docstring).
+        """
+        scripted = ScriptedResponse(status=status, body=body, headers=dict(headers or {}), delay=delay,
+                                    event_delay=event_delay, cut_after=cut_after)
         with self._lock:
-            self._script.append(ScriptedResponse(status=status, body=body, headers=dict(headers or {}), delay=delay))
+            self._script.append(scripted)
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -233,6 +257,24 @@ class FakeProvider:
         """The provider's JSON error shape."""
         raise NotImplementedError
 
+    def wants_stream(self, body: Any, params: dict[str, str], query: dict[str, list[str]]) -> bool:
+        """Whether this (valid) request asks for a streamed answer."""
+        return False
+
+    def streamable(self, answer: dict[str, Any]) -> bool:
+        """Whether ``answer`` has the shape of a reply (anything else is sent as JSON, unstreamed)."""
+        return False
+
+    def stream_events(
+        self, answer: dict[str, Any], body: Any, params: dict[str, str], query: dict[str, list[str]]
+    ) -> list[bytes]:
+        """The server-sent events (each a whole ``event:``/``data:`` frame) that stream ``answer``."""
+        raise NotImplementedError
+
+    def pieces(self, text: str) -> list[str]:
+        """``text`` cut into deltas of ``chunk_chars`` characters (none for an empty text)."""
+        return [text[i : i + self.chunk_chars] for i in range(0, len(text), self.chunk_chars)]
+
     # ----------------------------------------------------------------- serving
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         split = urlsplit(handler.path)
@@ -273,7 +315,39 @@ class FakeProvider:
         record.status = scripted.status
         if scripted.delay:
             time.sleep(scripted.delay)
+        if (scripted.status == 200 and isinstance(scripted.body, dict) and self.streamable(scripted.body)
+                and self.wants_stream(body, params, record.query)):
+            self._stream(handler, record, scripted, self.stream_events(scripted.body, body, params, record.query))
+            return
         self._send(handler, scripted)
+
+    def _stream(
+        self, handler: BaseHTTPRequestHandler, record: RecordedRequest, scripted: ScriptedResponse, events: list[bytes]
+    ) -> None:
+        record.streamed = True
+        delay = self.stream_event_delay if scripted.event_delay is None else scripted.event_delay
+        cut_after = self.stream_cut_after if scripted.cut_after is None else scripted.cut_after
+        try:
+            handler.send_response(200)
+            for key, value in {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **scripted.headers}.items():
+                handler.send_header(key, value)
+            handler.send_header("Transfer-Encoding", "chunked")
+            handler.end_headers()
+            for index, event in enumerate(events):
+                if cut_after is not None and index >= cut_after:
+                    handler.wfile.flush()
+                    handler.close_connection = True  # the body ends without its last chunk: a broken stream
+                    return
+                if index and delay:
+                    time.sleep(delay)
+                handler.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+                handler.wfile.flush()
+                record.events_sent = index + 1
+            handler.wfile.write(b"0\r\n\r\n")
+            handler.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            record.client_gone = True
+            handler.close_connection = True
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, response: ScriptedResponse) -> None:
@@ -295,6 +369,13 @@ class FakeProvider:
             handler.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout tests)
             pass
+
+
+def sse(data: Any, event: str | None = None) -> bytes:
+    """One server-sent event frame: ``event:`` (when named) and ``data:`` (JSON unless ``str``)."""
+    text = data if isinstance(data, str) else json.dumps(data)
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {text}\n\n".encode("utf-8")
 
 
 def require(condition: bool, message: str, status: int = 400) -> None:

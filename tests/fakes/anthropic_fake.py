@@ -7,15 +7,23 @@ consecutive turns of the same role, empty or whitespace-only text blocks, ``tool
 assistant turns or without an ``input`` object, a ``tool_use`` not answered by ``tool_result``
 blocks placed first in the very next user turn, a ``tool_result`` answering no ``tool_use`` of
 the previous assistant turn, ``tool_use``/``tool_result`` blocks in a request without ``tools``,
-tool ids not matching ``^[a-zA-Z0-9_-]+$``, and a ``tool_use`` id used twice in one request.
+tool ids not matching ``^[a-zA-Z0-9_-]+$``, a ``tool_use`` id used twice in one request, and a
+non-boolean ``stream``.
+
+With ``stream: true`` the answer is sent as Anthropic's events: ``message_start`` (usage with the
+input tokens), ``ping``, per block ``content_block_start`` / ``content_block_delta``
+(``text_delta``, ``input_json_delta`` with the input JSON in pieces, ``thinking_delta`` and
+``signature_delta``) / ``content_block_stop``, then ``message_delta`` (stop reason, output tokens)
+and ``message_stop``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
-from ._base import FakeProvider, RequestRejected, echo_text, iter_dicts, require
+from ._base import FakeProvider, RequestRejected, echo_text, iter_dicts, require, sse
 
 _ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
@@ -35,6 +43,8 @@ class FakeAnthropic(FakeProvider):
         usage: tuple[int, int] = (10, 5),
         model: str = "claude-fake",
         delay: float = 0.0,
+        event_delay: float | None = None,
+        cut_after: int | None = None,
     ) -> None:
         """Queue a successful message. ``tool_uses`` items: {id, name, input (object)}."""
         content: list[dict[str, Any]] = []
@@ -42,7 +52,8 @@ class FakeAnthropic(FakeProvider):
             content.append({"type": "text", "text": text})
         for use in tool_uses or []:
             content.append({"type": "tool_use", "id": use["id"], "name": use["name"], "input": use["input"]})
-        self.enqueue(self.message(content, stop_reason or ("tool_use" if tool_uses else "end_turn"), usage, model), delay=delay)
+        self.enqueue(self.message(content, stop_reason or ("tool_use" if tool_uses else "end_turn"), usage, model), delay=delay,
+                     event_delay=event_delay, cut_after=cut_after)
 
     @staticmethod
     def message(content: list[dict[str, Any]], stop_reason: str, usage: tuple[int, int], model: str) -> dict[str, Any]:
@@ -58,6 +69,42 @@ class FakeAnthropic(FakeProvider):
         }
 
     # ----------------------------------------------------------------- FakeProvider hooks
+    def wants_stream(self, body: Any, params: dict[str, str], query: dict[str, list[str]]) -> bool:
+        return body.get("stream") is True
+
+    def streamable(self, answer: dict[str, Any]) -> bool:
+        return isinstance(answer.get("content"), list)
+
+    def stream_events(
+        self, answer: dict[str, Any], body: Any, params: dict[str, str], query: dict[str, list[str]]
+    ) -> list[bytes]:
+        usage = dict(answer.get("usage") or {})
+        start = {**answer, "content": [], "stop_reason": None, "stop_sequence": None,
+                 "usage": {**usage, "output_tokens": min(1, usage.get("output_tokens", 1))}}
+        events = [sse({"type": "message_start", "message": start}, "message_start"), sse({"type": "ping"}, "ping")]
+        for index, block in enumerate(answer["content"]):
+            kind = block["type"]
+            opening = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}} if kind == "tool_use" else (
+                {"type": kind, kind: ""} if kind in ("text", "thinking") else dict(block))
+            events.append(sse({"type": "content_block_start", "index": index, "content_block": opening}, "content_block_start"))
+            if kind == "text":
+                deltas = [{"type": "text_delta", "text": piece} for piece in self.pieces(block["text"])]
+            elif kind == "thinking":
+                deltas = [{"type": "thinking_delta", "thinking": piece} for piece in self.pieces(block["thinking"])]
+                if block.get("signature"):
+                    deltas.append({"type": "signature_delta", "signature": block["signature"]})
+            elif kind == "tool_use":
+                deltas = [{"type": "input_json_delta", "partial_json": piece} for piece in self.pieces(json.dumps(block["input"]))]
+            else:
+                deltas = []
+            events += [sse({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta") for delta in deltas]
+            events.append(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
+        final_usage = {"output_tokens": usage.get("output_tokens", 0)}
+        delta = {"stop_reason": answer.get("stop_reason"), "stop_sequence": answer.get("stop_sequence")}
+        events.append(sse({"type": "message_delta", "delta": delta, "usage": final_usage}, "message_delta"))
+        events.append(sse({"type": "message_stop"}, "message_stop"))
+        return events
+
     def route(self, method: str, path: str) -> dict[str, str] | None:
         return {} if method == "POST" and path == "/v1/messages" else None
 
@@ -113,6 +160,8 @@ class FakeAnthropic(FakeProvider):
         if "temperature" in body:
             temperature = body["temperature"]
             require(isinstance(temperature, (int, float)) and 0 <= temperature <= 1, "temperature: must be in [0, 1]")
+        if "stream" in body:
+            require(isinstance(body["stream"], bool), "stream: Input should be a valid boolean")
 
         messages = body.get("messages")
         require(isinstance(messages, list) and messages, "messages: at least one message is required")

@@ -8,6 +8,12 @@ turns or not answering (by name and count) the ``functionCall`` parts of the tur
 it, non-object ``args``/``response``, malformed ``systemInstruction`` or tool declarations, and
 (for ``gemini-3*`` models, like the real API) a functionCall turn in the current exchange whose
 first ``functionCall`` part carries no ``thoughtSignature``.
+
+``POST .../models/{model}:streamGenerateContent`` takes the same request: with ``?alt=sse`` the
+answer comes as server-sent events, each ``data:`` a whole ``GenerateContentResponse`` holding
+the next piece of text (function calls whole, in a chunk of their own), ``usageMetadata`` on
+every chunk and ``finishReason`` on the last (there is no ``[DONE]``); without ``alt=sse`` the
+same chunks come as one JSON array, as the real API sends them.
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ._base import FakeProvider, RequestRejected, echo_text, iter_dicts, require
+import json
 
-_ROUTE = re.compile(r"^/v1beta/models/(?P<model>[^/:]+):generateContent$")
+from ._base import FakeProvider, RequestRejected, echo_text, iter_dicts, require, sse
+
+_ROUTE = re.compile(r"^/v1beta/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$")
 _DATA_FIELDS = ("text", "inlineData", "fileData", "functionCall", "functionResponse", "executableCode", "codeExecutionResult")
 _FUNCTION_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_.:-]{0,63}$")
 
@@ -35,6 +43,8 @@ class FakeGemini(FakeProvider):
         finish_reason: str = "STOP",
         usage: tuple[int, int] = (10, 5),
         delay: float = 0.0,
+        event_delay: float | None = None,
+        cut_after: int | None = None,
     ) -> None:
         """Queue a successful answer. ``function_calls`` items: {name, args (object), thoughtSignature?}."""
         parts: list[dict[str, Any]] = []
@@ -45,7 +55,7 @@ class FakeGemini(FakeProvider):
             if "thoughtSignature" in call:
                 part["thoughtSignature"] = call["thoughtSignature"]
             parts.append(part)
-        self.enqueue(self.response(parts, finish_reason, usage), delay=delay)
+        self.enqueue(self.response(parts, finish_reason, usage), delay=delay, event_delay=event_delay, cut_after=cut_after)
 
     @staticmethod
     def response(parts: list[dict[str, Any]], finish_reason: str, usage: tuple[int, int]) -> dict[str, Any]:
@@ -62,7 +72,42 @@ class FakeGemini(FakeProvider):
     # ----------------------------------------------------------------- FakeProvider hooks
     def route(self, method: str, path: str) -> dict[str, str] | None:
         match = _ROUTE.match(path)
-        return {"model": match["model"]} if method == "POST" and match else None
+        return {"model": match["model"], "method": match["method"]} if method == "POST" and match else None
+
+    def wants_stream(self, body: Any, params: dict[str, str], query: dict[str, list[str]]) -> bool:
+        return params.get("method") == "streamGenerateContent"
+
+    def streamable(self, answer: dict[str, Any]) -> bool:
+        return isinstance(answer.get("candidates"), list) and bool(answer["candidates"])
+
+    def stream_events(
+        self, answer: dict[str, Any], body: Any, params: dict[str, str], query: dict[str, list[str]]
+    ) -> list[bytes]:
+        candidate = answer["candidates"][0]
+        usage = dict(answer.get("usageMetadata") or {})
+        tail = {key: answer[key] for key in ("modelVersion", "responseId") if key in answer}
+        chunks: list[dict[str, Any]] = []
+        for part in candidate["content"]["parts"]:
+            if isinstance(part.get("text"), str):
+                flags = {key: part[key] for key in ("thought",) if key in part}
+                pieces = self.pieces(part["text"])
+                chunks += [{"parts": [{"text": piece, **flags}]} for piece in pieces]
+                if part.get("thoughtSignature") and chunks:
+                    chunks[-1]["parts"][0]["thoughtSignature"] = part["thoughtSignature"]
+            else:
+                chunks.append({"parts": [part]})
+        if not chunks:
+            chunks.append({"parts": [{"text": ""}]})
+        frames: list[dict[str, Any]] = []
+        for index, piece in enumerate(chunks):
+            running = {**usage, "candidatesTokenCount": 0 if index < len(chunks) - 1 else usage.get("candidatesTokenCount", 0)}
+            frame_candidate: dict[str, Any] = {"content": {"role": "model", "parts": piece["parts"]}, "index": 0}
+            if index == len(chunks) - 1:
+                frame_candidate["finishReason"] = candidate.get("finishReason", "STOP")
+            frames.append({"candidates": [frame_candidate], "usageMetadata": running, **tail})
+        if query.get("alt") == ["sse"]:
+            return [sse(frame) for frame in frames]
+        return [json.dumps(frames).encode("utf-8")]
 
     def check_auth(self, headers: dict[str, str], query: dict[str, list[str]]) -> None:
         key = headers.get("x-goog-api-key") or (query.get("key") or [None])[0]

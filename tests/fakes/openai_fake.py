@@ -5,7 +5,15 @@ when ``api_key`` is None, like Ollama). It rejects (400) what the real API rejec
 roles, a ``tool`` message that does not answer a ``tool_calls`` id of the assistant message it
 follows, an assistant ``tool_calls`` id left unanswered, non-string or non-JSON
 ``function.arguments``, an assistant message with neither content nor tool calls, malformed
-tool definitions or content parts.
+tool definitions or content parts, a non-boolean ``stream`` and ``stream_options`` without
+``stream: true``.
+
+With ``stream: true`` the answer is sent as ``chat.completion.chunk`` events as OpenAI sends them:
+a first chunk with the role, reasoning then text deltas, tool calls (id and name first, then the
+arguments in pieces, by ``index``), a last chunk with ``finish_reason``, then — when
+``stream_options.include_usage`` — a chunk with empty ``choices`` and the ``usage`` (``"usage":
+null`` in the others), then ``data: [DONE]``. For ``kimi-*``/``moonshot-*`` models (or with
+``usage_in_choice = True``) it answers as Moonshot does: the usage in the last chunk's choice.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import re
 import time
 from typing import Any
 
-from ._base import FakeProvider, RequestRejected, echo_text, iter_dicts, require
+from ._base import FakeProvider, RequestRejected, echo_text, iter_dicts, require, sse
 
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _ROLES = {"system", "developer", "user", "assistant", "tool"}
@@ -33,10 +41,12 @@ class FakeOpenAI(FakeProvider):
     """OpenAI-compatible chat completions on 127.0.0.1. ``prefix`` is the API path ("/v1")."""
 
     name = "openai"
+    _STREAMED_EXTRA = ("reasoning_content", "reasoning", "refusal")
 
     def __init__(self, api_key: str | None = "test-key", prefix: str = "/v1") -> None:
         super().__init__(api_key)
         self.prefix = prefix.rstrip("/")
+        self.usage_in_choice = False
 
     @property
     def base_url(self) -> str:
@@ -54,6 +64,8 @@ class FakeOpenAI(FakeProvider):
         model: str = "fake-model",
         extra_message: dict[str, Any] | None = None,
         delay: float = 0.0,
+        event_delay: float | None = None,
+        cut_after: int | None = None,
     ) -> None:
         """Queue a successful completion. ``tool_calls`` items: {id, name, arguments (object or str)}."""
         message: dict[str, Any] = {"role": "assistant", "content": text}
@@ -75,6 +87,8 @@ class FakeOpenAI(FakeProvider):
         self.enqueue(
             self.completion(message, finish_reason or ("tool_calls" if tool_calls else "stop"), usage, model),
             delay=delay,
+            event_delay=event_delay,
+            cut_after=cut_after,
         )
 
     @staticmethod
@@ -89,6 +103,47 @@ class FakeOpenAI(FakeProvider):
         }
 
     # ----------------------------------------------------------------- FakeProvider hooks
+    def wants_stream(self, body: Any, params: dict[str, str], query: dict[str, list[str]]) -> bool:
+        return body.get("stream") is True
+
+    def streamable(self, answer: dict[str, Any]) -> bool:
+        return isinstance(answer.get("choices"), list) and bool(answer["choices"])
+
+    def stream_events(
+        self, answer: dict[str, Any], body: Any, params: dict[str, str], query: dict[str, list[str]]
+    ) -> list[bytes]:
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        choice = answer["choices"][0]
+        message = choice["message"]
+        head = {key: answer[key] for key in ("id", "created", "model") if key in answer}
+        head["object"] = "chat.completion.chunk"
+
+        def chunk(delta: dict[str, Any], finish_reason: str | None = None, **extra: Any) -> bytes:
+            data: dict[str, Any] = {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, **extra}]}
+            if include_usage:
+                data["usage"] = None
+            return sse(data)
+
+        events = [chunk({"role": "assistant", "content": ""})]
+        for key in self._STREAMED_EXTRA:
+            if isinstance(message.get(key), str):
+                events += [chunk({key: piece}) for piece in self.pieces(message[key])]
+        events += [chunk({"content": piece}) for piece in self.pieces(message.get("content") or "")]
+        for index, call in enumerate(message.get("tool_calls") or []):
+            first = {"index": index, "id": call["id"], "type": "function", "function": {"name": call["function"]["name"], "arguments": ""}}
+            events.append(chunk({"tool_calls": [first]}))
+            events += [
+                chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+                for piece in self.pieces(call["function"]["arguments"])
+            ]
+        moonshot = self.usage_in_choice or str(body.get("model", "")).startswith(("kimi-", "moonshot-"))
+        last_extra = {"usage": answer["usage"]} if moonshot and "usage" in answer else {}
+        events.append(chunk({}, choice["finish_reason"], **last_extra))
+        if include_usage and "usage" in answer:
+            events.append(sse({**head, "choices": [], "usage": answer["usage"]}))
+        events.append(sse("[DONE]"))
+        return events
+
     def route(self, method: str, path: str) -> dict[str, str] | None:
         if method == "POST" and path == f"{self.prefix}/chat/completions":
             return {}
@@ -170,6 +225,13 @@ class FakeOpenAI(FakeProvider):
         if choice is not None:
             require(choice in ("none", "auto", "required") or isinstance(choice, dict), "invalid tool_choice")
             require(bool(tools) or choice == "none", "tool_choice is only allowed when tools are specified")
+        if "stream" in body:
+            require(isinstance(body["stream"], bool), "stream must be a boolean")
+        if "stream_options" in body:
+            require(body.get("stream") is True, "The 'stream_options' parameter is only allowed when 'stream' is enabled.")
+            options = body["stream_options"]
+            require(isinstance(options, dict), "stream_options must be an object")
+            require(isinstance(options.get("include_usage", False), bool), "stream_options.include_usage must be a boolean")
         if "max_tokens" in body:
             require(isinstance(body["max_tokens"], int) and body["max_tokens"] > 0, "max_tokens must be a positive integer")
         if "temperature" in body:
