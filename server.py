@@ -62,9 +62,11 @@ from store import (
     SessionStore,
     StoreError,
     Summary,
+    Usage,
     new_session_id,
     resolve_legacy_root,
     resolve_root,
+    total_cost,
     utc_now,
     validate_session_id,
 )
@@ -289,21 +291,35 @@ def _load_or_create(app: App, session_id: str | None, model: str) -> Session:
 
 
 def _assistant_message(reply: ChatReply, model: str) -> Message:
+    """The stored answer; its ``usage.cost_usd`` is the price at the time of the call (None: unknown)."""
+    from adapters.pricing import cost_usd
+
     extra: dict[str, Any] = {}
     if reply.provider_extra:
         extra[reply.provider] = reply.provider_extra
     if reply.finish_reason:
         extra["finish_reason"] = reply.finish_reason
+    at = utc_now()
+    usage = None
+    if reply.usage is not None:
+        usage = reply.usage.model_copy(update={"cost_usd": cost_usd(reply.provider, reply.model, reply.usage, at)})
     return Message(
         role="assistant",
         content=reply.text,
         model=model,
         provider=reply.provider,
+        created_at=at,
         tool_calls=reply.tool_calls or None,
-        usage=reply.usage,
+        usage=usage,
         latency_ms=reply.latency_ms,
         extra=extra,
     )
+
+
+def result_usage(message: Message) -> dict[str, Any]:
+    """A tool result's ``usage``: token counts and ``cost_usd`` (each None when not known)."""
+    usage = message.usage or Usage()
+    return usage.model_dump(exclude={"extra"})
 
 
 def _commit(
@@ -405,13 +421,15 @@ async def _chat_unified(
         # Only anticipated errors are described in the file; a crash's text stays in the log.
         error = str(exc) if isinstance(exc, (AdapterError, PromptTooLarge)) else type(exc).__name__
         # A new object: the one sent may still be referenced by the request (never changed after sending).
-        failed = {**user.extra, FAILED_MARK: {"model": model, "error": error, "at": utc_now().isoformat()}}
+        provider = getattr(adapter, "provider", None)
+        failed = {**user.extra, FAILED_MARK: {"model": model, "provider": provider, "error": error, "at": utc_now().isoformat()}}
         pending = [user.model_copy(update={"extra": failed}) if message is user else message for message in pending]
         await anyio.to_thread.run_sync(
             functools.partial(_commit, app, session.id, model, pending, answered=False, summary=summary)
         )
         raise ChatFailed(session.id, exc) from exc
-    pending.append(_assistant_message(reply, model))
+    answer = _assistant_message(reply, model)
+    pending.append(answer)
     switch = await anyio.to_thread.run_sync(
         functools.partial(_commit, app, session.id, model, pending, answered=True, summary=summary)
     )
@@ -422,8 +440,7 @@ async def _chat_unified(
             f"the conversation was longer than {model}'s context window: messages {first + 1}-{last + 1} were "
             f"summarised by {summary.model} for this prompt (the full history stays in the session)"
         )
-    usage = reply.usage.model_dump(exclude={"extra"}) if reply.usage else None
-    return {"session_id": session.id, "model": model, "reply": reply.text, "warnings": warnings, "usage": usage}
+    return {"session_id": session.id, "model": model, "reply": reply.text, "warnings": warnings, "usage": result_usage(answer)}
 
 
 # ------------------------------------------------------------------------------ kimi_chat
@@ -461,7 +478,7 @@ async def _chat_legacy(app: App, prompt: str, session_id: str | None) -> dict[st
     await anyio.to_thread.run_sync(
         legacy.append_exchange, session_id, model, [{"role": "user", "content": prompt}, answer]
     )
-    usage = reply.usage.model_dump(exclude={"extra"}) if reply.usage else None
+    usage = result_usage(_assistant_message(reply, model))
     return {"session_id": session_id, "model": model, "reply": reply.text, "warnings": [], "usage": usage}
 
 
@@ -545,8 +562,11 @@ def session_page(session: Session, offset: int | None, limit: int, max_chars: in
             data["content"] = content[:max_chars] + f" [...truncated: {len(content):,} characters in total]"
         messages.append(data)
     head = session.model_dump(mode="json", exclude={"messages"})
+    cost, unpriced = total_cost(session.messages)
     return {
         "session": head,
+        "cost_usd": cost,
+        "unpriced_answers": unpriced,
         "messages": messages,
         "offset": start,
         "returned": len(messages),
@@ -599,7 +619,8 @@ def build_server(app: App) -> MCPServer:
         continue it (the model sees the earlier turns). You may pass a different `model` in an
         existing session: the switch is allowed, recorded, and a warning is returned. `system`
         sets the system prompt (it stays for later turns until changed). Returns
-        {session_id, model, reply, warnings, usage}.
+        {session_id, model, reply, warnings, usage}; `usage` has input_tokens, output_tokens
+        and cost_usd (the price in USD from genai-prices, null when the model's price is unknown).
         """
         return await _chat_unified(app, prompt, model, session_id, system, temperature, max_tokens)
 
@@ -620,8 +641,9 @@ def build_server(app: App) -> MCPServer:
         """List stored conversations, most recently updated first.
 
         Use it to find a session_id to continue or inspect. Filter by a `model` the session used
-        or by `tag`. Each entry has id, title, times, current_model, models_used, tags and
-        message_count. `total` is the number of matching sessions; page with `offset`/`limit`.
+        or by `tag`. Each entry has id, title, times, current_model, models_used, tags,
+        message_count, cost_usd (the answers' summed price in USD, null if none is known) and
+        unpriced_answers. `total` is the number of matching sessions; page with `offset`/`limit`.
         """
         _check_page(limit, offset)
         listing = app.store.list(model=model, tag=tag)
@@ -638,6 +660,8 @@ def build_server(app: App) -> MCPServer:
 
         Without `offset` it returns the newest `limit` messages; pass `offset` (0 = first message)
         to page through older ones. Very long messages are cut at `max_chars_per_message`.
+        `cost_usd` is the whole session's summed price in USD (null if no answer has a known
+        price; `unpriced_answers` counts the answers without one).
         """
         _check_page(limit, offset or 0)
         if max_chars_per_message < 1:

@@ -28,6 +28,25 @@ DEFAULT_OUTPUT_RESERVE = 4096
 FAILED_MARK = "delivery_failed"
 NO_RESULT_TEXT = "[no result was recorded for this tool call]"
 
+TurnOutcome = tuple[str | None, str | None, str | None]
+
+
+def turn_outcome(message: Message) -> TurnOutcome:
+    """``(status, model, provider)`` of the chat turn ``message`` ends, all None if it ends none.
+
+    Status ``answered`` for an assistant answer, ``failed`` for a user message whose delivery
+    failed (``FAILED_MARK``; model and provider are the ones it was sent to). Other messages
+    (system, tool, a user message that was answered) end no turn.
+    """
+    if message.role == "assistant":
+        return "answered", message.model, message.provider
+    mark = message.extra.get(FAILED_MARK) if message.role == "user" else None
+    if mark:
+        details = mark if isinstance(mark, dict) else {}
+        model, provider = details.get("model"), details.get("provider")
+        return "failed", model if isinstance(model, str) else None, provider if isinstance(provider, str) else None
+    return None, None, None
+
 Estimator = Callable[[Sequence[Message]], int]
 
 

@@ -21,7 +21,7 @@ from filelock import FileLock, Timeout
 from store.schema import as_utc
 
 # Bump when the tables change: an index with another user_version is dropped and rebuilt.
-INDEX_SCHEMA_VERSION = 1
+INDEX_SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
 # ``user_version`` while a full rebuild fills the tables with the FTS triggers off (see bulk_load).
 BULK_LOADING_VERSION = 1_000_000 + INDEX_SCHEMA_VERSION
@@ -189,6 +189,11 @@ def _create_schema(conn: sqlite3.Connection) -> None:
             "tool_call_id": str,
             "input_tokens": int,
             "output_tokens": int,
+            "cost_usd": float,
+            "latency_ms": float,
+            "turn_status": str,
+            "turn_model": str,
+            "turn_provider": str,
         },
         pk="message_rowid",
         not_null={"session_id", "position", "message_id", "role", "created_at", "text"},

@@ -2,7 +2,9 @@
 
 The searchable ``messages.text`` holds everything a person may look for in a message: its
 text content, the text inside content parts (tool results, documents), the names and
-arguments of its tool calls, and the tool name of a tool result.
+arguments of its tool calls, and the tool name of a tool result. ``turn_status`` /
+``turn_model`` / ``turn_provider`` say what became of a chat turn (see
+``adapters.prompt.turn_outcome``); ``scripts/sessions.py stats`` counts them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from adapters.prompt import turn_outcome
 from index.database import iso
 from store.schema import Message, Session
 
@@ -19,7 +22,8 @@ SESSION_COLUMNS = (
 )
 MESSAGE_COLUMNS = (
     "session_id", "position", "message_id", "role", "model", "provider", "created_at", "text",
-    "tool_names", "tool_call_id", "input_tokens", "output_tokens",
+    "tool_names", "tool_call_id", "input_tokens", "output_tokens", "cost_usd", "latency_ms",
+    "turn_status", "turn_model", "turn_provider",
 )
 SWITCH_COLUMNS = ("session_id", "position", "at_message", "from_model", "to_model", "switched_at", "warning")
 
@@ -106,6 +110,9 @@ def message_rows(session: Session) -> list[tuple[Any, ...]]:
                 message.tool_call_id,
                 usage.input_tokens if usage else None,
                 usage.output_tokens if usage else None,
+                usage.cost_usd if usage else None,
+                message.latency_ms,
+                *turn_outcome(message),
             )
         )
     return rows

@@ -26,6 +26,7 @@ from store.schema import (
     ToolCall,
     Usage,
     message_text,
+    total_cost,
     utc_now,
 )
 from store.session_store import RefusedFile, SessionListing, SessionStore, SessionSummary, model_switch_warning, switch_model
@@ -57,6 +58,7 @@ __all__ = [
     "resolve_legacy_root",
     "resolve_root",
     "switch_model",
+    "total_cost",
     "utc_now",
     "validate_session_id",
 ]

@@ -6,7 +6,9 @@ timezone-aware UTC datetime (naive input is taken to be UTC).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any, Literal, Union
 import uuid
 
@@ -83,8 +85,11 @@ class _Timestamped(_OpenModel):
 
 
 class Usage(_OpenModel):
+    """A reply's token counts; ``cost_usd`` is its price when the reply came (None: unknown)."""
+
     input_tokens: int | None = None
     output_tokens: int | None = None
+    cost_usd: float | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -160,3 +165,22 @@ def message_text(message: Message) -> str:
         return content
     texts = [part.get("text") for part in content if isinstance(part.get("text"), str)]
     return "\n".join(texts)
+
+
+def total_cost(messages: Iterable[Message]) -> tuple[float | None, int]:
+    """The summed ``usage.cost_usd`` of the assistant messages, and how many have no known cost.
+
+    The sum is exact decimal addition of the stored prices; it is ``None`` when no answer has
+    a known price (a sum over only some answers is a lower bound: the count says so).
+    """
+    known: list[Decimal] = []
+    unpriced = 0
+    for message in messages:
+        if message.role != "assistant":
+            continue
+        cost = message.usage.cost_usd if message.usage is not None else None
+        if cost is None:
+            unpriced += 1
+        else:
+            known.append(Decimal(repr(cost)))
+    return (float(sum(known, Decimal(0))) if known else None), unpriced

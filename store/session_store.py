@@ -29,7 +29,7 @@ from store.ids import new_session_id, validate_session_id
 from store.locking import locked
 from store.paths import Layout
 from store.quarantine import QuarantineRecord, quarantine_file
-from store.schema import Message, ModelSwitch, Session, Summary, as_utc, utc_now
+from store.schema import Message, ModelSwitch, Session, Summary, as_utc, total_cost, utc_now
 from store.views import rebuild_all_views, remove_views, update_views
 
 T = TypeVar("T")
@@ -46,6 +46,10 @@ class SessionSummary(BaseModel):
     models_used: list[str]
     tags: list[str]
     message_count: int
+    #: the summed price of the answers in USD (None: no answer has a known price), and how
+    #: many answers have no known price (then ``cost_usd`` is a lower bound)
+    cost_usd: float | None = None
+    unpriced_answers: int = 0
 
 
 class RefusedFile(BaseModel):
@@ -80,6 +84,7 @@ def _refuse_bad_name(path: Path) -> RefusedFile | None:
 
 
 def summarize(session: Session) -> SessionSummary:
+    cost, unpriced = total_cost(session.messages)
     return SessionSummary(
         id=session.id,
         title=session.title,
@@ -89,6 +94,8 @@ def summarize(session: Session) -> SessionSummary:
         models_used=list(session.models_used),
         tags=list(session.tags),
         message_count=len(session.messages),
+        cost_usd=cost,
+        unpriced_answers=unpriced,
     )
 
 
