@@ -619,7 +619,7 @@ def build_server(app: App) -> MCPServer:
         continue it (the model sees the earlier turns). You may pass a different `model` in an
         existing session: the switch is allowed, recorded, and a warning is returned. `system`
         sets the system prompt (it stays for later turns until changed). Returns
-        {session_id, model, reply, warnings, usage}; `usage` has input_tokens, output_tokens
+        {session_id, model, reply, warnings, usage}. `usage` has input_tokens, output_tokens
         and cost_usd (the price in USD from genai-prices, null when the model's price is unknown).
         """
         return await _chat_unified(app, prompt, model, session_id, system, temperature, max_tokens)
