@@ -684,7 +684,8 @@ def build_server(app: App) -> MCPServer:
         Use it to find what was discussed before, with which model, and when. Optional filters:
         `model`, `role` (user/assistant/system/tool), `session_id`, `since`/`until` (ISO dates).
         Returns {hits: [{session_id, message_id, model, role, created_at, snippet, score}]},
-        best first; open a hit with get_session.
+        best first; open a hit with get_session. For very common terms (over 20,000 matching
+        messages after the filters) the hits are the best matches among the most recent 20,000.
         """
         if not isinstance(query, str) or not query.strip():
             raise InvalidToolArgument("query is empty: pass the words or phrase to search for")
