@@ -26,7 +26,7 @@ from store.legacy.mapping import (
     to_legacy,
     to_unified,
 )
-from store.legacy.kimi_store import LegacyFileUnreadable, LegacyKimiSession, LegacyKimiStore, legacy_to_message
+from store.legacy.kimi_store import LegacyFileUnreadable, LegacyKimiSession, LegacyKimiStore
 from store.legacy.migration import (
     Collision,
     FileOutcome,
@@ -56,7 +56,6 @@ __all__ = [
     "json_equal",
     "legacy_extension",
     "legacy_files",
-    "legacy_to_message",
     "migrate_file",
     "migrate_folder",
     "migrate_legacy_session",

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from store.errors import InvalidSessionId
 from store.ids import MAX_ID_LENGTH, validate_session_id
 from store.legacy.parsing import LegacyReadError, parse_legacy_bytes
-from store.legacy.times import parse_time, render_time
+from store.legacy.times import EPOCH, TimeFormat, parse_time, render_time
 from store.schema import Message, Session, ToolCall, Usage
 
 EXTENSION = "kimi"
@@ -93,6 +95,13 @@ class LegacySource:
     legacy_id: str
     sha256: str
     fallback_time: datetime
+
+    @classmethod
+    def of_file(cls, path: Path, data: bytes, legacy_id: str | None = None) -> LegacySource:
+        """The source record of ``data``, just read from ``path`` (``legacy_id``: the file's stem)."""
+        # Microseconds from st_mtime_ns: exact, so the synthesised time is the same on every run.
+        mtime = EPOCH + timedelta(microseconds=path.stat().st_mtime_ns // 1000)
+        return cls(path.name, legacy_id or path.stem, hashlib.sha256(data).hexdigest(), mtime)
 
 
 def safe_session_id(legacy_id: str) -> tuple[str, str | None]:
@@ -592,3 +601,67 @@ def to_legacy(session: Session) -> Any:
     if "updated" in ext:
         doc[ext["updated"]["key"]] = ext["updated"]["value"]
     return doc
+
+
+# -- appending: a conversation continued in its legacy file --------------------------------------
+
+# How the legacy ``kimi_chat`` spelled the times it wrote: ISO-8601 in UTC with a ``Z``.
+WRITER_TIME_KEY = "timestamp"
+WRITER_UPDATED_KEY = "updated_at"
+WRITER_TIME_FORMAT: TimeFormat = {"kind": "iso", "tz": "Z", "offset_seconds": 0, "sep": "T", "timespec": "auto"}
+
+
+def _writable_format(fmt: TimeFormat | None) -> TimeFormat:
+    # A "raw" format only reproduces the one value it was read from: new times use the writer's.
+    return fmt if fmt is not None and fmt.get("kind") != "raw" else WRITER_TIME_FORMAT
+
+
+def _new_time(now: datetime, fmt: TimeFormat) -> datetime:
+    """``now`` cut to what ``fmt`` can hold, so an integer epoch format stays an integer."""
+    if fmt.get("kind") == "epoch" and fmt.get("type") == "int":
+        keep = 1000 if fmt.get("unit") == "ms" else 1_000_000
+        return now.replace(microsecond=now.microsecond // keep * keep)
+    return now
+
+
+def _spelling_of_new(ext: dict[str, Any], role: str) -> dict[str, Any]:
+    """The message meta a new message of ``role`` gets: the keys of the document's last message,
+    the time key and format of its last timed message, and the file's alias for ``role``."""
+    count = int(ext["message_count"])
+    metas: dict[str, Any] = ext.get("messages", {})
+    last = metas.get(str(count - 1), {}) if count else {}
+    meta = {key: last[key] for key in ("role_key", "content_key") if key in last}
+    timed = next((metas[str(i)]["time"] for i in range(count - 1, -1, -1) if "time" in metas.get(str(i), {})), None)
+    meta["time"] = {
+        "key": timed["key"] if timed else WRITER_TIME_KEY,
+        "fmt": _writable_format(timed["fmt"] if timed else None),
+    }
+    alias = next((m["role"] for m in reversed(list(metas.values())) if _role_of(m.get("role")) == role), None)
+    if alias is not None:
+        meta["role"] = alias
+    return meta
+
+
+def append_to_legacy(document: Any, session: Session, messages: Sequence[Message], now: datetime) -> None:
+    """Append ``messages`` to ``document``, in place, in the document's own spelling.
+
+    ``session`` is ``to_unified(document)``. The messages go into the one list the mapping
+    read them from (``messages_key``, or the document itself if it is a list), spelled like
+    the document's own messages (role/content keys, role aliases, time key and format); a
+    document-level update time is set to ``now`` in its format (``updated_at`` is added if the
+    document has none, as the legacy writer did). Every other key, and key order, stays as is.
+    """
+    ext = legacy_extension(session)
+    if ext is None:
+        raise NotMigratedFromLegacy(f"session {session.id!r} has no extensions.kimi mapping record")
+    target = document if isinstance(document, list) else document[ext["messages_key"]]
+    for message in messages:
+        meta = _spelling_of_new(ext, message.role)
+        stamped = message.model_copy(update={"created_at": _new_time(now, meta["time"]["fmt"])})
+        target.append(_message_to_legacy(stamped, meta))
+    if isinstance(document, dict):
+        updated = ext.get("updated")
+        key = updated["key"] if updated else WRITER_UPDATED_KEY
+        parsed = parse_time(updated["value"]) if updated else None
+        fmt = _writable_format(parsed[1] if parsed else None)
+        document[key] = render_time(_new_time(now, fmt), fmt)

@@ -18,10 +18,8 @@ Guarantees a caller may rely on:
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,7 +45,6 @@ from store.schema import Session
 from store.session_store import SessionStore
 
 Status = Literal["migrated", "unchanged", "quarantined", "would_migrate", "would_quarantine", "blocked"]
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class Collision(BaseModel):
@@ -151,11 +148,6 @@ def legacy_files(legacy_root: Path) -> list[Path]:
     )
 
 
-def _file_time(path: Path) -> datetime:
-    # Microseconds from st_mtime_ns: exact, so the synthesised time is the same on every run.
-    return _EPOCH + timedelta(microseconds=path.stat().st_mtime_ns // 1000)
-
-
 def _inspect(layout: Layout, session_id: str) -> Session | Literal["unreadable"] | None:
     """The unified session stored under ``session_id`` (read-only: nothing is quarantined)."""
     path = layout.session_file(session_id)
@@ -234,10 +226,10 @@ def migrate_file(
     outcome = FileOutcome(file=path.name, legacy_id=legacy_id, status="would_migrate" if dry_run else "migrated")
     try:
         data = path.read_bytes()
-        fallback_time = _file_time(path)
+        source = LegacySource.of_file(path, data, legacy_id)
     except OSError as exc:
         return _quarantine(outcome, path, None, layout, f"cannot read the file: {exc.strerror or exc}", dry_run)
-    sha256 = hashlib.sha256(data).hexdigest()
+    sha256 = source.sha256
     try:
         document = parse_legacy_document(data)
     except LegacyReadError as exc:
@@ -257,7 +249,6 @@ def migrate_file(
                 )
                 break
 
-    source = LegacySource(file_name=path.name, legacy_id=legacy_id, sha256=sha256, fallback_time=fallback_time)
     for _attempt in range(2):  # a second pass only if another process saved the id meanwhile
         chosen: str | None = None
         collision_reason: str | None = None
