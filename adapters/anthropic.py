@@ -8,6 +8,9 @@ Request rules this adapter keeps (what the real API checks):
   strictly alternating (consecutive same-role messages are merged into one turn);
 - ``max_tokens`` is always sent (the caller's, else :func:`default_max_tokens`);
   ``temperature`` is clamped to Anthropic's 0..1;
+- ``reasoning_effort`` becomes extended ``thinking`` with a budget of at least 1024 tokens below
+  ``max_tokens`` (raised to make room when the caller set none), and then no ``temperature``
+  (:func:`adapters.reasoning.anthropic_plan`);
 - empty or whitespace-only text is never sent as a block;
 - assistant tool calls become ``tool_use`` blocks with an ``input`` *object*; their results
   become ``tool_result`` blocks placed first in the very next user turn (the history is
@@ -32,6 +35,7 @@ from . import _convert as cv
 from ._convert import CONTINUE_PLACEHOLDER, arguments_object, content_text, safe_id, safe_name
 from .base import ChatReply, ChatRequest
 from .http_adapter import HttpAdapter
+from .reasoning import ReasoningPlan, anthropic_plan
 from .stream_assembly import AnthropicStream
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -104,15 +108,17 @@ class AnthropicAdapter(HttpAdapter):
             # A final assistant turn is a prefill, which must not end with whitespace.
             last["content"][-1]["text"] = last["content"][-1]["text"].rstrip()
 
+        plan = self.reasoning_plan(request)
         body: dict[str, Any] = {
             "model": model,
-            "max_tokens": request.max_tokens or default_max_tokens(model),
+            "max_tokens": plan.max_tokens or request.max_tokens or default_max_tokens(model),
             "messages": turns,
         }
         if system:
             body["system"] = system
-        if request.temperature is not None:
+        if request.temperature is not None and plan.send_temperature:
             body["temperature"] = min(max(request.temperature, 0.0), 1.0)
+        body.update(plan.fields)
         tools = [
             {"name": safe_name(tool.name), **cv.described(tool.description), "input_schema": tool.parameters}
             for tool in request.tools
@@ -126,6 +132,10 @@ class AnthropicAdapter(HttpAdapter):
             if not request.tools:
                 body["tool_choice"] = {"type": "none"}
         return body
+
+    def reasoning_plan(self, request: ChatRequest) -> ReasoningPlan:
+        model = self.upstream_model or request.model
+        return anthropic_plan(model, request, default_max_tokens(model))
 
     @classmethod
     def _pieces(cls, history: list[Message]) -> Iterator[tuple[str, list[dict[str, Any]]]]:

@@ -7,7 +7,7 @@ each adapter converts it to its provider's wire format and the answer back.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
@@ -31,6 +31,8 @@ class ChatRequest(BaseModel):
     tools: list[ToolSpec] = Field(default_factory=list)
     temperature: float | None = None
     max_tokens: int | None = None
+    # How hard a reasoning model thinks; each adapter maps it (adapters/reasoning.py).
+    reasoning_effort: Literal["low", "medium", "high"] | None = None
 
 
 class ChatReply(BaseModel):

@@ -15,7 +15,9 @@ Request rules this adapter keeps (what the real API checks):
   recorded on the call (``ToolCall.extra["gemini"]["thoughtSignature"]``) is replayed; a call
   made by another provider gets the documented ``skip_thought_signature_validator`` value;
 - tools named in the history are declared even when the caller offers none, and then
-  ``toolConfig.functionCallingConfig.mode`` is ``NONE``.
+  ``toolConfig.functionCallingConfig.mode`` is ``NONE``;
+- ``reasoning_effort`` becomes ``generationConfig.thinkingConfig`` (``thinkingLevel`` for
+  Gemini 3, ``thinkingBudget`` for Gemini 2.5; :func:`adapters.reasoning.gemini_plan`).
 
 The reply's function calls get ids ``gemini_<n>_<random>`` (Gemini itself sends none unless
 asked); their thought signatures are kept in ``ToolCall.extra["gemini"]``.
@@ -35,6 +37,7 @@ from . import _convert as cv
 from ._convert import CONTINUE_PLACEHOLDER, arguments_object, content_text, safe_name
 from .base import ChatReply, ChatRequest
 from .http_adapter import HttpAdapter
+from .reasoning import ReasoningPlan, gemini_plan
 from .stream_assembly import GeminiStream
 
 SKIP_SIGNATURE = "skip_thought_signature_validator"
@@ -106,6 +109,7 @@ class GeminiAdapter(HttpAdapter):
             config["temperature"] = request.temperature
         if request.max_tokens is not None:
             config["maxOutputTokens"] = request.max_tokens
+        config.update(self.reasoning_plan(request).fields)
         if config:
             body["generationConfig"] = config
         declarations = [
@@ -121,6 +125,9 @@ class GeminiAdapter(HttpAdapter):
             if not request.tools:
                 body["toolConfig"] = {"functionCallingConfig": {"mode": "NONE"}}
         return body
+
+    def reasoning_plan(self, request: ChatRequest) -> ReasoningPlan:
+        return gemini_plan(self.upstream_model or request.model, request)
 
     @staticmethod
     def _parts(message: Message) -> list[dict[str, Any]]:

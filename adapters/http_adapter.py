@@ -5,8 +5,8 @@
 It holds the connection settings every provider needs, and its :meth:`HttpAdapter.complete`
 is the one send path: build the body, POST it with retries (:func:`adapters.retry.post_json`),
 measure the latency, parse the answer. A provider module supplies only its wire format:
-:meth:`~HttpAdapter.build_body`, :meth:`~HttpAdapter.endpoint`, :meth:`~HttpAdapter.auth_headers`
-and :meth:`~HttpAdapter.read_reply`, and for streaming (on unless ``stream=False``)
+:meth:`~HttpAdapter.build_body`, :meth:`~HttpAdapter.endpoint`, :meth:`~HttpAdapter.auth_headers`,
+:meth:`~HttpAdapter.reasoning_plan` and :meth:`~HttpAdapter.read_reply`, and for streaming (on unless ``stream=False``)
 :meth:`~HttpAdapter.new_assembler` plus, where the wire format asks for a stream differently,
 :meth:`~HttpAdapter.stream_endpoint` and :meth:`~HttpAdapter.stream_body`. A streamed answer is
 rebuilt into the non-streamed JSON answer (:mod:`adapters.stream_assembly`) and read by the same
@@ -24,6 +24,7 @@ import httpx
 
 from .base import ChatReply, ChatRequest
 from .errors import ProviderError
+from .reasoning import ReasoningPlan
 from .redact import redact
 from .retry import RetryPolicy, post_json
 from .stream_assembly import StreamAssembler
@@ -65,6 +66,10 @@ class HttpAdapter(ABC):
     @abstractmethod
     def auth_headers(self) -> dict[str, str]:
         """The provider's own headers (authentication, API version, extra headers)."""
+
+    @abstractmethod
+    def reasoning_plan(self, request: ChatRequest) -> ReasoningPlan:
+        """How ``request.reasoning_effort`` (and what it rules out) is sent (pure; see adapters/reasoning.py)."""
 
     @abstractmethod
     def read_reply(self, data: dict[str, Any], request: ChatRequest, latency_ms: float) -> ChatReply:

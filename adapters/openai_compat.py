@@ -9,9 +9,9 @@ Request rules this adapter keeps (what the real API checks):
   (see :func:`adapters._convert.normalize_history`), an assistant message with tool calls
   and no text sends ``content: null``;
 - content parts are sent as OpenAI parts (``text``, ``image_url``); other parts as text;
-- OpenAI itself (provider ``openai``) gets ``max_completion_tokens``, and no ``temperature``
-  for reasoning models (``o1``/``o3``/``o4``/``gpt-5``), which reject it; other endpoints get
-  ``max_tokens``;
+- OpenAI itself (provider ``openai``) gets ``max_completion_tokens``, other endpoints
+  ``max_tokens``; ``reasoning_effort`` and the ``temperature`` rules of reasoning models
+  (OpenAI's o-series and gpt-5 reject it) follow :func:`adapters.reasoning.openai_compat_plan`;
 - DeepSeek and Moonshot thinking models require the ``reasoning_content`` of assistant turns
   with tool calls to be sent back: it is replayed from the message's
   ``extra[<provider>]["reasoning_content"]`` (DeepSeek: ``""`` when none was recorded).
@@ -24,7 +24,6 @@ its last chunk unasked), ``stream_options: {include_usage: true}`` so the usage 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,9 +32,9 @@ from store.schema import Message, ToolCall
 from ._convert import arguments_json, content_text, decode_arguments, image_url_of, normalize_history, usage_from
 from .base import ChatReply, ChatRequest
 from .http_adapter import HttpAdapter
+from .reasoning import ReasoningPlan, openai_compat_plan
 from .stream_assembly import OpenAIStream
 
-_REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
 # Providers whose thinking models need reasoning_content of tool-call turns sent back, and
 # whether an empty value must be sent when none was recorded.
 _REPLAY_REASONING = {"deepseek": True, "moonshot": False}
@@ -92,9 +91,10 @@ class OpenAICompatAdapter(HttpAdapter):
                 continue  # an empty assistant turn (e.g. a failed reply) says nothing and some APIs reject it
             messages.append(converted)
         body: dict[str, Any] = {"model": model, "messages": messages}
-        reasoning = self.provider == "openai" and bool(_REASONING_MODEL.match(model))
-        if request.temperature is not None and not reasoning:
+        plan = self.reasoning_plan(request)
+        if request.temperature is not None and plan.send_temperature:
             body["temperature"] = request.temperature
+        body.update(plan.fields)
         if request.max_tokens is not None:
             body["max_completion_tokens" if self.provider == "openai" else "max_tokens"] = request.max_tokens
         if request.tools:
@@ -106,6 +106,9 @@ class OpenAICompatAdapter(HttpAdapter):
                 for tool in request.tools
             ]
         return body
+
+    def reasoning_plan(self, request: ChatRequest) -> ReasoningPlan:
+        return openai_compat_plan(self.provider, self.upstream_model or request.model, request)
 
     def _message(self, message: Message) -> dict[str, Any]:
         if message.role == "tool":

@@ -33,6 +33,7 @@ from .config import EndpointConfig, ProviderConfig, load_config
 from .errors import ConfigError, MissingApiKey, UnknownModel
 from .gemini import GeminiAdapter
 from .openai_compat import OpenAICompatAdapter
+from .reasoning import ReasoningPlan, plan_for
 
 WireFormat = Literal["openai", "anthropic", "gemini"]
 _MAX_ALIAS_HOPS = 10
@@ -128,6 +129,10 @@ class ResolvedModel:
     async def complete(self, request: ChatRequest) -> ChatReply:
         """``adapter.complete(request)`` — the adapter already sends ``upstream_model``."""
         return await self.adapter.complete(request)
+
+    def reasoning_plan(self, request: ChatRequest) -> ReasoningPlan:
+        """The adapter's :class:`~adapters.reasoning.ReasoningPlan` for ``request`` (none for in-process adapters)."""
+        return plan_for(self.adapter, request)
 
 
 # ----------------------------------------------------------------------------- overrides

@@ -15,6 +15,12 @@ input tokens), ``ping``, per block ``content_block_start`` / ``content_block_del
 (``text_delta``, ``input_json_delta`` with the input JSON in pieces, ``thinking_delta`` and
 ``signature_delta``) / ``content_block_stop``, then ``message_delta`` (stop reason, output tokens)
 and ``message_stop``.
+
+Extended ``thinking`` is checked as the real API checks it: ``type`` enabled/disabled, a
+``budget_tokens`` of at least 1024 and below ``max_tokens``, no ``temperature`` (other than 1),
+``top_k`` or forced ``tool_choice`` with it, and no thinking on models before Claude 3.7;
+``max_tokens`` may not exceed a known model's output limit. With thinking enabled the default
+reply starts with a ``thinking`` block (:data:`THINKING_TEXT`).
 """
 
 from __future__ import annotations
@@ -26,6 +32,12 @@ from typing import Any
 from ._base import FakeProvider, RequestRejected, echo_text, iter_dicts, require, sse
 
 _ID = re.compile(r"^[a-zA-Z0-9_-]+$")
+THINKING_TEXT = "fake thinking: weighing the question"
+# Output-token limits of the model families the real API publishes (prefix -> max_tokens).
+_MAX_OUTPUT = (
+    ("claude-opus-4", 32_000), ("claude-sonnet-4", 64_000), ("claude-haiku-4", 64_000), ("claude-3-7-sonnet", 64_000),
+    ("claude-3-5-", 8192), ("claude-3-", 4096),
+)
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 
 
@@ -131,7 +143,10 @@ class FakeAnthropic(FakeProvider):
             if texts:  # a turn of only tool results is not what the user said
                 text = "\n".join(texts)
                 break
-        return self.message([{"type": "text", "text": echo_text(text)}], "end_turn", (10, 5), body["model"])
+        content = [{"type": "text", "text": echo_text(text)}]
+        if (body.get("thinking") or {}).get("type") == "enabled":
+            content.insert(0, {"type": "thinking", "thinking": THINKING_TEXT, "signature": "fake-signature"})
+        return self.message(content, "end_turn", (10, 5), body["model"])
 
     def validate(self, body: Any, params: dict[str, str], headers: dict[str, str]) -> None:
         require(isinstance(body.get("model"), str) and body["model"], "model: Field required")
@@ -162,6 +177,13 @@ class FakeAnthropic(FakeProvider):
             require(isinstance(temperature, (int, float)) and 0 <= temperature <= 1, "temperature: must be in [0, 1]")
         if "stream" in body:
             require(isinstance(body["stream"], bool), "stream: Input should be a valid boolean")
+        model = body["model"]
+        limit = next((most for prefix, most in _MAX_OUTPUT if model.startswith(prefix)), None)
+        require(
+            limit is None or max_tokens <= limit,
+            f"max_tokens: {max_tokens} > {limit}, which is the maximum allowed number of output tokens for {model}",
+        )
+        self._check_thinking(body)
 
         messages = body.get("messages")
         require(isinstance(messages, list) and messages, "messages: at least one message is required")
@@ -239,6 +261,28 @@ class FakeAnthropic(FakeProvider):
         )
         if has_tool_blocks:
             require(bool(tools), "Requests which include `tool_use` or `tool_result` blocks must define tools.")
+
+    @staticmethod
+    def _check_thinking(body: dict[str, Any]) -> None:
+        if "thinking" not in body:
+            return
+        thinking = body["thinking"]
+        require(isinstance(thinking, dict) and thinking.get("type") in ("enabled", "disabled"),
+                "thinking: Input tag does not match any of the expected tags: 'enabled', 'disabled'")
+        if thinking["type"] == "disabled":
+            return
+        model = body["model"]
+        require(not model.startswith(("claude-2", "claude-instant", "claude-3-")) or model.startswith("claude-3-7"),
+                f"thinking: extended thinking is not supported by {model}")
+        budget = thinking.get("budget_tokens")
+        require(isinstance(budget, int) and not isinstance(budget, bool), "thinking.enabled.budget_tokens: Field required")
+        require(budget >= 1024, "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
+        require(body["max_tokens"] > budget, "`max_tokens` must be greater than `thinking.budget_tokens`")
+        require(body.get("temperature", 1) == 1, "`temperature` may only be set to 1 when thinking is enabled")
+        require("top_k" not in body, "`top_k` must be unset when thinking is enabled")
+        choice = body.get("tool_choice")
+        require(not isinstance(choice, dict) or choice.get("type") in ("auto", "none"),
+                "Thinking may not be enabled when tool_choice forces tool use.")
 
     @staticmethod
     def _check_text(block: dict[str, Any], where: str) -> None:

@@ -7,7 +7,11 @@ several data fields, ``functionCall`` outside model turns, ``functionResponse`` 
 turns or not answering (by name and count) the ``functionCall`` parts of the turn right before
 it, non-object ``args``/``response``, malformed ``systemInstruction`` or tool declarations, and
 (for ``gemini-3*`` models, like the real API) a functionCall turn in the current exchange whose
-first ``functionCall`` part carries no ``thoughtSignature``.
+first ``functionCall`` part carries no ``thoughtSignature``. ``generationConfig.thinkingConfig``
+is checked like the real one: known fields only, never ``thinkingLevel`` and
+``thinkingBudget`` together, ``thinkingLevel`` only on Gemini 3 (Pro: low/high), budgets within
+each Gemini 2.5 model's range, no thinking on models without it. With ``includeThoughts`` the
+default reply starts with a thought part (:data:`THOUGHT_TEXT`).
 
 ``POST .../models/{model}:streamGenerateContent`` takes the same request: with ``?alt=sse`` the
 answer comes as server-sent events, each ``data:`` a whole ``GenerateContentResponse`` holding
@@ -28,6 +32,10 @@ from ._base import FakeProvider, RequestRejected, echo_text, iter_dicts, require
 _ROUTE = re.compile(r"^/v1beta/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$")
 _DATA_FIELDS = ("text", "inlineData", "fileData", "functionCall", "functionResponse", "executableCode", "codeExecutionResult")
 _FUNCTION_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_.:-]{0,63}$")
+THOUGHT_TEXT = "fake thought summary"
+_THINKING_FIELDS = frozenset({"thinkingBudget", "thinkingLevel", "includeThoughts"})
+# Gemini 2.5 thinking budgets: (prefix, lowest positive budget, highest, may thinking be off with 0).
+_BUDGETS = (("gemini-2.5-flash-lite", 512, 24576, True), ("gemini-2.5-flash", 1, 24576, True), ("gemini-2.5-pro", 128, 32768, False))
 
 
 class FakeGemini(FakeProvider):
@@ -126,7 +134,10 @@ class FakeGemini(FakeProvider):
                 if texts:
                     text = "\n".join(texts)
                     break
-        return self.response([{"text": echo_text(text)}], "STOP", (10, 5))
+        parts = [{"text": echo_text(text)}]
+        if ((body.get("generationConfig") or {}).get("thinkingConfig") or {}).get("includeThoughts"):
+            parts.insert(0, {"text": THOUGHT_TEXT, "thought": True})
+        return self.response(parts, "STOP", (10, 5))
 
     def validate(self, body: Any, params: dict[str, str], headers: dict[str, str]) -> None:
         contents = body.get("contents")
@@ -150,6 +161,8 @@ class FakeGemini(FakeProvider):
             require(isinstance(config, dict), "generationConfig must be an object")
             if "maxOutputTokens" in config:
                 require(isinstance(config["maxOutputTokens"], int) and config["maxOutputTokens"] > 0, "bad maxOutputTokens")
+            if "thinkingConfig" in config:
+                self._check_thinking(config["thinkingConfig"], params.get("model", ""))
 
         previous_calls: list[str] = []  # functionCall names of the previous (model) turn
         for index, content in enumerate(iter_dicts(contents)):
@@ -195,6 +208,33 @@ class FakeGemini(FakeProvider):
             previous_calls = calls
         if params.get("model", "").startswith("gemini-3"):
             self._check_thought_signatures(contents)
+
+    @staticmethod
+    def _check_thinking(thinking: Any, model: str) -> None:
+        require(isinstance(thinking, dict), "generationConfig.thinkingConfig must be an object")
+        unknown = sorted(set(thinking) - _THINKING_FIELDS)
+        require(not unknown, f'Invalid JSON payload received. Unknown name "{unknown[0] if unknown else ""}" at \'generation_config.thinking_config\'')
+        if "includeThoughts" in thinking:
+            require(isinstance(thinking["includeThoughts"], bool), "thinkingConfig.includeThoughts must be a boolean")
+        level, budget = thinking.get("thinkingLevel"), thinking.get("thinkingBudget")
+        require(level is None or budget is None, "You cannot use both thinking_level and the legacy thinking_budget parameter in the same request.")
+        gemini3 = model.startswith("gemini-3")
+        if level is not None:
+            require(gemini3, f"Thinking level is not supported for this model ({model}); use thinkingBudget.")
+            allowed = ("minimal", "low", "medium", "high") if "flash" in model else ("low", "high")
+            require(isinstance(level, str) and level.lower() in allowed,
+                    f"thinking_level {level!r} is not supported by {model} (use one of {', '.join(allowed)})")
+            return
+        if budget is None:
+            return
+        require(isinstance(budget, int) and not isinstance(budget, bool), "thinkingConfig.thinkingBudget must be an integer")
+        if gemini3:
+            return  # accepted for backwards compatibility
+        span = next((item for item in _BUDGETS if model.startswith(item[0])), None)
+        require(span is not None, f"Thinking is not supported for this model ({model}).")
+        _, lowest, highest, can_disable = span  # type: ignore[misc]
+        in_range = budget == -1 or lowest <= budget <= highest or (budget == 0 and can_disable)
+        require(in_range, f"The thinking budget {budget} is invalid for {model}: use -1 or {lowest} to {highest}.")
 
     @staticmethod
     def _check_thought_signatures(contents: list[dict[str, Any]]) -> None:

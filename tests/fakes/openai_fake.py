@@ -6,7 +6,12 @@ roles, a ``tool`` message that does not answer a ``tool_calls`` id of the assist
 follows, an assistant ``tool_calls`` id left unanswered, non-string or non-JSON
 ``function.arguments``, an assistant message with neither content nor tool calls, malformed
 tool definitions or content parts, a non-boolean ``stream`` and ``stream_options`` without
-``stream: true``.
+``stream: true``. Reasoning settings are checked per model family, as each real API does:
+``reasoning_effort`` only for OpenAI reasoning models (not ``o1-mini``,
+``o1-preview``, ``gpt-5-chat*``; no ``temperature`` with them either) and DeepSeek, ``thinking``
+(``{type: enabled|disabled}``) only for DeepSeek and Kimi K2.5/K2.6, ``reasoning`` (OpenRouter's
+``{effort}``) only for routed ``vendor/model`` names. With thinking on, a DeepSeek or Kimi
+default reply carries ``reasoning_content`` (:data:`REASONING_TEXT`).
 
 With ``stream: true`` the answer is sent as ``chat.completion.chunk`` events as OpenAI sends them:
 a first chunk with the role, reasoning then text deltas, tool calls (id and name first, then the
@@ -27,6 +32,15 @@ from ._base import FakeProvider, RequestRejected, echo_text, iter_dicts, require
 
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _ROLES = {"system", "developer", "user", "assistant", "tool"}
+REASONING_TEXT = "fake reasoning: thinking it over"
+_OPENAI_REASONING = re.compile(r"^(o\d|gpt-5)")
+_OPENAI_NO_EFFORT = re.compile(r"^(o1-mini|o1-preview|gpt-5-chat)")
+_KIMI_SWITCHABLE = re.compile(r"^kimi-k2\.[56]")
+_EFFORTS = {
+    "openai": ("minimal", "low", "medium", "high"),
+    "deepseek": ("minimal", "low", "medium", "high", "xhigh", "max"),
+    "openrouter": ("minimal", "low", "medium", "high"),
+}
 
 
 def _text_of(content: Any) -> str:
@@ -162,7 +176,10 @@ class FakeOpenAI(FakeProvider):
     def default_reply(self, body: Any, params: dict[str, str]) -> Any:
         last_user = next((m for m in reversed(body["messages"]) if m.get("role") == "user"), None)
         text = echo_text(_text_of(last_user.get("content")) if last_user else "")
-        return self.completion({"role": "assistant", "content": text}, "stop", (10, 5), body["model"])
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if (body.get("thinking") or {}).get("type") == "enabled":
+            message["reasoning_content"] = REASONING_TEXT
+        return self.completion(message, "stop", (10, 5), body["model"])
 
     def validate(self, body: Any, params: dict[str, str], headers: dict[str, str]) -> None:
         require(isinstance(body.get("model"), str) and body["model"], "'model' is required")
@@ -237,6 +254,35 @@ class FakeOpenAI(FakeProvider):
         if "temperature" in body:
             temperature = body["temperature"]
             require(isinstance(temperature, (int, float)) and 0 <= temperature <= 2, "temperature must be in [0, 2]")
+        self._check_reasoning(body)
+
+    @staticmethod
+    def _check_reasoning(body: dict[str, Any]) -> None:
+        model = body["model"]
+        openai_reasoning = bool(_OPENAI_REASONING.match(model))
+        if openai_reasoning and not model.startswith("gpt-5-chat"):
+            require("temperature" not in body or body["temperature"] == 1,
+                    f"Unsupported value: 'temperature' does not support {body.get('temperature')} with this model. Only the default (1) value is supported.")
+        family = ("openai" if openai_reasoning and not _OPENAI_NO_EFFORT.match(model)
+                  else "deepseek" if model.startswith("deepseek-") else "openrouter" if "/" in model else None)
+        if "reasoning_effort" in body:
+            require(family in ("openai", "deepseek"), f"Unsupported parameter: 'reasoning_effort' is not supported with this model ({model}).")
+            allowed = _EFFORTS[family]  # type: ignore[index]
+            require(body["reasoning_effort"] in allowed,
+                    f"Invalid value for 'reasoning_effort': {body['reasoning_effort']!r}; supported values are {', '.join(allowed)}.")
+        if "thinking" in body:
+            require(model.startswith("deepseek-") or bool(_KIMI_SWITCHABLE.match(model)),
+                    f"Unrecognized request argument supplied: thinking ({model})")
+            thinking = body["thinking"]
+            require(isinstance(thinking, dict) and thinking.get("type") in ("enabled", "disabled"),
+                    "thinking.type must be 'enabled' or 'disabled'")
+        if "reasoning" in body:
+            require(family == "openrouter", f"Unrecognized request argument supplied: reasoning ({model})")
+            reasoning = body["reasoning"]
+            require(isinstance(reasoning, dict), "reasoning must be an object")
+            require(not ("effort" in reasoning and "max_tokens" in reasoning), "reasoning: use effort or max_tokens, not both")
+            if "effort" in reasoning:
+                require(reasoning["effort"] in _EFFORTS["openrouter"], f"reasoning.effort {reasoning['effort']!r} is not valid")
 
     @staticmethod
     def _check_content(where: str, role: str, content: Any) -> None:
