@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 if __package__ in (None, ""):  # run as `python server.py` from anywhere
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -41,6 +41,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from adapters.base import Adapter, ChatReply, ChatRequest
 from adapters.compression import fit_prompt
 from adapters.errors import AdapterError, MissingApiKey, ProviderError, UnknownModel
+from adapters.reasoning import ReasoningPlan, check_effort, plan_for
 from adapters.redact import scrub_reply
 from adapters.prompt import (
     FAILED_MARK,
@@ -70,6 +71,7 @@ from store import (
     utc_now,
     validate_session_id,
 )
+from store.branches import branch_of, grouped_session, new_group_id
 from store.legacy import LegacyKimiStore
 from utils.dates import InvalidDate, parse_user_time
 from utils.feature_flags import InvalidFlagValue, llm_unified_enabled
@@ -352,6 +354,36 @@ def _index(app: App, paths: list[Path], run: Callable[[], object] | None = None)
         log.warning("indexing %s failed; the background watcher will retry", [str(p) for p in paths], exc_info=True)
 
 
+def check_turn_args(
+    prompt: object,
+    session_id: str | None,
+    system: str | None,
+    temperature: float | None,
+    max_tokens: int | None,
+    reasoning_effort: str | None,
+) -> None:
+    """The checks every chat turn's arguments pass before anything is resolved, written or sent."""
+    validate_chat_args(prompt, temperature, max_tokens)
+    check_effort(reasoning_effort)
+    if session_id is not None:
+        validate_session_id(session_id)
+    if system is not None and len(system) > MAX_PROMPT_CHARS:
+        raise InvalidToolArgument(f"system prompt is too long: keep it under {MAX_PROMPT_CHARS:,} characters")
+
+
+def reasoning_plan(
+    adapter: Adapter, model: str, temperature: float | None, max_tokens: int | None, reasoning_effort: str | None
+) -> ReasoningPlan:
+    """How ``adapter`` will send the reasoning setting; ``InvalidToolArgument`` if it cannot (nothing sent yet).
+
+    The plan depends on the settings only, not on the conversation.
+    """
+    settings = ChatRequest(
+        model=model, messages=[], temperature=temperature, max_tokens=max_tokens, reasoning_effort=reasoning_effort  # type: ignore[arg-type]
+    )
+    return plan_for(adapter, settings)
+
+
 async def _chat_unified(
     app: App,
     prompt: str,
@@ -360,22 +392,21 @@ async def _chat_unified(
     system: str | None = None,
     temperature: float | None = None,
     max_tokens: int | None = None,
+    reasoning_effort: str | None = None,
 ) -> dict[str, Any]:
     """The one chat path: load/create, build the (compressed) prompt, call, store, index.
 
     A ``session_id`` that exists only in the legacy ``.kimi_sessions/`` folder is migrated
     first (with ``LLM_UNIFIED`` on); one that exists nowhere is created with that id.
     Returns ``{session_id, model, reply, warnings, usage}``. Raises ``UnknownModel`` /
-    ``MissingApiKey`` before anything is written, and ``ChatFailed`` (user message saved) if
-    the provider or the compression fails.
+    ``MissingApiKey`` / ``InvalidToolArgument`` (e.g. a reasoning setting the provider cannot
+    take) before anything is written, and ``ChatFailed`` (user message saved) if the provider
+    or the compression fails.
     """
-    validate_chat_args(prompt, temperature, max_tokens)
+    check_turn_args(prompt, session_id, system, temperature, max_tokens, reasoning_effort)
     check_model_name(model)
-    if session_id is not None:
-        validate_session_id(session_id)
-    if system is not None and len(system) > MAX_PROMPT_CHARS:
-        raise InvalidToolArgument(f"system prompt is too long: keep it under {MAX_PROMPT_CHARS:,} characters")
     adapter = app.resolve_adapter(model)
+    plan = reasoning_plan(adapter, model, temperature, max_tokens, reasoning_effort)
     if session_id is not None:
         session_id = await _migrate_if_legacy(app, session_id)
     session = await anyio.to_thread.run_sync(_load_or_create, app, session_id, model)
@@ -415,6 +446,7 @@ async def _chat_unified(
             system=fitted.prompt.system,
             temperature=temperature,
             max_tokens=max_tokens,
+            reasoning_effort=reasoning_effort,  # type: ignore[arg-type]
         )
         reply = scrub_reply(await adapter.complete(request), adapter)
     except Exception as exc:  # whatever went wrong, the user's message is kept
@@ -434,6 +466,7 @@ async def _chat_unified(
         functools.partial(_commit, app, session.id, model, pending, answered=True, summary=summary)
     )
     warnings = [switch.warning] if switch else []
+    warnings += plan.warnings
     if summary is not None:
         first, last = summary.covers
         warnings.append(
@@ -441,6 +474,107 @@ async def _chat_unified(
             f"summarised by {summary.model} for this prompt (the full history stays in the session)"
         )
     return {"session_id": session.id, "model": model, "reply": reply.text, "warnings": warnings, "usage": result_usage(answer)}
+
+
+# ------------------------------------------------------------------------------ ask_models
+
+MIN_ASK_MODELS = 2
+MAX_ASK_MODELS = 8
+
+
+def check_model_list(models: object) -> list[str]:
+    """``models`` as a list of 2 to 8 distinct valid model names, else ``InvalidToolArgument``."""
+    if not isinstance(models, list) or not all(isinstance(model, str) for model in models):
+        raise InvalidToolArgument("models must be a list of model names, e.g. ['gpt-4o', 'claude-sonnet-4-5']")
+    if not MIN_ASK_MODELS <= len(models) <= MAX_ASK_MODELS:
+        raise InvalidToolArgument(
+            f"models has {len(models)} name(s): ask_models takes {MIN_ASK_MODELS} to {MAX_ASK_MODELS} distinct models "
+            "(use chat for a single model)"
+        )
+    repeated = sorted({model for model in models if models.count(model) > 1})
+    if repeated:
+        raise InvalidToolArgument(f"models lists {', '.join(map(repr, repeated))} more than once: name each model once")
+    return [check_model_name(model) for model in models]
+
+
+def _new_sessions(app: App, models: list[str], source: Session | None, group_id: str) -> list[str]:
+    """One new session per model in group ``group_id``: empty, or a branch of ``source``."""
+    ids: list[str] = []
+    for model in models:
+        while True:
+            session_id = new_session_id()
+            session = grouped_session(session_id, model, group_id) if source is None else branch_of(source, session_id, group_id)
+            try:
+                app.store.save_new(session)
+            except SessionExists:
+                continue  # a generated id collided: draw again
+            ids.append(session_id)
+            break
+    return ids
+
+
+def _answer_error(exc: Exception, model: str, session_id: str) -> str:
+    """The ``error`` of one model's answer: the cause, and how to retry that model alone."""
+    cause = exc.cause if isinstance(exc, ChatFailed) else exc
+    message = _error_message(cause)
+    if message is None:
+        log.error("ask_models: %s crashed", model, exc_info=cause)
+        message = f"internal error while calling the model ({type(cause).__name__}); the server log has the details"
+    if isinstance(exc, ChatFailed):
+        message += (
+            f" — the question was saved in session {session_id!r}; call chat with model={model!r} and "
+            f"session_id={session_id!r} to retry this model"
+        )
+    return message
+
+
+async def _ask_models(
+    app: App,
+    prompt: str,
+    models: list[str],
+    session_id: str | None = None,
+    system: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    reasoning_effort: str | None = None,
+) -> dict[str, Any]:
+    """Ask every model in ``models`` the same question at once, each in a session of its own.
+
+    Everything that can be refused is refused before any session is written or any request
+    sent: the arguments, each model name (unknown, no key) and each model's reasoning setting,
+    and a ``session_id`` that does not exist. Then one session per model is created (a branch
+    of ``session_id`` when given, which is left unchanged; all in one new group) and the turns
+    run concurrently through :func:`_chat_unified`. A model whose turn fails gets ``error``
+    (its question stays saved in its session); the others still answer. Returns
+    ``{group_id, answers: [{model, session_id, reply, warnings, usage, error}]}`` in the order
+    of ``models``.
+    """
+    check_turn_args(prompt, session_id, system, temperature, max_tokens, reasoning_effort)
+    names = check_model_list(models)
+    for name in names:
+        reasoning_plan(app.resolve_adapter(name), name, temperature, max_tokens, reasoning_effort)
+    source: Session | None = None
+    if session_id is not None:
+        session_id = await _migrate_if_legacy(app, session_id)
+        source = (await anyio.to_thread.run_sync(app.store.snapshot, session_id)).session
+    group_id = new_group_id()
+    session_ids = await anyio.to_thread.run_sync(_new_sessions, app, names, source, group_id)
+    answers: list[dict[str, Any]] = [{} for _ in names]
+
+    async def ask(index: int) -> None:
+        model, branch = names[index], session_ids[index]
+        error: str | None = None
+        try:
+            result = await _chat_unified(app, prompt, model, branch, system, temperature, max_tokens, reasoning_effort)
+        except Exception as exc:  # one model's failure is its answer; the others go on
+            result = {"session_id": branch, "reply": None, "warnings": [], "usage": None}
+            error = _answer_error(exc, model, branch)
+        answers[index] = {"model": model, **result, "error": error}
+
+    async with anyio.create_task_group() as group:
+        for index in range(len(names)):
+            group.start_soon(ask, index)
+    return {"group_id": group_id, "answers": answers}
 
 
 # ------------------------------------------------------------------------------ kimi_chat
@@ -581,8 +715,9 @@ def session_page(session: Session, offset: int | None, limit: int, max_chars: in
 INSTRUCTIONS = (
     "Consult other LLMs (OpenAI, Anthropic, Gemini, Kimi, DeepSeek, OpenRouter, local OpenAI-compatible "
     "models) through one session store that keeps every conversation, and search past conversations. "
-    "Start with `chat` (pass the returned session_id to continue), `search_sessions` to find earlier "
-    "discussions, `list_models` to see which models are configured."
+    "Start with `chat` (pass the returned session_id to continue), `ask_models` to put one question to "
+    "several models at once, `search_sessions` to find earlier discussions, `list_models` to see which "
+    "models are configured."
 )
 
 
@@ -611,6 +746,7 @@ def build_server(app: App) -> MCPServer:
         system: str | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        reasoning_effort: Literal["low", "medium", "high"] | None = None,
     ) -> dict[str, Any]:
         """Send a message to any LLM and get its reply; the exchange is stored in a session.
 
@@ -618,11 +754,40 @@ def build_server(app: App) -> MCPServer:
         `session_id` to start a new conversation; pass the `session_id` returned earlier to
         continue it (the model sees the earlier turns). You may pass a different `model` in an
         existing session: the switch is allowed, recorded, and a warning is returned. `system`
-        sets the system prompt (it stays for later turns until changed). Returns
+        sets the system prompt (it stays for later turns until changed). `reasoning_effort`
+        (low/medium/high) asks a reasoning model to think less or more (OpenAI o-series/gpt-5,
+        Claude extended thinking, Gemini 2.5/3, DeepSeek); a model without that control answers
+        normally and `warnings` says the setting was not applied. Returns
         {session_id, model, reply, warnings, usage}. `usage` has input_tokens, output_tokens
         and cost_usd (the price in USD from genai-prices, null when the model's price is unknown).
         """
-        return await _chat_unified(app, prompt, model, session_id, system, temperature, max_tokens)
+        return await _chat_unified(app, prompt, model, session_id, system, temperature, max_tokens, reasoning_effort)
+
+    @tool
+    async def ask_models(
+        prompt: str,
+        models: list[str],
+        session_id: str | None = None,
+        system: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        reasoning_effort: Literal["low", "medium", "high"] | None = None,
+    ) -> dict[str, Any]:
+        """Ask 2 to 8 different LLMs the same question at once and get every answer side by side.
+
+        Use it for a second (or third) opinion, to compare how models answer one question, or
+        to check an answer you doubt: e.g. models=["gpt-5", "claude-sonnet-4-5", "gemini-2.5-pro"].
+        For a conversation with one model use `chat`. The models are asked concurrently, so it
+        takes about as long as the slowest one. Each answer is stored in a session of its own
+        (continue any of them with `chat` and its session_id); the sessions of one call share a
+        `group_id`. Pass `session_id` to ask about an existing conversation: every model gets a
+        copy of it (a branch, with `forked_from` recorded) and the original stays unchanged.
+        `system`, `temperature`, `max_tokens` and `reasoning_effort` apply to every model, as in
+        `chat`. Unknown models or bad arguments are refused before anything is sent; a model
+        that fails gets an `error` and the others still answer. Returns {group_id, answers:
+        [{model, session_id, reply, warnings, usage, error}]} in the order of `models`.
+        """
+        return await _ask_models(app, prompt, models, session_id, system, temperature, max_tokens, reasoning_effort)
 
     @tool
     async def kimi_chat(prompt: str, session_id: str | None = None) -> dict[str, Any]:

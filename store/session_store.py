@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel, Field
 
 from store.atomic import atomic_write_bytes, clean_stale_temp_files
+from store.branches import forked_from, group_of
 from store.codec import UnreadableSessionFile, decode_session, encode_appended, encode_session, read_file_no_follow
 from store.errors import (
     CorruptSession,
@@ -50,6 +51,8 @@ class SessionSummary(BaseModel):
     #: many answers have no known price (then ``cost_usd`` is a lower bound)
     cost_usd: float | None = None
     unpriced_answers: int = 0
+    group_id: str | None = None  # shared by the sessions of one ask_models call (store/branches.py)
+    forked_from: str | None = None  # the session this one was branched from
 
 
 class RefusedFile(BaseModel):
@@ -96,6 +99,8 @@ def summarize(session: Session) -> SessionSummary:
         message_count=len(session.messages),
         cost_usd=cost,
         unpriced_answers=unpriced,
+        group_id=group_of(session),
+        forked_from=forked_from(session),
     )
 
 

@@ -49,10 +49,13 @@ def call_error(mcp: Any, name: str, **arguments: Any) -> str:
 def test_tools_are_listed_with_descriptions(wired: Any) -> None:
     _, _, mcp = wired
     tools = {tool.name: tool for tool in anyio.run(mcp.list_tools)}
-    assert set(tools) == {"chat", "kimi_chat", "list_sessions", "get_session", "search_sessions", "model_switch_history", "list_models"}
+    assert set(tools) == {
+        "chat", "ask_models", "kimi_chat", "list_sessions", "get_session", "search_sessions", "model_switch_history", "list_models"
+    }
     for tool in tools.values():
         assert len(tool.description or "") > 80, tool.name
     assert tools["chat"].input_schema["required"] == ["prompt", "model"]
+    assert tools["ask_models"].input_schema["required"] == ["prompt", "models"]
 
 
 def test_chat_then_search_reads_its_own_write_and_history(wired: Any) -> None:

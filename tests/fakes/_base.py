@@ -1,7 +1,8 @@
 """The machinery every loopback fake provider shares: a real HTTP server on 127.0.0.1.
 
 A fake is a ``ThreadingHTTPServer`` on port 0 served from a daemon thread. It records every
-request (:class:`RecordedRequest`), answers from a FIFO script of :class:`ScriptedResponse`
+request (:class:`RecordedRequest`, with when it arrived and when it was answered, so tests can
+show that requests overlapped), answers from a FIFO script of :class:`ScriptedResponse`
 and, when the script is empty, with a deterministic default reply built by the subclass
 (``echo: <last user text>``). Before answering, the subclass checks authentication and
 validates the request the way the real API does; a rejected request is recorded (with
@@ -57,6 +58,7 @@ class RecordedRequest:
     streamed: bool = False  # answered with server-sent events
     events_sent: int = 0  # stream events written before the end, the cut or the client hanging up
     client_gone: bool = False  # the client closed the connection mid-stream
+    answered_at: float | None = None  # time.monotonic() once the answer was written (None: not yet)
 
 
 @dataclass
@@ -305,6 +307,7 @@ class FakeProvider:
             with self._lock:
                 self._requests.append(record)
             self._send(handler, ScriptedResponse(status=rejection.status, body=self.error_body(rejection.status, rejection.message)))
+            record.answered_at = time.monotonic()
             return
         with self._lock:
             self._requests.append(record)
@@ -318,8 +321,10 @@ class FakeProvider:
         if (scripted.status == 200 and isinstance(scripted.body, dict) and self.streamable(scripted.body)
                 and self.wants_stream(body, params, record.query)):
             self._stream(handler, record, scripted, self.stream_events(scripted.body, body, params, record.query))
+            record.answered_at = time.monotonic()
             return
         self._send(handler, scripted)
+        record.answered_at = time.monotonic()
 
     def _stream(
         self, handler: BaseHTTPRequestHandler, record: RecordedRequest, scripted: ScriptedResponse, events: list[bytes]
