@@ -95,7 +95,7 @@ class App:
 
     ``resolve_adapter(model)`` returns the adapter for a model or raises ``UnknownModel`` /
     ``MissingApiKey``; ``index_paths(paths)`` brings the index up to date for files just
-    written (read-your-writes for ``search_sessions``). ``index_session(path, session, data)``,
+    written (read-your-writes for ``search_sessions``). ``index_session(path, session, data, appended)``,
     when set, is used instead after a chat turn: it indexes the session just written from the
     already decoded object and its exact bytes (no second read and decode of the file).
     """
@@ -106,7 +106,7 @@ class App:
     context_window: Callable[[str], int]
     estimate_tokens: Estimator
     index_paths: Callable[[list[Path]], object] | None = None
-    index_session: Callable[[Path, Session, bytes], object] | None = None
+    index_session: Callable[[Path, Session, bytes, Any], object] | None = None
     search: Callable[..., list[Any]] | None = None
     switch_history: Callable[..., list[Any]] | None = None
     list_models: Callable[[], list[Any]] | None = None
@@ -336,7 +336,7 @@ def _commit(
     """Store the exchange in one atomic update, then index the file (read-your-writes)."""
     written = app.store.record_exchange(session_id, pending, answered_by=model if answered else None, summary=summary)
     if app.index_session is not None:
-        _index(app, [written.path], lambda: app.index_session(written.path, written.session, written.data))  # type: ignore[misc]
+        _index(app, [written.path], lambda: app.index_session(written.path, written.session, written.data, written.appended))  # type: ignore[misc]
     else:
         _index(app, [written.path])
     return written.result

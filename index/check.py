@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from index.database import FTS_TABLES
+from index.database import FTS_TABLES, PENDING_HASH
 from index.models import IndexDifference
 from index.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, SWITCH_COLUMNS, message_rows, session_row, switch_rows
 
@@ -91,7 +91,11 @@ def compare(
         if entry is None:
             differences.append(IndexDifference(kind="missing", path=rel, session_id=session_id, detail="file is not indexed"))
             continue
-        if entry.sha256 != decoded.sha256:
+        # A turn's append path records PENDING_HASH with the stat of its own write (see indexer).
+        pending_and_unchanged = entry.sha256 == PENDING_HASH and (entry.mtime_ns, entry.size, entry.inode) == (
+            decoded.stat.st_mtime_ns, decoded.stat.st_size, decoded.stat.st_ino
+        )
+        if entry.sha256 != decoded.sha256 and not pending_and_unchanged:
             differences.append(
                 IndexDifference(kind="stale", path=rel, session_id=session_id, detail="file content changed since it was indexed")
             )

@@ -47,6 +47,11 @@ CREATE TRIGGER IF NOT EXISTS "{table}_trigram_au" AFTER UPDATE ON "{table}" BEGI
 END;
 """
 
+# ``files.sha256`` of a file indexed by a chat turn's append path, which does not hash the whole
+# file: its rows were made from exactly the bytes this process wrote (whose stat the row holds).
+# The watcher's event for that write stamps the real digest (``Indexer._index_one``, mode "hash").
+PENDING_HASH = "pending"
+
 
 def iso(value: datetime) -> str:
     """How times are stored: UTC, fixed width, so text order is time order (``...Z``)."""

@@ -14,6 +14,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 
 from index.checkpointer import WalCheckpointer
 from index.database import (
+    PENDING_HASH,
     discard_damaged,
     file_identity,
     is_damaged,
@@ -40,6 +42,7 @@ from store.codec import UnreadableSessionFile, decode_session, read_file_no_foll
 from store.errors import UnsupportedSchemaVersion
 from store.paths import Layout
 from store.schema import Session
+from store.session_store import Appended
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,6 +51,8 @@ Progress = Callable[[int, int], None]
 # chunks keep a 100,000-file rebuild from holding the write lock for minutes.
 SYNC_CHUNK = 500
 SYMLINK_REASON = "the session file is a symlink; symlinks in sessions/ are not followed"
+# Sessions whose last indexed bytes are remembered for the append path (the ones being chatted in).
+MIRRORED_SESSIONS = 16
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,14 @@ class _Decoded:
     session: Session | None
     problem: str | None  # why it is unreadable
     refused: str | None  # newer schema: why it is left alone
+
+
+@dataclass(frozen=True)
+class _Mirrored:
+    """The bytes a session's rows were last made from by this indexer, and the stat recorded for them."""
+
+    data: bytes
+    stat: tuple[int, int, int]
 
 
 def _stat_key(st: os.stat_result) -> tuple[int, int, int]:
@@ -102,6 +115,7 @@ class Indexer:
         self._needs_rebuild = False
         self._store: Any = None
         self._lock_path = self.layout.locks / "index.sqlite.lock"
+        self._mirrored: OrderedDict[str, _Mirrored] = OrderedDict()  # guarded by _lock
         # Checkpoints run on its thread, not inside a chat turn's COMMIT.
         self.checkpointer = WalCheckpointer(self.db_path)
 
@@ -316,7 +330,13 @@ class Indexer:
                 self._forget(conn, rel)
                 report.removed += 1
             return
-        if mode == "stat" and known is not None and _stat_key(st) == (known.mtime_ns, known.size, known.inode):
+        unchanged = known is not None and _stat_key(st) == (known.mtime_ns, known.size, known.inode)
+        if mode == "stat" and unchanged:
+            report.skipped += 1
+            return
+        if mode == "hash" and unchanged and known is not None and known.sha256 == PENDING_HASH:
+            # Our own append path's write: the rows match these bytes; only the digest is missing.
+            self._stamp_digest(conn, rel, path, known)
             report.skipped += 1
             return
         decoded = self._decode(path)
@@ -343,6 +363,17 @@ class Indexer:
         self._write_session(conn, rel, decoded.session, fresh=mode == "full")
         self._remember(conn, rel, decoded, "indexed", None)
         report.indexed += 1
+
+    @staticmethod
+    def _stamp_digest(conn: sqlite3.Connection, rel: str, path: Path, known: _Known) -> None:
+        try:
+            digest = hashlib.sha256(read_file_no_follow(path)).hexdigest()
+        except OSError:
+            return  # gone or replaced: its own event (or the next sync) handles it
+        conn.execute(
+            "UPDATE files SET sha256 = ? WHERE path = ? AND sha256 = ? AND mtime_ns = ? AND size = ? AND inode IS ?",
+            (digest, rel, PENDING_HASH, known.mtime_ns, known.size, known.inode),
+        )
 
     def _handle_unreadable(
         self, conn: sqlite3.Connection, rel: str, path: Path, decoded: _Decoded, report: ReindexReport
@@ -497,7 +528,9 @@ class Indexer:
         report.seconds = time.monotonic() - started
         return report
 
-    def index_session(self, path: Path | str, session: Session, data: bytes | None = None) -> ReindexReport:
+    def index_session(
+        self, path: Path | str, session: Session, data: bytes | None = None, appended: Appended | None = None
+    ) -> ReindexReport:
         """Index ``session``, already decoded from the session file ``path``, without decoding it again.
 
         ``data`` is the file's content as written; if given and the file on disk no longer holds
@@ -506,6 +539,14 @@ class Indexer:
         holds now. Either way the ``files`` row records the file's stat and sha256 taken inside
         the write transaction, so a later sync sees any newer write. Raises ``ValueError`` if
         ``path`` is not a session file under ``sessions/`` or its name disagrees with ``session.id``.
+
+        ``appended`` (from the store's write) makes a chat turn cost O(new messages): when the
+        rows of this session were last made by this indexer from exactly
+        ``appended.previous_data``, nothing else changed them since (same ``files`` row), and the
+        file still has the stat of the write, only the session row is updated and the new
+        messages and switches are inserted; the file is neither read back nor hashed (the
+        ``files`` row gets :data:`PENDING_HASH` until the watcher stamps the digest). Otherwise
+        the path above is taken.
         """
         path = Path(path)
         if os.path.dirname(os.path.abspath(path)) != os.path.abspath(self.layout.sessions) or not is_session_file_name(
@@ -514,25 +555,33 @@ class Indexer:
             raise ValueError(f"{path} is not a session file in {self.layout.sessions}")
         if session.id != path.stem:
             raise ValueError(f"the file name says id {path.stem!r} but the session is {session.id!r}")
-        return self.recovering(lambda: self._index_session(path, session, data))
+        return self.recovering(lambda: self._index_session(path, session, data, appended))
 
-    def _index_session(self, path: Path, session: Session, data: bytes | None) -> ReindexReport:
+    def _index_session(self, path: Path, session: Session, data: bytes | None, appended: Appended | None) -> ReindexReport:
         started = time.monotonic()
         report = ReindexReport()
         rel = f"sessions/{path.name}"
         with self._lock:
+            mirror = self._mirrored.pop(session.id, None)  # put back only once the rows are committed
             conn = self._connection()
             if self._needs_rebuild:
                 return self._sync(False, None)
+            recorded: tuple[int, int, int] | None = None
             with write_transaction(conn):
                 known = self._known(conn, rel).get(rel)
-                current = self._read_exactly(path, data)
-                if current is None:
+                report.files_seen += 1
+                if data is not None and appended is not None and self._extends(mirror, known, appended, path, data):
+                    self._append_rows(conn, rel, session, appended)
+                    self._remember(conn, rel, _Decoded(b"", PENDING_HASH, appended.stat, session, None, None), "indexed", None)
+                    recorded = _stat_key(appended.stat)
+                    report.indexed += 1
+                elif (current := self._read_exactly(path, data)) is None:
+                    report.files_seen -= 1
                     self._index_one(conn, rel, known, "hash", report)  # changed, gone or a symlink
                 else:
                     st, digest = current
                     decoded = _Decoded(b"", digest, st, session, None, None)
-                    report.files_seen += 1
+                    recorded = _stat_key(st)
                     if known is not None and known.sha256 == digest and known.status == "indexed":
                         self._remember(conn, rel, decoded, "indexed", None)
                         report.skipped += 1
@@ -541,8 +590,39 @@ class Indexer:
                         self._remember(conn, rel, decoded, "indexed", None)
                         report.indexed += 1
             self.checkpointer.after_commit(conn)
+            if recorded is not None and data is not None:
+                self._mirrored[session.id] = _Mirrored(data, recorded)
+                while len(self._mirrored) > MIRRORED_SESSIONS:
+                    self._mirrored.popitem(last=False)
         report.seconds = time.monotonic() - started
         return report
+
+    @staticmethod
+    def _extends(mirror: _Mirrored | None, known: _Known | None, appended: Appended, path: Path, data: bytes) -> bool:
+        """True if the rows are those of ``appended.previous_data`` and the file is still the one written."""
+        if mirror is None or known is None or known.status != "indexed":
+            return False
+        if (known.mtime_ns, known.size, known.inode) != mirror.stat:
+            return False  # someone indexed another version of the file since
+        if mirror.data is not appended.previous_data and mirror.data != appended.previous_data:
+            return False
+        if appended.stat.st_size != len(data):
+            return False
+        try:
+            return _stat_key(os.lstat(path)) == _stat_key(appended.stat)
+        except OSError:
+            return False
+
+    def _append_rows(self, conn: sqlite3.Connection, rel: str, session: Session, appended: Appended) -> None:
+        """The rows of ``session`` from those of the previous version: O(new messages and switches)."""
+        new_session = session_row(session, rel)
+        assignments = ", ".join(f"{column} = ?" for column in SESSION_COLUMNS[1:])
+        cursor = conn.execute(f"UPDATE sessions SET {assignments} WHERE session_id = ?", (*new_session[1:], session.id))
+        if cursor.rowcount != 1:  # pragma: no cover - the files row says it is indexed; be safe anyway
+            self._write_session(conn, rel, session)
+            return
+        self._insert_messages(conn, message_rows(session, len(session.messages) - appended.messages))
+        self._insert_switches(conn, switch_rows(session, len(session.model_switches) - appended.switches))
 
     @staticmethod
     def _read_exactly(path: Path, data: bytes | None) -> tuple[os.stat_result, str] | None:

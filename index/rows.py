@@ -91,9 +91,10 @@ def session_row(session: Session, file_path: str) -> tuple[Any, ...]:
     )
 
 
-def message_rows(session: Session) -> list[tuple[Any, ...]]:
+def message_rows(session: Session, start: int = 0) -> list[tuple[Any, ...]]:
+    """The rows of the messages from position ``start`` on (all by default)."""
     rows = []
-    for position, message in enumerate(session.messages):
+    for position, message in enumerate(session.messages[start:], start=start):
         names = ",".join(call.name for call in message.tool_calls or []) or None
         usage = message.usage
         rows.append(
@@ -118,8 +119,9 @@ def message_rows(session: Session) -> list[tuple[Any, ...]]:
     return rows
 
 
-def switch_rows(session: Session) -> list[tuple[Any, ...]]:
+def switch_rows(session: Session, start: int = 0) -> list[tuple[Any, ...]]:
+    """The rows of the model switches from position ``start`` on (all by default)."""
     return [
         (session.id, position, switch.at_message, switch.from_model, switch.to_model, iso(switch.at), switch.warning)
-        for position, switch in enumerate(session.model_switches)
+        for position, switch in enumerate(session.model_switches[start:], start=start)
     ]

@@ -177,14 +177,32 @@ class SessionSnapshot:
 
 
 @dataclass(frozen=True)
+class Appended:
+    """How a write extended the file before it, for a reader that mirrors the file (the index).
+
+    The file held exactly ``previous_data`` when the write began (under the lock) and the new
+    session is that one with ``messages`` messages and ``switches`` model switches added at the
+    end (the older items are the same objects); ``stat`` is the new file's, taken right after
+    the rename, so a reader can tell whether the file is still the one written.
+    """
+
+    previous_data: bytes
+    stat: os.stat_result
+    messages: int
+    switches: int
+
+
+@dataclass(frozen=True)
 class UpdateResult(Generic[T]):
     """What :meth:`SessionStore.update_shared` wrote: ``change``'s return value, the session as
-    written (read-only, shared like a :class:`SessionSnapshot`) and the exact bytes written."""
+    written (read-only, shared like a :class:`SessionSnapshot`) and the exact bytes written;
+    ``appended`` when the write only added messages/switches after the previous file (else None)."""
 
     result: T
     session: Session
     data: bytes
     path: Path
+    appended: Appended | None = None
 
 
 @dataclass(frozen=True)
@@ -533,9 +551,14 @@ class SessionStore:
             if session.id != session_id:
                 raise ValueError(f"an update must not change the session id ({session_id!r} -> {session.id!r})")
             session.updated_at = utc_now()
+            messages = _appended(previous.messages, session.messages)
+            switches = _appended(previous.model_switches, session.model_switches)
             session = as_decoded(previous, session)
             data = self._write_known(path, session, previous, entry)
-        return UpdateResult(result, session, data, path)
+            appended = None
+            if current is not None and messages is not None and switches is not None:
+                appended = Appended(current, os.lstat(path), messages, switches)
+        return UpdateResult(result, session, data, path, appended)
 
     def _write_known(self, path: Path, session: Session, previous: Session, entry: _Entry | None) -> bytes:
         """Write ``session`` (a working copy of ``previous``), refresh its views if needed, cache it."""

@@ -27,7 +27,7 @@ def chat(app: server.App, prompt: str, model: str = "gpt-test", **kwargs: Any) -
 def test_the_indexer_gets_the_written_session_and_its_exact_bytes(tmp_path: Path) -> None:
     app, _ = make_app(tmp_path)
     handed: list[tuple[Path, Session, bytes]] = []
-    app.index_session = lambda path, session, data: handed.append((path, session, data))
+    app.index_session = lambda path, session, data, appended=None: handed.append((path, session, data))
     sid = chat(app, "first")["session_id"]
     chat(app, "second", session_id=sid)
     assert app.extra["indexed"] == []  # index_paths is not used when index_session is set
@@ -42,7 +42,7 @@ def test_the_indexer_gets_the_written_session_and_its_exact_bytes(tmp_path: Path
 def test_an_indexer_failure_is_logged_and_the_turn_still_succeeds(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     app, _ = make_app(tmp_path)
 
-    def broken(path: Path, session: Session, data: bytes) -> None:
+    def broken(path: Path, session: Session, data: bytes, appended: object = None) -> None:
         raise RuntimeError("index down")
 
     app.index_session = broken
