@@ -35,8 +35,9 @@ import anyio
 import filelock
 from pydantic import ValidationError
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import Resource as MCPResource
 
 from adapters.base import Adapter, ChatReply, ChatRequest
 from adapters.compression import fit_prompt
@@ -55,6 +56,7 @@ from adapters.prompt import (
     validate_chat_args,
 )
 from store import (
+    InvalidSessionId,
     Message,
     ModelSwitch,
     Session,
@@ -111,6 +113,7 @@ class App:
     switch_history: Callable[..., list[Any]] | None = None
     list_models: Callable[[], list[Any]] | None = None
     migrate_legacy: Callable[[Path, SessionStore, str], Session | None] | None = None
+    recent_sessions: Callable[[int], list[Any]] | None = None  # index.RecentSession, newest first
     indexer: Any = None  # the process's one index.Indexer (shared with the background watcher)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -141,6 +144,9 @@ def default_app(root: Path, legacy_root: Path | None = None) -> App:
     def switch_history(**filters: Any) -> list[Any]:
         return search_index().model_switch_history(**filters)
 
+    def recent_sessions(limit: int) -> list[Any]:
+        return search_index().recent_sessions(limit)
+
     return App(
         store=SessionStore(root),
         legacy_root=legacy_root or resolve_legacy_root(),
@@ -150,6 +156,7 @@ def default_app(root: Path, legacy_root: Path | None = None) -> App:
         index_paths=indexer.index_paths,
         index_session=getattr(indexer, "index_session", None),
         search=search,
+        recent_sessions=recent_sessions,
         switch_history=switch_history,
         list_models=registry.list_models,
         migrate_legacy=migrate_legacy_session,
@@ -730,9 +737,79 @@ async def serving(server: MCPServer) -> AsyncIterator[dict[str, Any]]:
         yield {}
 
 
+SESSION_RESOURCE_TEMPLATE = "session://{session_id}"
+#: A ``session://`` resource longer than this shows the newest messages that fit, with a note.
+SESSION_RESOURCE_MAX_CHARS = 200_000
+RECENT_RESOURCES = 50
+
+
+class SessionsServer(MCPServer):
+    """``MCPServer`` whose ``resources/list`` lists the most recently updated sessions.
+
+    The SDK lists only resources registered one by one; sessions come and go, so the list is
+    built on each request from ``app.recent_sessions`` (the index), else from the store.
+    """
+
+    def __init__(self, app: App, **settings: Any) -> None:
+        super().__init__(**settings)
+        self.app = app
+
+    async def list_resources(self) -> list[MCPResource]:
+        listed = await super().list_resources()
+        return listed + await anyio.to_thread.run_sync(session_resources, self.app, RECENT_RESOURCES)
+
+
+def session_resources(app: App, limit: int) -> list[MCPResource]:
+    """``resources/list`` entries for the ``limit`` most recently updated sessions."""
+    if app.recent_sessions is not None:
+        rows = [(r.session_id, r.title, r.updated_at, r.models_used, r.message_count) for r in app.recent_sessions(limit)]
+    else:
+        rows = [(s.id, s.title, s.updated_at, s.models_used, s.message_count) for s in app.store.list().sessions[:limit]]
+    return [
+        MCPResource(
+            uri=SESSION_RESOURCE_TEMPLATE.format(session_id=session_id),
+            name=session_id,
+            title=title or f"Session {session_id}",
+            description=f"{count} messages with {', '.join(models) or 'no model yet'}; updated {updated:%Y-%m-%d %H:%M} UTC",
+            mime_type="text/markdown",
+        )
+        for session_id, title, updated, models, count in rows
+    ]
+
+
+def read_session_resource(app: App, session_id: str) -> str:
+    """The ``session://{session_id}`` resource: the session as Markdown (``store.markdown``)."""
+    from store.markdown import render_session
+
+    try:
+        session = app.store.snapshot(validate_session_id(session_id)).session
+    except (InvalidSessionId, SessionNotFound) as exc:
+        raise ResourceNotFoundError(str(exc)) from exc
+    except Exception as exc:
+        message = _error_message(exc)
+        if message is None:
+            raise
+        raise ResourceError(message) from exc
+    return render_session(session, max_chars=SESSION_RESOURCE_MAX_CHARS)
+
+
 def build_server(app: App) -> MCPServer:
-    """The MCP server with every tool bound to ``app``."""
-    server = MCPServer(name="llm-mcp-server", instructions=INSTRUCTIONS, lifespan=serving)
+    """The MCP server with every tool and the ``session://`` resources bound to ``app``."""
+    server = SessionsServer(app, name="llm-mcp-server", instructions=INSTRUCTIONS, lifespan=serving)
+
+    @server.resource(
+        SESSION_RESOURCE_TEMPLATE,
+        name="session",
+        title="A stored conversation",
+        description=(
+            "A stored conversation as Markdown: title, models, model switches, then every message with "
+            "its role, model and time (attachments as references). A very long session shows its newest "
+            "messages with a note. resources/list lists the 50 most recently updated sessions."
+        ),
+        mime_type="text/markdown",
+    )
+    async def session_resource(session_id: str) -> str:
+        return await anyio.to_thread.run_sync(read_session_resource, app, session_id)
 
     def tool(fn: F) -> F:
         # The SDK sends ``__doc__`` as it is, indentation included; a model reads it on every request.

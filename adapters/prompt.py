@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from store.schema import Message, Session, Summary, message_text
+from store.schema import FAILED_MARK, Message, Session, Summary, message_text
 
 # A prompt beyond this many characters is refused before any provider is called: no model's
 # context window holds it, and pasting it into a session file would bloat every later read.
@@ -23,29 +23,10 @@ MAX_OUTPUT_TOKENS = 200_000
 # Output tokens reserved in the context window when the caller does not pass ``max_tokens``.
 DEFAULT_OUTPUT_RESERVE = 4096
 
-# A message the provider never answered (its call failed) is kept on disk but left out of
-# later prompts, so a retry does not send the same question twice in a row.
-FAILED_MARK = "delivery_failed"
+# A message the provider never answered (its call failed, ``FAILED_MARK`` in its extra) is
+# kept on disk but left out of later prompts, so a retry does not send the same question twice.
 NO_RESULT_TEXT = "[no result was recorded for this tool call]"
 
-TurnOutcome = tuple[str | None, str | None, str | None]
-
-
-def turn_outcome(message: Message) -> TurnOutcome:
-    """``(status, model, provider)`` of the chat turn ``message`` ends, all None if it ends none.
-
-    Status ``answered`` for an assistant answer, ``failed`` for a user message whose delivery
-    failed (``FAILED_MARK``; model and provider are the ones it was sent to). Other messages
-    (system, tool, a user message that was answered) end no turn.
-    """
-    if message.role == "assistant":
-        return "answered", message.model, message.provider
-    mark = message.extra.get(FAILED_MARK) if message.role == "user" else None
-    if mark:
-        details = mark if isinstance(mark, dict) else {}
-        model, provider = details.get("model"), details.get("provider")
-        return "failed", model if isinstance(model, str) else None, provider if isinstance(provider, str) else None
-    return None, None, None
 
 Estimator = Callable[[Sequence[Message]], int]
 

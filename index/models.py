@@ -85,6 +85,17 @@ class SearchHit(BaseModel):
     score: float
 
 
+class RecentSession(BaseModel):
+    """A session as ``SearchIndex.recent_sessions`` lists it (newest update first)."""
+
+    session_id: str
+    title: str | None
+    updated_at: datetime
+    current_model: str | None
+    models_used: list[str]
+    message_count: int
+
+
 class SwitchRecord(BaseModel):
     """One recorded model switch of one session."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -14,7 +15,7 @@ from typing import Any, TypeVar
 from index.database import is_busy, iso, parse_iso, retry_busy, retry_rebuilding
 from index.fts_query import clean, has_cjk, phrase_fallback, substring_query
 from index.indexer import Indexer
-from index.models import IndexStats, SearchHit, SwitchRecord
+from index.models import IndexStats, RecentSession, SearchHit, SwitchRecord
 
 T = TypeVar("T")
 MAX_LIMIT = 1000
@@ -412,6 +413,22 @@ class SearchIndex:
         return [
             SwitchRecord(session_id=r[0], at_message=r[1], from_model=r[2], to_model=r[3], at=parse_iso(r[4]), warning=r[5] or "")
             for r in rows
+        ]
+
+    def recent_sessions(self, limit: int = 50) -> list[RecentSession]:
+        """The ``limit`` most recently updated sessions, newest first (ties by id)."""
+        _validate_page(limit, 0)
+        rows = self._read(
+            "SELECT session_id, title, updated_at, current_model, models_used, message_count FROM sessions"
+            " ORDER BY updated_at DESC, session_id LIMIT ?",
+            [limit],
+        )
+        return [
+            RecentSession(
+                session_id=row[0], title=row[1], updated_at=parse_iso(row[2]), current_model=row[3],
+                models_used=json.loads(row[4] or "[]"), message_count=row[5] or 0,
+            )
+            for row in rows
         ]
 
     def sessions_by_model(self) -> dict[str, int]:

@@ -4,7 +4,7 @@ The searchable ``messages.text`` holds everything a person may look for in a mes
 text content, the text inside content parts (tool results, documents), the names and
 arguments of its tool calls, and the tool name of a tool result. ``turn_status`` /
 ``turn_model`` / ``turn_provider`` say what became of a chat turn (see
-``adapters.prompt.turn_outcome``); ``scripts/sessions.py stats`` counts them.
+``store.schema.turn_outcome``); ``scripts/sessions.py stats`` counts them.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from adapters.prompt import turn_outcome
 from index.database import iso
-from store.schema import Message, Session
+from store.schema import Message, Session, turn_outcome
 
 SESSION_COLUMNS = (
     "session_id", "title", "created_at", "updated_at", "current_model", "models_used", "tags",

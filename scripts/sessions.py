@@ -1,4 +1,4 @@
-"""Search and read the session store from a terminal: ``search``, ``show``, ``list``, ``switches``.
+"""Search and read the session store from a terminal: ``search``, ``show``, ``list``, ``switches``, ``export``.
 
 A thin command line over ``index.SearchIndex`` (search, switches) and ``store.SessionStore``
 (show, list); run with ``--help``. Exit codes: 0 ok; 1 not found / unreadable; 2 usage error
@@ -28,6 +28,9 @@ from store import (  # noqa: E402
     message_text,
     validate_session_id,
 )
+from store.atomic import atomic_write_bytes  # noqa: E402
+from store.codec import encode_session  # noqa: E402
+from store.markdown import render_session  # noqa: E402
 from store.paths import SESSIONS_DIR_ENV, resolve_root  # noqa: E402
 from utils.dates import InvalidDate, parse_user_time  # noqa: E402
 
@@ -39,9 +42,10 @@ Look into the session store without an MCP client.
   show ID        print one session's messages
   list           list sessions, newest update first
   switches       model-switch history
+  export ID      one whole session as Markdown (or --format json), to stdout or --output FILE
 
-Search and switches read the index (<root>/index.sqlite, built on first use); show and list
-read the session files. The root is --root, else ${SESSIONS_DIR_ENV}, else ./.llm_sessions.
+Search and switches read the index (<root>/index.sqlite, built on first use); show, list
+and export read the session files. The root is --root, else ${SESSIONS_DIR_ENV}, else ./.llm_sessions.
 """
 
 
@@ -99,6 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     switches = commands.add_parser("switches", parents=[common], help="model-switch history")
     switches.add_argument("--session", dest="session_id", metavar="ID", help="only this session")
     switches.add_argument("--model", help="only switches from or to this model")
+
+    export = commands.add_parser(
+        "export",
+        parents=[common],
+        help="write one whole session as Markdown (default) or JSON",
+        description="Write one whole session as Markdown (the same text as the MCP resource session://ID, "
+        "with every message) or as its JSON document (the session file's content).",
+    )
+    export.add_argument("session_id", metavar="ID")
+    export.add_argument("--format", choices=["markdown", "json"], default=None, help="markdown (default) or json; --json means --format json")
+    export.add_argument("--output", metavar="FILE", help="write to FILE (replaced atomically) instead of stdout")
     return parser
 
 
@@ -174,7 +189,21 @@ def cmd_switches(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-COMMANDS = {"search": cmd_search, "show": cmd_show, "list": cmd_list, "switches": cmd_switches}
+def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    session = SessionStore(resolve_root(args.root)).load(args.session_id)
+    as_json = args.format == "json" or (args.format is None and args.json)
+    text = encode_session(session).decode("utf-8") if as_json else render_session(session)
+    if args.output is None:
+        out.write(text)
+        return 0
+    target = Path(args.output).expanduser()
+    if target.is_dir():
+        raise ValueError(f"--output {args.output} is a folder: name a file, e.g. {target / (session.id + ('.json' if as_json else '.md'))}")
+    atomic_write_bytes(target, text.encode("utf-8"))
+    return 0
+
+
+COMMANDS = {"search": cmd_search, "show": cmd_show, "list": cmd_list, "switches": cmd_switches, "export": cmd_export}
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -18,6 +18,7 @@ from store.ids import new_session_id, validate_session_id
 from store.paths import Layout, resolve_legacy_root, resolve_root
 from store.quarantine import QuarantineRecord
 from store.schema import (
+    FAILED_MARK,
     SCHEMA_VERSION,
     Message,
     ModelSwitch,
@@ -32,6 +33,7 @@ from store.schema import (
 from store.session_store import RefusedFile, SessionListing, SessionStore, SessionSummary, model_switch_warning, switch_model
 
 __all__ = [
+    "FAILED_MARK",
     "SCHEMA_VERSION",
     "CorruptSession",
     "InvalidSessionId",

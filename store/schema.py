@@ -16,6 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 SCHEMA_VERSION = 1
 
+#: ``extra`` key of a user message whose delivery failed (the provider call raised): its value
+#: is ``{model, provider, error, at}``. Such a message is kept but left out of later prompts.
+FAILED_MARK = "delivery_failed"
+
 Role = Literal["system", "user", "assistant", "tool"]
 ContentPart = dict[str, Any]
 Content = Union[str, list[ContentPart], None]
@@ -184,3 +188,23 @@ def total_cost(messages: Iterable[Message]) -> tuple[float | None, int]:
         else:
             known.append(Decimal(repr(cost)))
     return (float(sum(known, Decimal(0))) if known else None), unpriced
+
+
+TurnOutcome = tuple[str | None, str | None, str | None]
+
+
+def turn_outcome(message: Message) -> TurnOutcome:
+    """``(status, model, provider)`` of the chat turn ``message`` ends, all None if it ends none.
+
+    Status ``answered`` for an assistant answer, ``failed`` for a user message whose delivery
+    failed (``FAILED_MARK``; model and provider are the ones it was sent to). Other messages
+    (system, tool, a user message that was answered) end no turn.
+    """
+    if message.role == "assistant":
+        return "answered", message.model, message.provider
+    mark = message.extra.get(FAILED_MARK) if message.role == "user" else None
+    if mark:
+        details = mark if isinstance(mark, dict) else {}
+        model, provider = details.get("model"), details.get("provider")
+        return "failed", model if isinstance(model, str) else None, provider if isinstance(provider, str) else None
+    return None, None, None
