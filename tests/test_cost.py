@@ -186,3 +186,16 @@ def test_session_total_is_exact_and_counts_unpriced_answers() -> None:
     assert total_cost(session.messages) == (0.3, 1)  # 0.1 + 0.2 in floats would be 0.30000000000000004
     assert total_cost([Message(role="user"), answer(None)]) == (None, 1)
     assert total_cost([]) == (None, 0)
+
+
+def test_each_ask_models_answer_carries_its_cost(tmp_path: Path, fakes: dict[str, Any]) -> None:
+    fakes["openai"].enqueue(OPENAI_BODY)
+    fakes["anthropic"].enqueue(ANTHROPIC_BODY)
+    app = server.default_app(tmp_path / "root", tmp_path / "legacy")
+    tools = server.build_server(app)
+    answers = call_tool(tools, "ask_models", {"prompt": "2+2?", "models": ["gpt-4o", "claude-sonnet-4-5", "ollama/llama3.2"]})["answers"]
+    for answer, (body, provider_id, flavor) in zip(answers, [(OPENAI_BODY, "openai", "chat"), (ANTHROPIC_BODY, "anthropic", "default")]):
+        stored = app.store.load(answer["session_id"]).messages[-1]
+        assert answer["error"] is None
+        assert answer["usage"]["cost_usd"] == expected_cost(body, provider_id, answer["model"], stored, flavor) > 0
+    assert answers[2]["usage"]["cost_usd"] is None  # a local model has no price
