@@ -508,15 +508,11 @@ def _new_sessions(app: App, models: list[str], source: Session | None, group_id:
     """One new session per model in group ``group_id``: empty, or a branch of ``source``."""
     ids: list[str] = []
     for model in models:
-        while True:
-            session_id = new_session_id()
-            session = grouped_session(session_id, model, group_id) if source is None else branch_of(source, session_id, group_id)
-            try:
-                app.store.save_new(session)
-            except SessionExists:
-                continue  # a generated id collided: draw again
-            ids.append(session_id)
-            break
+        if source is None:
+            build = functools.partial(grouped_session, model=model, group_id=group_id)
+        else:
+            build = functools.partial(branch_of, source, group_id=group_id)
+        ids.append(app.store.create_new(build).id)
     return ids
 
 

@@ -469,21 +469,31 @@ class SessionStore:
         model: str | None = None,
     ) -> Session:
         """Create and write a new, empty session; ``SessionExists`` if the id is taken."""
-        if session_id is not None:
-            return self._create(validate_session_id(session_id), title, list(tags), model)
-        while True:
-            try:
-                return self._create(new_session_id(), title, list(tags), model)
-            except SessionExists:
-                continue  # a generated id collided (same second, same random part): draw again
+        tags = list(tags)
 
-    def _create(self, session_id: str, title: str | None, tags: list[str], model: str | None) -> Session:
-        with locked(self._lock_path(session_id)):
-            if os.path.lexists(self.layout.session_file(session_id)):
-                raise SessionExists(session_id)
-            session = Session(id=session_id, title=title, tags=tags, current_model=model)
+        def empty(new_id: str) -> Session:
+            session = Session(id=new_id, title=title, tags=tags, current_model=model)
             session.note_model(model)
-            self._write(session)
+            return session
+
+        if session_id is not None:
+            session = empty(validate_session_id(session_id))
+            self.save_new(session)
+            return session
+        return self.create_new(empty)
+
+    def create_new(self, build: Callable[[str], Session]) -> Session:
+        """Write ``build(new_id)`` under a freshly drawn id and return it.
+
+        ``build`` gets the id and returns the complete session (e.g. a branch of another one);
+        a drawn id that is already taken (same second, same random part) is drawn again.
+        """
+        while True:
+            session = build(new_session_id())
+            try:
+                self.save_new(session)
+            except SessionExists:
+                continue
             return session
 
     def save_new(self, session: Session, *, replace: bool = False) -> None:
