@@ -34,7 +34,7 @@ if __package__ in (None, ""):  # run as `python server.py` from anywhere
 import anyio
 import filelock
 from pydantic import ValidationError
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import Resource as MCPResource
@@ -43,9 +43,11 @@ from adapters.base import Adapter, ChatReply, ChatRequest
 from adapters.compression import fit_prompt
 from adapters.errors import AdapterError, MissingApiKey, ProviderError, UnknownModel
 from adapters.reasoning import ReasoningPlan, check_effort, plan_for
-from adapters.redact import scrub_reply
+from adapters.redact import redact_secrets_deep, scrub_reply
+from adapters.streaming import StreamInterrupted, listening
 from adapters.prompt import (
     FAILED_MARK,
+    INCOMPLETE_MARK,
     MAX_PROMPT_CHARS,
     Estimator,
     InvalidToolArgument,
@@ -75,6 +77,7 @@ from store import (
 )
 from store.branches import branch_of, grouped_session, new_group_id
 from store.legacy import LegacyKimiStore
+from utils.answer_progress import AnswerWatch, ProgressSender, report_progress
 from utils.dates import InvalidDate, parse_user_time
 from utils.feature_flags import InvalidFlagValue, llm_unified_enabled
 
@@ -170,11 +173,14 @@ def default_app(root: Path, legacy_root: Path | None = None) -> App:
 class ChatFailed(Exception):
     """The provider call failed after the user's message was saved (nothing is lost)."""
 
-    def __init__(self, session_id: str, cause: Exception) -> None:
+    def __init__(self, session_id: str, cause: Exception, partial_characters: int = 0) -> None:
         self.session_id = session_id
         self.cause = cause
+        partial = (
+            f" with the partial answer ({partial_characters:,} characters, marked incomplete)" if partial_characters else ""
+        )
         self.saved_note = (
-            f"your message was saved in session {session_id!r}; call the tool again with "
+            f"your message was saved in session {session_id!r}{partial}; call the tool again with "
             f"session_id={session_id!r} to retry (the failed attempt is kept but not resent)"
         )
         super().__init__(f"{cause} — {self.saved_note}")
@@ -331,6 +337,36 @@ def result_usage(message: Message) -> dict[str, Any]:
     return usage.model_dump(exclude={"extra"})
 
 
+def _incomplete_answer(text: str, model: str, provider: str | None, reason: str, adapter: object) -> Message:
+    """The part of an answer that arrived before the call stopped, marked incomplete with ``reason``."""
+    inner = getattr(adapter, "adapter", adapter)  # a registry ResolvedModel wraps the adapter
+    content = redact_secrets_deep(text, [getattr(inner, "api_key", None)])
+    mark = {"reason": reason, "characters": len(text), "at": utc_now().isoformat()}
+    return Message(role="assistant", content=content, model=model, provider=provider, extra={INCOMPLETE_MARK: mark})
+
+
+async def _call_model(
+    adapter: Adapter, request: ChatRequest, watch: AnswerWatch, progress: ProgressSender | None
+) -> ChatReply:
+    """``adapter.complete(request)`` heard by ``watch``, with progress sent meanwhile when asked for."""
+    with listening(watch):
+        if progress is None:
+            return await adapter.complete(request)
+        outcome: list[ChatReply] = []
+        failure: list[Exception] = []
+        async with anyio.create_task_group() as group:
+            group.start_soon(report_progress, progress, [(request.model, watch)])
+            try:
+                outcome.append(await adapter.complete(request))
+            except Exception as exc:  # raised below, outside the group (no ExceptionGroup for callers)
+                failure.append(exc)
+            finally:
+                group.cancel_scope.cancel()
+        if failure:
+            raise failure[0]
+        return outcome[0]
+
+
 def _commit(
     app: App,
     session_id: str,
@@ -400,6 +436,8 @@ async def _chat_unified(
     temperature: float | None = None,
     max_tokens: int | None = None,
     reasoning_effort: str | None = None,
+    progress: ProgressSender | None = None,
+    watch: AnswerWatch | None = None,
 ) -> dict[str, Any]:
     """The one chat path: load/create, build the (compressed) prompt, call, store, index.
 
@@ -409,6 +447,10 @@ async def _chat_unified(
     ``MissingApiKey`` / ``InvalidToolArgument`` (e.g. a reasoning setting the provider cannot
     take) before anything is written, and ``ChatFailed`` (user message saved) if the provider
     or the compression fails.
+    ``progress`` is sent progress while the answer streams in, heard by ``watch`` (a new one
+    when None; ``ask_models`` passes its own and reports for all models at once). When the
+    call stops mid-answer (a broken stream, or the caller cancels: then the cancellation goes
+    on after the save), the part that arrived is saved marked incomplete.
     """
     check_turn_args(prompt, session_id, system, temperature, max_tokens, reasoning_effort)
     check_model_name(model)
@@ -424,6 +466,22 @@ async def _chat_unified(
     pending.append(user)
     window = app.context_window(model)
     summary: Summary | None = None
+    watch = watch or AnswerWatch()
+
+    async def save_failed(error: str, reason: str) -> list[Message]:
+        # A new object: the one sent may still be referenced by the request (never changed after sending).
+        provider = getattr(adapter, "provider", None)
+        mark: dict[str, Any] = {"model": model, "provider": provider, "error": error, "at": utc_now().isoformat()}
+        if watch.text:
+            mark["incomplete_answer"] = True  # the turn is counted once, by the incomplete answer after it
+        failed = {**user.extra, FAILED_MARK: mark}
+        kept = [user.model_copy(update={"extra": failed}) if message is user else message for message in pending]
+        if watch.text:
+            kept.append(_incomplete_answer(watch.text, model, provider, reason, adapter))
+        await anyio.to_thread.run_sync(
+            functools.partial(_commit, app, session.id, model, kept, answered=False, summary=summary)
+        )
+        return kept
 
     def summariser() -> tuple[Adapter, str, int]:
         summary_model = os.environ.get(SUMMARY_MODEL_ENV) or model
@@ -455,18 +513,17 @@ async def _chat_unified(
             max_tokens=max_tokens,
             reasoning_effort=reasoning_effort,  # type: ignore[arg-type]
         )
-        reply = scrub_reply(await adapter.complete(request), adapter)
+        reply = scrub_reply(await _call_model(adapter, request, watch, progress), adapter)
+    except anyio.get_cancelled_exc_class():  # the client cancelled: save what we have, then stop
+        with anyio.CancelScope(shield=True):
+            await save_failed("cancelled by the client", "cancelled by the client")
+        raise
     except Exception as exc:  # whatever went wrong, the user's message is kept
         # Only anticipated errors are described in the file; a crash's text stays in the log.
         error = str(exc) if isinstance(exc, (AdapterError, PromptTooLarge)) else type(exc).__name__
-        # A new object: the one sent may still be referenced by the request (never changed after sending).
-        provider = getattr(adapter, "provider", None)
-        failed = {**user.extra, FAILED_MARK: {"model": model, "provider": provider, "error": error, "at": utc_now().isoformat()}}
-        pending = [user.model_copy(update={"extra": failed}) if message is user else message for message in pending]
-        await anyio.to_thread.run_sync(
-            functools.partial(_commit, app, session.id, model, pending, answered=False, summary=summary)
-        )
-        raise ChatFailed(session.id, exc) from exc
+        reason = exc.reason if isinstance(exc, StreamInterrupted) else error
+        await save_failed(error, reason)
+        raise ChatFailed(session.id, exc, len(watch.text)) from exc
     answer = _assistant_message(reply, model)
     pending.append(answer)
     switch = await anyio.to_thread.run_sync(
@@ -540,6 +597,7 @@ async def _ask_models(
     temperature: float | None = None,
     max_tokens: int | None = None,
     reasoning_effort: str | None = None,
+    progress: ProgressSender | None = None,
 ) -> dict[str, Any]:
     """Ask every model in ``models`` the same question at once, each in a session of its own.
 
@@ -550,7 +608,8 @@ async def _ask_models(
     run concurrently through :func:`_chat_unified`. A model whose turn fails gets ``error``
     (its question stays saved in its session); the others still answer. Returns
     ``{group_id, answers: [{model, session_id, reply, warnings, usage, error}]}`` in the order
-    of ``models``.
+    of ``models``. ``progress`` gets one rising count for all the answers, with each model's
+    own count in the message.
     """
     check_turn_args(prompt, session_id, system, temperature, max_tokens, reasoning_effort)
     names = check_model_list(models)
@@ -563,20 +622,26 @@ async def _ask_models(
     group_id = new_group_id()
     session_ids = await anyio.to_thread.run_sync(_new_sessions, app, names, source, group_id)
     answers: list[dict[str, Any]] = [{} for _ in names]
+    watches = [AnswerWatch() for _ in names]
 
     async def ask(index: int) -> None:
         model, branch = names[index], session_ids[index]
         error: str | None = None
         try:
-            result = await _chat_unified(app, prompt, model, branch, system, temperature, max_tokens, reasoning_effort)
+            result = await _chat_unified(app, prompt, model, branch, system, temperature, max_tokens, reasoning_effort,
+                                         watch=watches[index])
         except Exception as exc:  # one model's failure is its answer; the others go on
             result = {"session_id": branch, "reply": None, "warnings": [], "usage": None}
             error = _answer_error(exc, model, branch)
         answers[index] = {"model": model, **result, "error": error}
 
-    async with anyio.create_task_group() as group:
-        for index in range(len(names)):
-            group.start_soon(ask, index)
+    async with anyio.create_task_group() as reporting:
+        if progress is not None:
+            reporting.start_soon(report_progress, progress, list(zip(names, watches)))
+        async with anyio.create_task_group() as group:
+            for index in range(len(names)):
+                group.start_soon(ask, index)
+        reporting.cancel_scope.cancel()
     return {"group_id": group_id, "answers": answers}
 
 
@@ -789,6 +854,23 @@ def read_session_resource(app: App, session_id: str) -> str:
     return render_session(session, max_chars=SESSION_RESOURCE_MAX_CHARS)
 
 
+def progress_sender(ctx: Context | None) -> ProgressSender | None:
+    """How to send ``notifications/progress`` for this request, or None when it carries no progress token."""
+    if ctx is None:
+        return None
+    try:
+        meta = ctx.request_context.meta or {}
+    except ValueError:  # no request (a direct call outside MCP)
+        return None
+    if meta.get("progress_token") is None:
+        return None
+
+    async def send(progress: float, message: str) -> None:
+        await ctx.report_progress(progress, None, message)
+
+    return send
+
+
 def build_server(app: App) -> MCPServer:
     """The MCP server with every tool and the ``session://`` resources bound to ``app``."""
     server = SessionsServer(app, name="llm-mcp-server", instructions=INSTRUCTIONS, lifespan=serving)
@@ -820,6 +902,7 @@ def build_server(app: App) -> MCPServer:
         temperature: float | None = None,
         max_tokens: int | None = None,
         reasoning_effort: Literal["low", "medium", "high"] | None = None,
+        ctx: Context | None = None,
     ) -> dict[str, Any]:
         """Send a message to any LLM and get its reply; the exchange is stored in a session.
 
@@ -833,8 +916,10 @@ def build_server(app: App) -> MCPServer:
         normally and `warnings` says the setting was not applied. Returns
         {session_id, model, reply, warnings, usage}. `usage` has input_tokens, output_tokens
         and cost_usd (the price in USD from genai-prices, null when the model's price is unknown).
+        With a progress token, progress is sent while the answer streams in.
         """
-        return await _chat_unified(app, prompt, model, session_id, system, temperature, max_tokens, reasoning_effort)
+        return await _chat_unified(app, prompt, model, session_id, system, temperature, max_tokens, reasoning_effort,
+                                   progress_sender(ctx))
 
     @tool
     async def ask_models(
@@ -845,6 +930,7 @@ def build_server(app: App) -> MCPServer:
         temperature: float | None = None,
         max_tokens: int | None = None,
         reasoning_effort: Literal["low", "medium", "high"] | None = None,
+        ctx: Context | None = None,
     ) -> dict[str, Any]:
         """Ask 2 to 8 different LLMs the same question at once and get every answer side by side.
 
@@ -858,9 +944,11 @@ def build_server(app: App) -> MCPServer:
         `system`, `temperature`, `max_tokens` and `reasoning_effort` apply to every model, as in
         `chat`. Unknown models or bad arguments are refused before anything is sent; a model
         that fails gets an `error` and the others still answer. Returns {group_id, answers:
-        [{model, session_id, reply, warnings, usage, error}]} in the order of `models`.
+        [{model, session_id, reply, warnings, usage, error}]} in the order of `models`. With a
+        progress token, progress is sent while the answers stream in.
         """
-        return await _ask_models(app, prompt, models, session_id, system, temperature, max_tokens, reasoning_effort)
+        return await _ask_models(app, prompt, models, session_id, system, temperature, max_tokens, reasoning_effort,
+                                 progress_sender(ctx))
 
     @tool
     async def kimi_chat(prompt: str, session_id: str | None = None) -> dict[str, Any]:

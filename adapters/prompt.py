@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from store.schema import FAILED_MARK, Message, Session, Summary, message_text
+from store.schema import FAILED_MARK, INCOMPLETE_MARK, Message, Session, Summary, message_text
 
 # A prompt beyond this many characters is refused before any provider is called: no model's
 # context window holds it, and pasting it into a session file would bloat every later read.
@@ -98,11 +98,11 @@ def conversation_turns(session: Session, start: int = 0) -> list[tuple[int, Mess
     """``(index, message)`` of the messages from ``start`` that belong in a prompt.
 
     System messages are left out (they form ``system``), and so are user messages whose
-    delivery failed.
+    delivery failed and incomplete answers.
     """
     turns: list[tuple[int, Message]] = []
     for index, message in enumerate(session.messages[start:], start=start):
-        if message.role == "system" or message.extra.get(FAILED_MARK):
+        if message.role == "system" or message.extra.get(FAILED_MARK) or message.extra.get(INCOMPLETE_MARK):
             continue
         turns.append((index, message))
     return turns

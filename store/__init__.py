@@ -19,6 +19,7 @@ from store.paths import Layout, resolve_legacy_root, resolve_root
 from store.quarantine import QuarantineRecord
 from store.schema import (
     FAILED_MARK,
+    INCOMPLETE_MARK,
     SCHEMA_VERSION,
     Message,
     ModelSwitch,
@@ -34,6 +35,7 @@ from store.session_store import RefusedFile, SessionListing, SessionStore, Sessi
 
 __all__ = [
     "FAILED_MARK",
+    "INCOMPLETE_MARK",
     "SCHEMA_VERSION",
     "CorruptSession",
     "InvalidSessionId",

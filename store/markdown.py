@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from store.schema import FAILED_MARK, Message, Session, message_text, total_cost
+from store.schema import FAILED_MARK, INCOMPLETE_MARK, Message, Session, message_text, total_cost
 
 #: Content-part keys that identify an attachment, shown in its reference (in this order).
 _REFERENCE_KEYS = ("name", "filename", "path", "mime_type", "media_type", "sha256", "blob", "size", "url")
@@ -97,6 +97,10 @@ def render_message(message: Message, number: int) -> str:
         to = f" to {details['model']}" if isinstance(details.get("model"), str) else ""
         why = f": {details['error']}" if isinstance(details.get("error"), str) else ""
         parts.append(f"> not delivered{to}{why} (kept in the session, left out of later prompts)")
+    incomplete = message.extra.get(INCOMPLETE_MARK)
+    if incomplete:
+        why = f": {incomplete['reason']}" if isinstance(incomplete, dict) and isinstance(incomplete.get("reason"), str) else ""
+        parts.append(f"> incomplete answer{why} (the stream stopped; kept, left out of later prompts)")
     if message.tool_call_id:
         parts.append(f"> result of tool call `{message.tool_call_id}`")
     if message.role == "assistant" and message.usage is not None and message.usage.cost_usd is not None:

@@ -19,6 +19,10 @@ SCHEMA_VERSION = 1
 #: ``extra`` key of a user message whose delivery failed (the provider call raised): its value
 #: is ``{model, provider, error, at}``. Such a message is kept but left out of later prompts.
 FAILED_MARK = "delivery_failed"
+#: ``extra`` key of the part of an assistant answer that arrived before its stream broke or the
+#: call was cancelled: ``{reason, characters, at}``. Kept, and left out of later prompts like the
+#: failed question before it (whose ``FAILED_MARK`` then has ``incomplete_answer: true``).
+INCOMPLETE_MARK = "answer_incomplete"
 
 Role = Literal["system", "user", "assistant", "tool"]
 ContentPart = dict[str, Any]
@@ -196,14 +200,16 @@ TurnOutcome = tuple[str | None, str | None, str | None]
 def turn_outcome(message: Message) -> TurnOutcome:
     """``(status, model, provider)`` of the chat turn ``message`` ends, all None if it ends none.
 
-    Status ``answered`` for an assistant answer, ``failed`` for a user message whose delivery
-    failed (``FAILED_MARK``; model and provider are the ones it was sent to). Other messages
-    (system, tool, a user message that was answered) end no turn.
+    Status ``answered`` for an assistant answer, ``incomplete`` for the part of an answer saved
+    when its stream broke or the call was cancelled (``INCOMPLETE_MARK``), ``failed`` for a user
+    message whose delivery failed (``FAILED_MARK``; model and provider are the ones it was sent
+    to) when no part of an answer came. Other messages (system, tool, a user message that was
+    answered, a failed one followed by its incomplete answer) end no turn.
     """
     if message.role == "assistant":
-        return "answered", message.model, message.provider
+        return ("incomplete" if message.extra.get(INCOMPLETE_MARK) else "answered"), message.model, message.provider
     mark = message.extra.get(FAILED_MARK) if message.role == "user" else None
-    if mark:
+    if mark and not (isinstance(mark, dict) and mark.get("incomplete_answer")):
         details = mark if isinstance(mark, dict) else {}
         model, provider = details.get("model"), details.get("provider")
         return "failed", model if isinstance(model, str) else None, provider if isinstance(provider, str) else None
