@@ -1177,6 +1177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if removed:
         log.info("removed %d stale temp file(s) left by crashed writers", len(removed))
     server = build_server(app)
+    from utils.gc_tuning import tune_for_serving
+
+    tune_for_serving()  # start-up's objects are never walked by the collector again (p99 of a turn)
     # SIGTERM (service managers, test harnesses) stops the server like Ctrl-C: the watcher is
     # stopped and the process exits 0.
     signal.signal(signal.SIGTERM, _stop_on_signal)

@@ -123,3 +123,24 @@ def test_the_server_and_its_watcher_share_one_index_writer(tmp_path: Path) -> No
         assert sum(t.name == "index-checkpoint" for t in threading.enumerate()) <= 1
     assert app.indexer._conn is None  # closed once, by its owner, after the watcher stopped
     assert not any(t.name in ("index-watcher", "index-checkpoint") for t in threading.enumerate())
+
+
+def test_main_freezes_start_up_objects_and_raises_the_gc_thresholds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from utils.gc_tuning import OLDER_THRESHOLDS, YOUNG_THRESHOLD
+
+    before = gc.get_threshold()
+    seen: dict[str, Any] = {}
+
+    def fake_run(self: MCPServer, transport: str = "stdio", **kwargs: Any) -> None:
+        seen["frozen"], seen["threshold"] = gc.get_freeze_count(), gc.get_threshold()
+
+    monkeypatch.setattr(MCPServer, "run", fake_run)
+    try:
+        assert server.main(["--root", str(tmp_path / "root")]) == 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+    assert seen["frozen"] > 10_000  # the imported modules and schemas at least
+    assert seen["threshold"] == (YOUNG_THRESHOLD, *OLDER_THRESHOLDS)
