@@ -3,8 +3,6 @@ scripted providers (the wire and the concurrency are shown over stdio in test_as
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -15,15 +13,8 @@ import server
 from adapters.errors import ProviderError
 from adapters.prompt import FAILED_MARK
 from store.branches import FORK_KEY, GROUP_KEY
-from tests.chat_helpers import ScriptedProvider, call_tool, make_indexed_app
-
-
-@pytest.fixture
-def wired(tmp_path: Path) -> Iterator[tuple[server.App, dict[str, ScriptedProvider], Any]]:
-    app, providers = make_indexed_app(tmp_path)
-    yield app, providers, server.build_server(app)
-    for close in app.extra["closers"]:
-        close()
+from tests.chat_helpers import ScriptedProvider, call_tool
+from tests.test_server_tools import wired  # noqa: F401 (the in-process server over scripted providers)
 
 
 def ask(mcp: Any, **arguments: Any) -> dict[str, Any]:
