@@ -16,6 +16,7 @@ from index.database import is_busy, iso, parse_iso, retry_busy, retry_rebuilding
 from index.fts_query import clean, has_cjk, phrase_fallback, substring_query
 from index.indexer import Indexer
 from index.models import IndexStats, RecentSession, SearchHit, SwitchRecord
+from index.usage import Grouping, UsageReport, build_report
 
 T = TypeVar("T")
 MAX_LIMIT = 1000
@@ -430,6 +431,12 @@ class SearchIndex:
             )
             for row in rows
         ]
+
+    def usage_report(
+        self, by: Grouping | None = None, since: datetime | None = None, until: datetime | None = None
+    ) -> UsageReport:
+        """Turns, failures, latency, tokens and cost per ``by`` group and in total (``index.usage``)."""
+        return build_report(self._read, by, since, until)
 
     def sessions_by_model(self) -> dict[str, int]:
         """How many sessions used each model (a session counts once under every model it used)."""

@@ -1,4 +1,4 @@
-"""Search and read the session store from a terminal: ``search``, ``show``, ``list``, ``switches``, ``export``.
+"""Search and read the session store from a terminal: ``search``, ``show``, ``list``, ``switches``, ``stats``, ``export``.
 
 A thin command line over ``index.SearchIndex`` (search, switches) and ``store.SessionStore``
 (show, list); run with ``--help``. Exit codes: 0 ok; 1 not found / unreadable; 2 usage error
@@ -19,6 +19,7 @@ if __package__ in (None, ""):  # run as `python scripts/sessions.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from index import InvalidQuery, SearchIndex  # noqa: E402
+from index.usage import GROUP_KEYS, UsageGroup  # noqa: E402
 from store import (  # noqa: E402
     CorruptSession,
     InvalidSessionId,
@@ -42,10 +43,28 @@ Look into the session store without an MCP client.
   show ID        print one session's messages
   list           list sessions, newest update first
   switches       model-switch history
+  stats          turns, failures, latency p50/p95, tokens and cost per model/provider/day/session
   export ID      one whole session as Markdown (or --format json), to stdout or --output FILE
 
-Search and switches read the index (<root>/index.sqlite, built on first use); show, list
+Search, switches and stats read the index (<root>/index.sqlite, built on first use); show, list
 and export read the session files. The root is --root, else ${SESSIONS_DIR_ENV}, else ./.llm_sessions.
+"""
+
+
+STATS_DESCRIPTION = """\
+Monitoring from the index: for each group (--by) and in total,
+
+  turns        questions sent to a model (answered + failed + incomplete)
+  answered     turns that got an answer
+  failed       turns whose provider call failed (the question is kept, marked delivery_failed)
+  incomplete   answers cut short (a stream that stopped; the partial answer is kept)
+  p50/p95 ms   latency percentiles of the answered turns (linear interpolation)
+  in/out tok   input and output tokens, as the providers reported them
+  cost USD     summed cost_usd of the turns with a known price; "+N unpriced" counts answers
+               without one (local models, unknown prices), so the sum is then a lower bound
+
+Times are the messages' times (UTC); a turn counts in the day of its answer (or of the failed
+question). --json gives {by, since, until, groups: [...], total: {...}} with the same fields.
 """
 
 
@@ -103,6 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
     switches = commands.add_parser("switches", parents=[common], help="model-switch history")
     switches.add_argument("--session", dest="session_id", metavar="ID", help="only this session")
     switches.add_argument("--model", help="only switches from or to this model")
+
+    stats = commands.add_parser(
+        "stats",
+        parents=[common],
+        help="turns, failures, latency, tokens and cost from the index",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=STATS_DESCRIPTION,
+    )
+    stats.add_argument("--since", type=_since, help="only turns at or after this date or time (ISO-8601, UTC if no zone)")
+    stats.add_argument("--until", type=_until, help="only turns at or before this time; a plain date includes that whole day")
+    stats.add_argument("--by", choices=list(GROUP_KEYS), help="one row per model, provider, UTC day or session (default: the total only)")
 
     export = commands.add_parser(
         "export",
@@ -189,6 +219,35 @@ def cmd_switches(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _stats_row(group: UsageGroup, label: str) -> list[str]:
+    def number(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.0f}"
+
+    cost = "-" if group.cost_usd is None else f"{group.cost_usd:.6f}"
+    if group.unpriced_answers:
+        cost += f" (+{group.unpriced_answers} unpriced)"
+    return [
+        label, f"{group.turns:,}", f"{group.answered:,}", f"{group.failed:,}", f"{group.incomplete:,}",
+        number(group.latency_ms_p50), number(group.latency_ms_p95), f"{group.input_tokens:,}", f"{group.output_tokens:,}", cost,
+    ]
+
+
+def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
+    with SearchIndex(resolve_root(args.root)) as index:
+        report = index.usage_report(by=args.by, since=args.since, until=args.until)
+    if args.json:
+        _dump(report.model_dump(mode="json"), out)
+        return 0
+    header = [args.by or "", "turns", "answered", "failed", "incomplete", "p50 ms", "p95 ms", "in tok", "out tok", "cost USD"]
+    rows = [_stats_row(group, group.key if group.key is not None else "(unknown)") for group in report.groups]
+    rows.append(_stats_row(report.total, "total"))
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        cells = [row[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in zip(row[1:-1], widths[1:-1])] + [row[-1]]
+        out.write("  ".join(cells).rstrip() + "\n")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     session = SessionStore(resolve_root(args.root)).load(args.session_id)
     as_json = args.format == "json" or (args.format is None and args.json)
@@ -203,7 +262,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-COMMANDS = {"search": cmd_search, "show": cmd_show, "list": cmd_list, "switches": cmd_switches, "export": cmd_export}
+COMMANDS = {"search": cmd_search, "show": cmd_show, "list": cmd_list, "switches": cmd_switches, "stats": cmd_stats, "export": cmd_export}
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
