@@ -533,9 +533,10 @@ async def _chat_unified(
     warnings += plan.warnings
     if summary is not None:
         first, last = summary.covers
+        how = {"resummarised": ", then shortened again to fit", "cut": ", then cut to fit"}.get(summary.extra.get("method"), "")
         warnings.append(
             f"the conversation was longer than {model}'s context window: messages {first + 1}-{last + 1} were "
-            f"summarised by {summary.model} for this prompt (the full history stays in the session)"
+            f"summarised by {summary.model}{how} for this prompt (the full history stays in the session)"
         )
     return {"session_id": session.id, "model": model, "reply": reply.text, "warnings": warnings, "usage": result_usage(answer)}
 

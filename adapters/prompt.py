@@ -89,8 +89,12 @@ def summary_block(summary: Summary) -> str:
 
 
 def system_text(system: str | None, summary: Summary | None) -> str | None:
-    """The system prompt actually sent: the session's system prompt, then the summary block."""
-    parts = [part for part in (system, summary_block(summary) if summary else None) if part]
+    """The system prompt actually sent: the session's system prompt, then the summary block.
+
+    A summary with no text (cut to nothing: the last resort of ``adapters.compression``) adds
+    no block.
+    """
+    parts = [part for part in (system, summary_block(summary) if summary and summary.text else None) if part]
     return "\n\n".join(parts) if parts else None
 
 

@@ -12,7 +12,7 @@ import server
 from adapters.compression import SUMMARISER_SYSTEM, SUMMARY_MAX_TOKENS, summariser_input
 from adapters.openai_compat import OpenAICompatAdapter
 from adapters.prompt import transcript
-from store import SessionStore
+from store import Message, SessionStore
 from tests.chat_helpers import simple_estimate
 from tests.fakes import FakeOpenAI
 
@@ -69,3 +69,44 @@ def test_compressed_prompt_on_the_wire_and_summary_stored(tmp_path: Path, monkey
         assert summary.text == "SUMMARY: four lorem turns, answered."
         assert len(stored.messages) == 11  # nothing removed from disk
         assert stored.messages[-1].content == "final answer" and stored.messages[-1].provider == "openai"
+
+
+def test_a_summariser_that_ignores_max_tokens_still_converges(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The fake echoes the whole summariser input back (far over max_tokens, like a proxy that
+    ignores it): the summary is summarised again with its exact room, then cut to fit."""
+    from adapters.compression import CUT_MARK, resummariser_input
+
+    monkeypatch.delenv(server.SUMMARY_MODEL_ENV, raising=False)
+    window = 260
+    with FakeOpenAI() as fake:
+        adapter = OpenAICompatAdapter(provider="openai", base_url=fake.base_url, api_key=fake.api_key)
+        app = server.App(
+            store=SessionStore(tmp_path / "root"),
+            legacy_root=tmp_path / "legacy",
+            resolve_adapter=lambda model: adapter,
+            context_window=lambda model: window,
+            estimate_tokens=simple_estimate,
+        )
+        sid = None
+        for i in range(5):
+            sid = anyio.run(lambda: server._chat_unified(app, f"turn {i}: " + "lorem ipsum " * 12, "gpt-4o-mini", sid))["session_id"]
+        assert sid is not None
+        result = anyio.run(lambda: server._chat_unified(app, "what did we cover?", "gpt-4o-mini", sid))
+        assert result["reply"] == "echo: what did we cover?"
+        assert "summarised by gpt-4o-mini, then cut to fit for this prompt" in result["warnings"][0]
+        stored = app.store.load(sid)
+        summary = stored.summaries[-1]
+        assert summary.extra["method"] == "cut" and summary.text.endswith(CUT_MARK)
+        assert summary.extra["summariser_calls"] >= 2
+        bodies = [request.body for request in fake.requests]
+        resummarised = [b for b in bodies if b["messages"][0]["content"] == SUMMARISER_SYSTEM and "This summary is too long" in b["messages"][1]["content"]]
+        assert resummarised and resummarised[-1]["max_completion_tokens"] < SUMMARY_MAX_TOKENS  # asked for the room it had...
+        room = resummarised[-1]["max_completion_tokens"]
+        assert resummarised[-1]["messages"][1]["content"].startswith(resummariser_input("", room).split("Summary:")[0])
+        # ...and every chat prompt sent fits the window minus the answer reserve.
+        reserve = server.output_reserve(None, window)
+        for body in bodies:
+            if body["messages"][0]["content"] != SUMMARISER_SYSTEM:
+                sent = [Message(role=m["role"], content=m["content"]) for m in body["messages"]]
+                assert simple_estimate(sent) <= window - reserve
+        assert any(summary.text in (m["content"] or "") for b in bodies for m in b["messages"][:1])

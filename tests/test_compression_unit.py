@@ -13,10 +13,13 @@ import pytest
 
 from adapters.base import ChatReply, ChatRequest
 from adapters.compression import (
+    CUT_MARK,
     SUMMARISER_SYSTEM,
+    Compression,
     SUMMARY_MAX_TOKENS,
     choose_split,
     fit_prompt,
+    resummariser_input,
     summarise,
     summariser_input,
 )
@@ -195,7 +198,7 @@ def test_fit_prompt_summarises_oldest_turns_and_folds_previous_summary() -> None
     summary = result.summary
     assert summary is not None and summary.covers == (0, 6) and summary.text == "NEW SUMMARY"
     assert summary.model == "sum-model"
-    assert summary.extra == {"summariser_calls": 1, "usage": {"input_tokens": 7, "output_tokens": 3}}
+    assert summary.extra == {"method": "summarised", "summariser_calls": 1, "usage": {"input_tokens": 7, "output_tokens": 3}}
     # The summariser saw the previous summary and exactly the turns after it, up to the cut.
     (request,) = adapter.requests
     assert request.system == SUMMARISER_SYSTEM and request.max_tokens == SUMMARY_MAX_TOKENS
@@ -230,3 +233,89 @@ def test_prompt_too_large_even_after_compression() -> None:
         anyio.run(lambda: fit_prompt(session, huge, model="m", window=100, reserve=10, estimate=estimate, summariser=lambda: (adapter, "m", 5000)))
     with pytest.raises(PromptTooLarge, match="larger context window"):
         anyio.run(lambda: fit_prompt(Session(id="e"), huge, model="m", window=100, reserve=10, estimate=estimate, summariser=lambda: (adapter, "m", 5000)))
+
+
+# ------------------------------------------------------------------------------ convergence
+
+
+def _long_session(turns: int = 8, size: int = 36) -> Session:
+    text = "y" * size
+    return session_with([("system", "be brief")] + [("user", f"q{i} {text}") if i % 2 == 0 else ("assistant", f"a{i} {text}") for i in range(turns)])
+
+
+def _fit(session: Session, adapter: RecordingSummariser, *, window: int = 120, reserve: int = 20, pending: str = "latest question") -> Compression:
+    return anyio.run(
+        lambda: fit_prompt(
+            session, [Message(role="user", content=pending)], model="m", window=window, reserve=reserve, estimate=estimate,
+            summariser=lambda: (adapter, "sum-model", 4000),
+        )
+    )
+
+
+def test_a_summary_over_its_budget_is_summarised_again_with_the_room_it_has() -> None:
+    adapter = RecordingSummariser(["L" * 2000, "SHORT"])
+    result = _fit(_long_session(), adapter)
+    summary = result.summary
+    assert summary is not None and summary.text == "SHORT" and result.prompt.estimated_tokens <= 100
+    assert summary.extra == {"method": "resummarised", "summariser_calls": 2, "usage": {"input_tokens": 14, "output_tokens": 6}}
+    again = adapter.requests[1]
+    assert again.system == SUMMARISER_SYSTEM and "L" * 2000 in again.messages[0].content  # type: ignore[operator]
+    room = 100 - build_prompt(_long_session().model_copy(update={"summaries": [summary.model_copy(update={"text": ""})]}),
+                              [Message(role="user", content="latest question")], estimate=estimate).estimated_tokens
+    assert again.max_tokens == room and resummariser_input("L" * 2000, room) == again.messages[0].content
+
+
+@pytest.mark.parametrize("second", ["M" * 1500, "   "])
+def test_a_summary_still_too_long_is_cut_deterministically(second: str) -> None:
+    results = [_fit(_long_session(), RecordingSummariser(["L" * 2000, second])) for _ in range(2)]
+    summary = results[0].summary
+    assert summary is not None and summary.text.endswith(CUT_MARK) and summary.extra["method"] == "cut"
+    assert results[0].prompt.estimated_tokens <= 100
+    assert summary.text == results[1].summary.text  # type: ignore[union-attr]
+    source = second.strip() or "L" * 2000
+    assert summary.extra["cut"] == {"kept_chars": len(summary.text) - len(CUT_MARK), "of_chars": len(source)}
+    assert summary.text == source[: summary.extra["cut"]["kept_chars"]] + CUT_MARK
+    longer = summary.model_copy(update={"text": source[: summary.extra["cut"]["kept_chars"] + 4] + CUT_MARK})
+    session = _long_session()
+    over = build_prompt(session.model_copy(update={"summaries": [longer]}), [Message(role="user", content="latest question")], estimate=estimate)
+    assert over.estimated_tokens > 100  # the longest head that fits was kept
+
+
+def test_recent_turns_that_leave_no_room_are_folded_into_the_summary() -> None:
+    # A long system prompt: the recent turns kept verbatim leave no room for any summary.
+    session = _long_session()
+    session.messages[0] = Message(role="system", content="s" * 220)
+    adapter = RecordingSummariser(["first", "L" * 900, "L" * 900])
+    result = _fit(session, adapter)
+    summary = result.summary
+    assert summary is not None and summary.covers == (0, len(session.messages) - 1)
+    assert summary.extra["folded_recent_turns"] is True and summary.extra["method"] == "cut"
+    assert summary.extra["summariser_calls"] == 3
+    assert [m.content for m in result.prompt.messages] == ["latest question"] and result.prompt.estimated_tokens <= 100
+
+
+def test_whenever_the_new_message_fits_the_prompt_fits() -> None:
+    methods: set[str] = set()
+    for window in range(70, 200, 7):
+        for pending in ("short", "p" * 150):
+            alone = estimate([Message(role="user", content=pending), Message(role="system", content="be brief")])
+            adapter = RecordingSummariser(["L" * 3000] * 4)  # ignores max_tokens, every time
+            if alone > window - 20:
+                with pytest.raises(PromptTooLarge):
+                    _fit(_long_session(12), adapter, window=window, pending=pending)
+                assert adapter.requests == []  # refused before any summariser call
+                continue
+            result = _fit(_long_session(12), adapter, window=window, pending=pending)
+            assert result.prompt.estimated_tokens <= window - 20, (window, pending)
+            methods.add(result.summary.extra["method"] if result.summary else "none")
+    assert methods == {"none", "cut"}  # the summariser never obeyed: every compressed prompt was cut to fit
+
+
+def test_a_summary_with_no_room_at_all_is_cut_to_nothing_and_the_prompt_still_fits() -> None:
+    adapter = RecordingSummariser(["L" * 3000, "L" * 3000])
+    result = _fit(_long_session(12), adapter, window=70, pending="p" * 150)
+    summary = result.summary
+    assert summary is not None and summary.text == "" and summary.covers == (0, 12)
+    assert summary.extra["method"] == "cut" and summary.extra["cut"] == {"kept_chars": 0, "of_chars": 3000}
+    assert result.prompt.system == "be brief" and [m.content for m in result.prompt.messages] == ["p" * 150]
+    assert result.prompt.estimated_tokens <= 50

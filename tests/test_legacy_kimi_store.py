@@ -141,3 +141,15 @@ def test_earlier_turns_of_a_camel_case_file_reach_the_model(tmp_path: Path) -> N
     assert sent[-1] == ("user", "and the index?")
     doc = json.loads((tmp_path / "legacy" / "camel-served.json").read_text(encoding="utf-8"))
     assert "messages" not in doc and [m["text"] for m in doc["conversation"][-2:]] == ["and the index?", "echo: and the index?"]
+
+
+def test_a_new_session_gets_the_legacy_writers_shape(tmp_path: Path) -> None:
+    store = LegacyKimiStore(tmp_path / "legacy")
+    assert not store.exists("fresh")
+    store.append_exchange("fresh", "kimi-k2-0711-preview", NEW_TURNS)
+    store.append_exchange("fresh", "kimi-k2-0711-preview", NEW_TURNS[:1])
+    doc = json.loads(store.path_for("fresh").read_text(encoding="utf-8"))
+    assert list(doc) == ["session_id", "model", "created_at", "updated_at", "messages"] and store.exists("fresh")
+    assert doc["session_id"] == "fresh" and doc["model"] == "kimi-k2-0711-preview"
+    assert [list(m) for m in doc["messages"]] == [["role", "content", "timestamp"]] * 3
+    assert all(m["timestamp"].endswith("Z") for m in doc["messages"]) and doc["updated_at"] >= doc["created_at"]
