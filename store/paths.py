@@ -65,6 +65,10 @@ class Layout:
         return self.root / "trash"
 
     @property
+    def blobs(self) -> Path:
+        return self.root / "blobs"
+
+    @property
     def locks(self) -> Path:
         return self.root / ".locks"
 
