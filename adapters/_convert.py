@@ -27,6 +27,11 @@ SAFE_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 SAFE_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 NO_RESULT = "(no result was recorded for this tool call)"
 CONTINUE_PLACEHOLDER = "(continuing the conversation)"
+# The key of a text part that holds an attached file (set by ``attachments.expand``):
+# ``{"path", "sha256", "body"}``, ``body`` being the numbered lines. Adapters may send such a
+# part in their wire format's natural shape (Anthropic: a ``document`` block); as plain text
+# (the part's ``text``) it is right for every provider.
+ATTACHMENT_KEY = "attachment"
 
 
 def part_text(part: dict[str, Any]) -> str | None:
@@ -54,6 +59,12 @@ def image_url_of(part: dict[str, Any]) -> str | None:
     image = part.get("image_url")
     url = image.get("url") if isinstance(image, dict) else image
     return url if isinstance(url, str) and url else None
+
+
+def attachment_of(part: dict[str, Any]) -> dict[str, Any] | None:
+    """The attached-file details of a text part (see :data:`ATTACHMENT_KEY`), or None."""
+    attachment = part.get(ATTACHMENT_KEY)
+    return attachment if isinstance(attachment, dict) and isinstance(attachment.get("body"), str) else None
 
 
 def split_data_url(url: str) -> tuple[str, str] | None:

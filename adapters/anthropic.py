@@ -11,7 +11,8 @@ Request rules this adapter keeps (what the real API checks):
 - ``reasoning_effort`` becomes extended ``thinking`` with a budget of at least 1024 tokens below
   ``max_tokens`` (raised to make room when the caller set none), and then no ``temperature``
   (:func:`adapters.reasoning.anthropic_plan`);
-- empty or whitespace-only text is never sent as a block;
+- empty or whitespace-only text is never sent as a block; an attached file (see
+  :data:`adapters._convert.ATTACHMENT_KEY`) is a plain-text ``document`` block titled with its path;
 - assistant tool calls become ``tool_use`` blocks with an ``input`` *object*; their results
   become ``tool_result`` blocks placed first in the very next user turn (the history is
   normalised first, see :func:`adapters._convert.normalize_history`);
@@ -66,6 +67,15 @@ def _unique_ids(originals: list[str], used: set[str]) -> dict[str, str]:
         used.add(mapped)
         mapping[original] = mapped
     return mapping
+
+
+def _document(attachment: dict[str, Any]) -> dict[str, Any]:
+    """An attached file as a plain-text ``document`` block titled with its path."""
+    return {
+        "type": "document",
+        "source": {"type": "text", "media_type": "text/plain", "data": attachment["body"]},
+        "title": str(attachment.get("path") or "attached file"),
+    }
 
 
 @dataclass(kw_only=True, eq=False, repr=False)
@@ -161,6 +171,10 @@ class AnthropicAdapter(HttpAdapter):
         content = message.content
         parts = [{"type": "text", "text": content}] if isinstance(content, str) else (content or [])
         for part in parts:  # the schema guarantees dict parts
+            attachment = cv.attachment_of(part) if message.role == "user" else None
+            if attachment is not None:
+                blocks.append(_document(attachment))
+                continue
             url = cv.image_url_of(part)
             if url and message.role == "user":
                 data = cv.split_data_url(url)

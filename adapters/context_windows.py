@@ -14,7 +14,7 @@ ASCII characters / 4 (English text and code average ~4 characters a token) plus 
 non-ASCII character (CJK text is ~1 token a character; over-counting accented Latin is the
 safe direction for a budget), rounded up per message, plus 4 tokens of overhead per message,
 plus the tool calls' names and JSON arguments counted the same way, plus 800 tokens per image
-part. It errs high on purpose: a prompt that "fits" must really fit.
+part, plus the ``tokens`` recorded in an attached file's reference part. It errs high on purpose: a prompt that "fits" must really fit.
 """
 
 from __future__ import annotations
@@ -127,6 +127,8 @@ def estimate_tokens(messages: Iterable[Message], system: str | None = None) -> i
             for part in content:  # the schema guarantees dict parts
                 if isinstance(part.get("text"), str):
                     total += estimate_text_tokens(part["text"])
+                elif part.get("type") == "file" and isinstance(part.get("tokens"), int):
+                    total += part["tokens"]  # an attached file: its estimate was stored with the reference
                 elif part.get("type") in ("image_url", "image"):
                     total += IMAGE_TOKENS
                 else:

@@ -8,7 +8,8 @@ Request rules this adapter keeps (what the real API checks):
   ``arguments`` a JSON *string*; every call is answered by ``tool`` messages right after it
   (see :func:`adapters._convert.normalize_history`), an assistant message with tool calls
   and no text sends ``content: null``;
-- content parts are sent as OpenAI parts (``text``, ``image_url``); other parts as text;
+- content parts are sent as OpenAI parts (``text``, ``image_url``; an attached file is a text
+  part of its own); other parts as text;
 - OpenAI itself (provider ``openai``) gets ``max_completion_tokens``, other endpoints
   ``max_tokens``; ``reasoning_effort`` and the ``temperature`` rules of reasoning models
   (OpenAI's o-series and gpt-5 reject it) follow :func:`adapters.reasoning.openai_compat_plan`;
@@ -29,7 +30,7 @@ from typing import Any
 
 from store.schema import Message, ToolCall
 
-from ._convert import arguments_json, content_text, decode_arguments, image_url_of, normalize_history, usage_from
+from ._convert import arguments_json, attachment_of, content_text, decode_arguments, image_url_of, normalize_history, usage_from
 from .base import ChatReply, ChatRequest
 from .http_adapter import HttpAdapter
 from .reasoning import ReasoningPlan, openai_compat_plan
@@ -135,7 +136,8 @@ class OpenAICompatAdapter(HttpAdapter):
         content = message.content
         if content is None or isinstance(content, str):
             return content or ""
-        if message.role != "user" or not any(image_url_of(part) for part in content if isinstance(part, dict)):
+        # Images and attached files go as parts of their own; other content as one string.
+        if message.role != "user" or not any(image_url_of(part) or attachment_of(part) for part in content):
             return content_text(content)
         parts: list[dict[str, Any]] = []
         for part in content:

@@ -51,7 +51,7 @@ def test_system_messages_are_hoisted_and_same_roles_merged(fake_anthropic: FakeA
         Message(role="assistant", content=[{"type": "text", "text": "  "}, {"type": "text", "text": "and this"}]),
         Message(role="user", content="one"),
         Message(role="user", content=""),
-        Message(role="user", content=[{"type": "text", "text": "two"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}, {"type": "image_url", "image_url": "https://x.test/cat.png"}]),
+        Message(role="user", content=[{"type": "text", "text": "two"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="}}, {"type": "image_url", "image_url": "https://x.test/cat.png"}]),
     ]
     ask("claude-3-5-haiku", history, system="sys", max_tokens=100)
     body = fake_anthropic.last_body
@@ -64,7 +64,7 @@ def test_system_messages_are_hoisted_and_same_roles_merged(fake_anthropic: FakeA
             "content": [
                 {"type": "text", "text": "one"},
                 {"type": "text", "text": "two"},
-                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="}},
                 {"type": "image", "source": {"type": "url", "url": "https://x.test/cat.png"}},
             ],
         },

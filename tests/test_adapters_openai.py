@@ -117,7 +117,7 @@ def test_openai_uses_max_completion_tokens_and_drops_temperature_for_reasoning_m
 def test_content_parts_text_and_images(fake_openai: FakeOpenAI) -> None:
     parts = [
         {"type": "text", "text": "what is this?"},
-        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="}},
         {"type": "note", "text": "a custom part with text"},
         {"type": "empty"},
     ]
@@ -125,7 +125,7 @@ def test_content_parts_text_and_images(fake_openai: FakeOpenAI) -> None:
     messages = fake_openai.last_body["messages"]
     assert messages[0]["content"] == [
         {"type": "text", "text": "what is this?"},
-        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="}},
         {"type": "text", "text": "a custom part with text"},
     ]
     assert messages[1] == {"role": "assistant", "content": "a\nb"}

@@ -24,7 +24,10 @@ pointed at a fake through the provider's ``*_BASE_URL`` environment variable: se
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -395,3 +398,34 @@ def iter_dicts(value: Any) -> Iterator[dict[str, Any]]:
     for item in value:
         require(isinstance(item, dict), "expected an array of objects")
         yield item
+
+
+_SIGNATURES = {"image/png": (b"\x89PNG\r\n\x1a\n",), "image/jpeg": (b"\xff\xd8\xff",), "image/gif": (b"GIF87a", b"GIF89a")}
+_DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+);base64,(.*)$", re.DOTALL)
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The media type the bytes are (png, jpeg, gif, webp), from their signature, as the APIs decode them."""
+    for media_type, signatures in _SIGNATURES.items():
+        if data.startswith(signatures):
+            return media_type
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def decode_base64(where: str, text: Any) -> bytes:
+    """Strict base64 (what the APIs accept), else a 400 naming ``where``."""
+    require(isinstance(text, str) and text != "", f"{where}: base64 data is required")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestRejected(f"{where}: invalid base64 data") from None
+
+
+def split_data_url(where: str, url: Any) -> tuple[str, bytes]:
+    """``data:<mime>;base64,<data>`` -> (mime, bytes), else a 400."""
+    match = _DATA_URL.match(url) if isinstance(url, str) else None
+    require(match is not None, f"{where}: invalid image URL: expected an https URL or a base64 data URL")
+    assert match is not None
+    return match[1], decode_base64(where, match[2])

@@ -21,6 +21,9 @@ Extended ``thinking`` is checked as the real API checks it: ``type`` enabled/dis
 ``top_k`` or forced ``tool_choice`` with it, and no thinking on models before Claude 3.7;
 ``max_tokens`` may not exceed a known model's output limit. With thinking enabled the default
 reply starts with a ``thinking`` block (:data:`THINKING_TEXT`).
+
+It also rejects image blocks whose base64 source is not one of jpeg/png/gif/webp, does not
+decode, is over 5 MB or does not match its ``media_type``, and malformed ``document`` blocks.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import json
 import re
 from typing import Any
 
-from ._base import FakeProvider, RequestRejected, echo_text, iter_dicts, require, sse
+from ._base import FakeProvider, RequestRejected, decode_base64, echo_text, iter_dicts, require, sniff_image, sse
 
 _ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 THINKING_TEXT = "fake thinking: weighing the question"
@@ -39,6 +42,8 @@ _MAX_OUTPUT = (
     ("claude-3-5-", 8192), ("claude-3-", 4096),
 )
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
+_IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+MAX_IMAGE_BASE64 = 5 * 1024 * 1024
 
 
 class FakeAnthropic(FakeProvider):
@@ -297,13 +302,50 @@ class FakeAnthropic(FakeProvider):
             self._check_text(block, where)
         elif kind == "image":
             require(role == "user", f"{where}: image blocks are only allowed in user turns")
-            require(isinstance(block.get("source"), dict), f"{where}: image.source: Field required")
+            self._check_image(where, block.get("source"))
+        elif kind == "document":
+            require(role == "user", f"{where}: document blocks are only allowed in user turns")
+            self._check_document(where, block)
         elif kind == "tool_use":
             raise RequestRejected(f"{where}: tool_use blocks are only allowed in assistant turns")
         elif kind == "tool_result":
             raise RequestRejected(f"{where}: tool_result blocks are only allowed in user turns")
         else:
             raise RequestRejected(f"{where}: unsupported content block type {kind!r}")
+
+    @staticmethod
+    def _check_image(where: str, source: Any) -> None:
+        require(isinstance(source, dict), f"{where}: image.source: Field required")
+        kind = source.get("type")
+        if kind == "url":
+            require(isinstance(source.get("url"), str) and source["url"].startswith("https://"), f"{where}: image.source.url must be https")
+            return
+        require(kind == "base64", f"{where}: image.source.type: Input should be 'base64' or 'url'")
+        media_type = source.get("media_type")
+        require(
+            media_type in _IMAGE_TYPES,
+            f"{where}: image.source.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'",
+        )
+        data = source.get("data")
+        require(not isinstance(data, str) or len(data) <= MAX_IMAGE_BASE64, f"{where}: image exceeds 5 MB maximum")
+        decoded = decode_base64(f"{where}.source.data", data)
+        require(sniff_image(decoded) == media_type, f"{where}: Image does not match the provided media type {media_type}")
+
+    @staticmethod
+    def _check_document(where: str, block: dict[str, Any]) -> None:
+        source = block.get("source")
+        require(isinstance(source, dict), f"{where}: document.source: Field required")
+        kind = source.get("type")
+        if kind == "text":
+            require(source.get("media_type") == "text/plain", f"{where}: document.source.media_type: Input should be 'text/plain'")
+            require(isinstance(source.get("data"), str) and source["data"].strip() != "", f"{where}: document.source.data must be non-empty text")
+        elif kind == "base64":
+            require(source.get("media_type") == "application/pdf", f"{where}: document.source.media_type: Input should be 'application/pdf'")
+            decode_base64(f"{where}.source.data", source.get("data"))
+        else:
+            raise RequestRejected(f"{where}: document.source.type: Input should be 'text', 'base64', 'content' or 'url'")
+        if "title" in block:
+            require(isinstance(block["title"], str) and 0 < len(block["title"]) <= 500, f"{where}: document.title must be 1-500 characters")
 
     def _check_result_content(self, where: str, content: Any) -> None:
         if content is None or isinstance(content, str):

@@ -18,6 +18,9 @@ answer comes as server-sent events, each ``data:`` a whole ``GenerateContentResp
 the next piece of text (function calls whole, in a chunk of their own), ``usageMetadata`` on
 every chunk and ``finishReason`` on the last (there is no ``[DONE]``); without ``alt=sse`` the
 same chunks come as one JSON array, as the real API sends them.
+
+It also rejects ``inlineData`` whose ``mimeType`` is not a documented image type (GIF is not
+one), whose data is not base64 or whose bytes are not that type.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 
 import json
 
-from ._base import FakeProvider, RequestRejected, echo_text, iter_dicts, require, sse
+from ._base import FakeProvider, RequestRejected, decode_base64, echo_text, iter_dicts, require, sniff_image, sse
 
 _ROUTE = re.compile(r"^/v1beta/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$")
 _DATA_FIELDS = ("text", "inlineData", "fileData", "functionCall", "functionResponse", "executableCode", "codeExecutionResult")
@@ -36,6 +39,8 @@ THOUGHT_TEXT = "fake thought summary"
 _THINKING_FIELDS = frozenset({"thinkingBudget", "thinkingLevel", "includeThoughts"})
 # Gemini 2.5 thinking budgets: (prefix, lowest positive budget, highest, may thinking be off with 0).
 _BUDGETS = (("gemini-2.5-flash-lite", 512, 24576, True), ("gemini-2.5-flash", 1, 24576, True), ("gemini-2.5-pro", 128, 32768, False))
+#: the image types Gemini documents (no GIF)
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif")
 
 
 class FakeGemini(FakeProvider):
@@ -179,6 +184,8 @@ class FakeGemini(FakeProvider):
                 kind = fields[0]
                 if kind == "text":
                     require(isinstance(part["text"], str) and part["text"] != "", f"{where}: empty text parameter")
+                elif kind == "inlineData":
+                    self._check_inline(where, part["inlineData"])
                 elif kind == "functionCall":
                     require(role == "model", f"{where}: functionCall is only allowed in model turns")
                     call = part["functionCall"]
@@ -235,6 +242,15 @@ class FakeGemini(FakeProvider):
         _, lowest, highest, can_disable = span  # type: ignore[misc]
         in_range = budget == -1 or lowest <= budget <= highest or (budget == 0 and can_disable)
         require(in_range, f"The thinking budget {budget} is invalid for {model}: use -1 or {lowest} to {highest}.")
+
+    @staticmethod
+    def _check_inline(where: str, inline: Any) -> None:
+        require(isinstance(inline, dict), f"{where}: inlineData must be a Blob object")
+        mime = inline.get("mimeType")
+        require(mime in IMAGE_TYPES, f"{where}: Unsupported MIME type: {mime}")
+        data = decode_base64(f"{where}.inlineData.data", inline.get("data"))
+        if mime in ("image/png", "image/jpeg", "image/webp"):
+            require(sniff_image(data) == mime, f"{where}: Unable to process input image. Please retry or report in https://developers.generativeai.google/guide/troubleshooting")
 
     @staticmethod
     def _check_thought_signatures(contents: list[dict[str, Any]]) -> None:

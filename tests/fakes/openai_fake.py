@@ -19,6 +19,10 @@ arguments in pieces, by ``index``), a last chunk with ``finish_reason``, then â€
 ``stream_options.include_usage`` â€” a chunk with empty ``choices`` and the ``usage`` (``"usage":
 null`` in the others), then ``data: [DONE]``. For ``kimi-*``/``moonshot-*`` models (or with
 ``usage_in_choice = True``) it answers as Moonshot does: the usage in the last chunk's choice.
+
+It also rejects an ``image_url`` that is neither https nor a base64 data URL of a
+png/jpeg/gif/webp whose bytes are that type, and images sent to a text-only model
+(:data:`TEXT_ONLY_MODELS`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import re
 import time
 from typing import Any
 
-from ._base import FakeProvider, RequestRejected, echo_text, iter_dicts, require, sse
+from ._base import FakeProvider, RequestRejected, echo_text, iter_dicts, require, sniff_image, split_data_url, sse
 
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _ROLES = {"system", "developer", "user", "assistant", "tool"}
@@ -41,6 +45,9 @@ _EFFORTS = {
     "deepseek": ("minimal", "low", "medium", "high", "xhigh", "max"),
     "openrouter": ("minimal", "low", "medium", "high"),
 }
+_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+#: model-name prefixes that take text only (DeepSeek's chat API answers image parts with this error)
+TEXT_ONLY_MODELS = ("deepseek-", "o1-mini", "gpt-3.5")
 
 
 def _text_of(content: Any) -> str:
@@ -199,7 +206,7 @@ class FakeOpenAI(FakeProvider):
                 )
                 answerable = set()
             content = message.get("content")
-            self._check_content(where, role, content)
+            self._check_content(where, role, content, body["model"])
             if role == "assistant":
                 calls = message.get("tool_calls")
                 if calls is not None:
@@ -285,7 +292,23 @@ class FakeOpenAI(FakeProvider):
                 require(reasoning["effort"] in _EFFORTS["openrouter"], f"reasoning.effort {reasoning['effort']!r} is not valid")
 
     @staticmethod
-    def _check_content(where: str, role: str, content: Any) -> None:
+    def _check_image(where: str, image: Any, model: str) -> None:
+        require(isinstance(image, dict), f"{where}: image_url must be an object")
+        require(
+            not model.startswith(TEXT_ONLY_MODELS),
+            f"Failed to deserialize the JSON body into the target type: {where}: unknown variant `image_url`, expected `text`",
+        )
+        url = image.get("url")
+        if isinstance(url, str) and url.startswith("https://"):
+            return
+        media_type, data = split_data_url(f"{where}.image_url.url", url)
+        require(media_type in _IMAGE_TYPES, f"{where}: Invalid MIME type {media_type!r}: only image/png, jpeg, gif and webp are supported")
+        require(sniff_image(data) == media_type, f"{where}: You uploaded an unsupported image. Please make sure your image is valid.")
+        if "detail" in image:
+            require(image["detail"] in ("auto", "low", "high"), f"{where}: image_url.detail must be auto, low or high")
+
+    @classmethod
+    def _check_content(cls, where: str, role: str, content: Any, model: str = "") -> None:
         if content is None or isinstance(content, str):
             return
         require(isinstance(content, list), f"{where}.content must be a string, an array of parts or null")
@@ -295,7 +318,7 @@ class FakeOpenAI(FakeProvider):
                 require(isinstance(part.get("text"), str), f"{where}: a text part needs a string 'text'")
             elif kind == "image_url":
                 require(role == "user", f"{where}: image parts are only allowed in user messages")
-                require(isinstance(part.get("image_url"), dict), f"{where}: image_url must be an object")
+                cls._check_image(where, part.get("image_url"), model)
             else:
                 raise RequestRejected(f"{where}: unsupported content part type {kind!r}")
 
