@@ -68,6 +68,7 @@ def compare(
     disk: dict[str, Path],
     decode: Callable[[Path], Any],
     known: dict[str, Any],
+    attachment_text: Callable[[str], str | None] | None = None,
 ) -> list[IndexDifference]:
     """Every difference between the index reachable through ``conn`` and the files in ``disk``."""
     differences: list[IndexDifference] = []
@@ -103,7 +104,7 @@ def compare(
         session = decoded.session
         for table, columns, expected in (
             ("sessions", SESSION_COLUMNS, [session_row(session, rel)]),
-            ("messages", MESSAGE_COLUMNS, message_rows(session)),
+            ("messages", MESSAGE_COLUMNS, message_rows(session, attachment_text=attachment_text)),
             ("model_switches", SWITCH_COLUMNS, switch_rows(session)),
         ):
             actual = _rows(conn, table, columns, session_id)

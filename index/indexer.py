@@ -37,6 +37,7 @@ from index.database import (
     write_transaction,
 )
 from index.models import IndexDifference, ReindexReport
+from index.blob_text import BlobTexts
 from index.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, SWITCH_COLUMNS, message_rows, session_row, switch_rows
 from store.codec import UnreadableSessionFile, decode_session, read_file_no_follow
 from store.errors import UnsupportedSchemaVersion
@@ -116,6 +117,7 @@ class Indexer:
         self._store: Any = None
         self._lock_path = self.layout.locks / "index.sqlite.lock"
         self._mirrored: OrderedDict[str, _Mirrored] = OrderedDict()  # guarded by _lock
+        self.attachment_text = BlobTexts(self.root)
         # Checkpoints run on its thread, not inside a chat turn's COMMIT.
         self.checkpointer = WalCheckpointer(self.db_path)
 
@@ -267,7 +269,7 @@ class Indexer:
         those are inserted). ``fresh`` (full sync) skips the comparison: every row is written anew.
         """
         new_session = session_row(session, rel)
-        new_messages = message_rows(session)
+        new_messages = message_rows(session, attachment_text=self.attachment_text)
         new_switches = switch_rows(session)
         stored = None if fresh else conn.execute(
             f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions WHERE session_id = ?", (session.id,)
@@ -621,7 +623,7 @@ class Indexer:
         if cursor.rowcount != 1:  # pragma: no cover - the files row says it is indexed; be safe anyway
             self._write_session(conn, rel, session)
             return
-        self._insert_messages(conn, message_rows(session, len(session.messages) - appended.messages))
+        self._insert_messages(conn, message_rows(session, len(session.messages) - appended.messages, self.attachment_text))
         self._insert_switches(conn, switch_rows(session, len(session.model_switches) - appended.switches))
 
     @staticmethod
@@ -683,7 +685,7 @@ class Indexer:
         with self._lock:
             try:
                 conn = self._connection()
-                return retry_busy(lambda: compare(conn, self.root, self._scan(), self._decode, self._known(conn)))
+                return retry_busy(lambda: compare(conn, self.root, self._scan(), self._decode, self._known(conn), self.attachment_text))
             except sqlite3.DatabaseError as exc:
                 if not is_damaged(exc):
                     raise

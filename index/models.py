@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from store.quarantine import QuarantineRecord
 
@@ -74,7 +74,8 @@ class IndexDifference(BaseModel):
 
 
 class SearchHit(BaseModel):
-    """One ranked search result. ``message_id``/``role`` are ``None`` for a session-title hit."""
+    """One ranked search result. ``message_id``/``role`` are ``None`` for a session-title hit;
+    ``file`` is the path of the attached file the match is in (``None``: the message itself)."""
 
     session_id: str
     message_id: str | None
@@ -83,6 +84,15 @@ class SearchHit(BaseModel):
     created_at: datetime
     snippet: str
     score: float
+    file: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _file_only_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # ``file`` appears only on hits inside an attachment: other hits keep their usual keys.
+        data = handler(self)
+        if data.get("file") is None:
+            data.pop("file", None)
+        return data
 
 
 class RecentSession(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from index.database import is_busy, iso, parse_iso, retry_busy, retry_rebuilding
 from index.fts_query import clean, has_cjk, phrase_fallback, substring_query
 from index.indexer import Indexer
 from index.models import IndexStats, RecentSession, SearchHit, SwitchRecord
+from index.rows import ATTACHMENT_MARK
 from index.usage import Grouping, UsageReport, build_report
 
 T = TypeVar("T")
@@ -113,6 +115,32 @@ def _make_snippet(text: str, terms: list[str]) -> str:
             out.append(window[i])
             i += 1
     return ("…" if start > 0 else "") + "".join(out) + ("…" if end < len(text) else "")
+
+
+def _unmarked(text: str) -> str:
+    return text.replace("[", "").replace("]", "")
+
+
+def file_of_match(text: str, snippet: str) -> str | None:
+    """The attached file (its path) whose section of a message's ``text`` holds the ``snippet``.
+
+    A snippet is an excerpt of the text with the matches in [brackets]: the section holding
+    the excerpt decides; if it spans sections, the one holding its first highlighted term.
+    None when the match is in the message's own text.
+    """
+    sections = text.split(ATTACHMENT_MARK)
+    core = _unmarked(snippet.strip("…"))
+    candidates = [index for index, section in enumerate(sections) if core and core in _unmarked(section)]
+    if not candidates:
+        terms = re.findall(r"\[([^\[\]]+)\]", snippet)
+        for term in terms:
+            candidates = [index for index, section in enumerate(sections) if term.lower() in section.lower()]
+            if candidates:
+                break
+    if not candidates or candidates[0] == 0:
+        return None
+    head = sections[candidates[0]].split("\n", 1)[0]
+    return head.removeprefix("file ")
 
 
 def _add_time_range(column: str, since: datetime | None, until: datetime | None, clauses: list[str], args: list[Any]) -> None:
@@ -219,7 +247,27 @@ class SearchIndex:
                 hits = self._word_hits(phrase_fallback(text), filters, want)
             if not hits:
                 hits = self._substring_hits(text, filters, want)
-        return hits[offset:want]
+        return self._name_files(hits[offset:want])
+
+    def _name_files(self, hits: list[SearchHit]) -> list[SearchHit]:
+        """Set ``file`` on the hits whose match lies in an attached file's section of the text."""
+        keys = [(hit.session_id, hit.message_id) for hit in hits if hit.message_id is not None]
+        if not keys:
+            return hits
+        values = ", ".join("(?, ?)" for _ in keys)
+        rows = self._read(
+            "SELECT session_id, message_id, text FROM messages WHERE (session_id, message_id) IN"
+            f" (VALUES {values}) AND instr(text, char(31)) > 0",
+            [item for key in keys for item in key],
+        )
+        texts = {(row[0], row[1]): row[2] for row in rows}
+        named = []
+        for hit in hits:
+            text = texts.get((hit.session_id, hit.message_id))
+            if text is not None:
+                hit = hit.model_copy(update={"file": file_of_match(text, hit.snippet), "snippet": hit.snippet.replace(ATTACHMENT_MARK, " ")})
+            named.append(hit)
+        return named
 
     @staticmethod
     def _message_filters(filters: tuple[Any, ...]) -> tuple[str, list[Any]]:

@@ -2,7 +2,9 @@
 
 The searchable ``messages.text`` holds everything a person may look for in a message: its
 text content, the text inside content parts (tool results, documents), the names and
-arguments of its tool calls, and the tool name of a tool result. ``turn_status`` /
+arguments of its tool calls, the tool name of a tool result, and the path and text of each
+attached file (read from ``blobs/`` through ``attachment_text``), each attachment starting
+with :data:`ATTACHMENT_MARK` so a hit can say which file it is in. ``turn_status`` /
 ``turn_model`` / ``turn_provider`` say what became of a chat turn (see
 ``store.schema.turn_outcome``); ``scripts/sessions.py stats`` counts them.
 """
@@ -10,9 +12,11 @@ arguments of its tool calls, and the tool name of a tool result. ``turn_status``
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from index.database import iso
+from store.blobs import FILE_PART
 from store.schema import Message, Session, turn_outcome
 
 SESSION_COLUMNS = (
@@ -25,6 +29,11 @@ MESSAGE_COLUMNS = (
     "turn_status", "turn_model", "turn_provider",
 )
 SWITCH_COLUMNS = ("session_id", "position", "at_message", "from_model", "to_model", "switched_at", "warning")
+
+# Starts an attached file's section of ``messages.text``: "<mark>file <path>\n<text>". A control
+# character the tokenizers treat as a separator, so it never joins or splits a word.
+ATTACHMENT_MARK = "\x1f"
+AttachmentText = Callable[[str], "str | None"]
 
 # Keys of a content part whose values are worth searching (urls and base64 data are not).
 _PART_TEXT_KEYS = ("text", "content", "output", "result", "input", "arguments", "name", "query", "code")
@@ -53,16 +62,27 @@ def _part_texts(part: dict[str, Any]) -> list[str]:
     return texts
 
 
-def searchable_text(message: Message) -> str:
+def attachment_section(part: dict[str, Any], attachment_text: AttachmentText | None) -> str:
+    """The searchable section of one attached file (its path, then its text if readable)."""
+    sha256 = part.get("sha256")
+    text = attachment_text(sha256) if attachment_text is not None and isinstance(sha256, str) else None
+    return f"{ATTACHMENT_MARK}file {part.get('path')}" + (f"\n{text}" if text else "")
+
+
+def searchable_text(message: Message, attachment_text: AttachmentText | None = None) -> str:
     """The text of ``message`` as the full-text index sees it (see module docstring)."""
     pieces: list[str] = []
+    sections: list[str] = []
     content = message.content
     if isinstance(content, str):
         if content:
             pieces.append(content)
     elif isinstance(content, list):
         for part in content:
-            pieces.extend(_part_texts(part))
+            if part.get("type") == FILE_PART:
+                sections.append(attachment_section(part, attachment_text))
+            else:
+                pieces.extend(_part_texts(part))
     if message.role == "tool" and message.name:
         pieces.append(message.name)
     for call in message.tool_calls or []:
@@ -72,7 +92,7 @@ def searchable_text(message: Message) -> str:
             pieces.append(arguments)
         elif arguments not in (None, {}, []):
             pieces.append(json.dumps(arguments, ensure_ascii=False, sort_keys=True))
-    return "\n".join(pieces)
+    return "\n".join(pieces + sections)
 
 
 def session_row(session: Session, file_path: str) -> tuple[Any, ...]:
@@ -90,7 +110,7 @@ def session_row(session: Session, file_path: str) -> tuple[Any, ...]:
     )
 
 
-def message_rows(session: Session, start: int = 0) -> list[tuple[Any, ...]]:
+def message_rows(session: Session, start: int = 0, attachment_text: AttachmentText | None = None) -> list[tuple[Any, ...]]:
     """The rows of the messages from position ``start`` on (all by default)."""
     rows = []
     for position, message in enumerate(session.messages[start:], start=start):
@@ -105,7 +125,7 @@ def message_rows(session: Session, start: int = 0) -> list[tuple[Any, ...]]:
                 message.model,
                 message.provider,
                 iso(message.created_at),
-                searchable_text(message),
+                searchable_text(message, attachment_text),
                 names,
                 message.tool_call_id,
                 usage.input_tokens if usage else None,

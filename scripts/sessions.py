@@ -165,6 +165,8 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
         who = " ".join(part for part in (hit.role, hit.model) if part)
         out.write(f"{hit.score:10.4g}  {hit.created_at:%Y-%m-%d %H:%M}  {where}  {who}\n")
         out.write("            " + " ".join(hit.snippet.split()) + "\n")
+        if hit.file:
+            out.write(f"            in attached file {hit.file}\n")
     out.write(f"{len(hits)} hit(s)\n")
     return 0
 
