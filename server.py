@@ -40,10 +40,18 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import Resource as MCPResource
 
 from adapters.base import Adapter, ChatReply, ChatRequest
+from attachments import (
+    AttachmentRefused,
+    AttachmentsTooLarge,
+    FileRootsInvalid,
+    PreparedAttachments,
+    expand_attachments,
+    prepare_attachments,
+)
 from adapters.compression import fit_prompt
 from adapters.errors import AdapterError, MissingApiKey, ProviderError, UnknownModel
 from adapters.reasoning import ReasoningPlan, check_effort, plan_for
-from adapters.redact import redact_secrets_deep, scrub_reply
+from adapters.redact import adapter_key, redact_secrets_deep, scrub_reply
 from adapters.streaming import StreamInterrupted, listening
 from adapters.prompt import (
     FAILED_MARK,
@@ -75,6 +83,7 @@ from store import (
     utc_now,
     validate_session_id,
 )
+from store.blobs import BlobStore
 from store.branches import branch_of, grouped_session, new_group_id
 from store.legacy import LegacyKimiStore
 from utils.answer_progress import AnswerWatch, ProgressSender, report_progress
@@ -199,6 +208,9 @@ _DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS})
 # ``ValueError`` or a pydantic ``ValidationError`` from a bug included, is a crash.
 _SHOWN_AS_IS: tuple[type[BaseException], ...] = (
     InvalidToolArgument,
+    AttachmentRefused,
+    AttachmentsTooLarge,
+    FileRootsInvalid,
     PromptTooLarge,
     InvalidFlagValue,
     StoreError,  # SessionBusy, SessionNotFound, CorruptSession, LegacyFileUnreadable, ...
@@ -303,6 +315,29 @@ def _load_or_create(app: App, session_id: str | None, model: str) -> Session:
             return app.store.create(session_id, model=model)
         except SessionExists:  # created concurrently by another call
             return app.store.snapshot(session_id).session
+
+
+async def prepare_chat_attachments(
+    files: list[str] | None, images: list[str] | None, adapters: Sequence[object]
+) -> PreparedAttachments:
+    """``files``/``images`` read and checked once (``AttachmentRefused`` if any is refused);
+    the key values of ``adapters`` are redacted from the text like every secret-looking variable."""
+    if not files and not images:
+        return PreparedAttachments()
+    secrets = [adapter_key(adapter) for adapter in adapters]
+    return await anyio.to_thread.run_sync(functools.partial(prepare_attachments, files, images, secrets=secrets))
+
+
+def check_attachment_budget(
+    app: App, prepared: PreparedAttachments, model: str, prompt: str, system: str | None, max_tokens: int | None
+) -> None:
+    """``AttachmentsTooLarge`` when ``prepared`` does not fit ``model``'s window beside the prompt."""
+    if not prepared:
+        return
+    window = app.context_window(model)
+    texts = [Message(role="user", content=prompt)] + ([Message(role="system", content=system)] if system else [])
+    available = window - output_reserve(max_tokens, window) - app.estimate_tokens(texts)
+    prepared.check_budget(model, available, window)
 
 
 def _assistant_message(reply: ChatReply, model: str) -> Message:
@@ -438,8 +473,16 @@ async def _chat_unified(
     reasoning_effort: str | None = None,
     progress: ProgressSender | None = None,
     watch: AnswerWatch | None = None,
+    files: list[str] | None = None,
+    images: list[str] | None = None,
+    attachments: PreparedAttachments | None = None,
 ) -> dict[str, Any]:
     """The one chat path: load/create, build the (compressed) prompt, call, store, index.
+
+    ``files``/``images`` are read and checked here; a caller asking several models passes
+    them prepared once instead, as ``attachments`` (see ``attachments.prepare_attachments``).
+    Anything refused, or attachments too large for the model, raise before anything is
+    written or sent.
 
     A ``session_id`` that exists only in the legacy ``.kimi_sessions/`` folder is migrated
     first (with ``LLM_UNIFIED`` on); one that exists nowhere is created with that id.
@@ -456,14 +499,20 @@ async def _chat_unified(
     check_model_name(model)
     adapter = app.resolve_adapter(model)
     plan = reasoning_plan(adapter, model, temperature, max_tokens, reasoning_effort)
+    prepared = attachments if attachments is not None else await prepare_chat_attachments(files, images, [adapter])
+    check_attachment_budget(app, prepared, model, prompt, system, max_tokens)
+    blobs = BlobStore(app.store.root)
+    if prepared:  # before the session that references them, so a reader never meets a dangling blob
+        await anyio.to_thread.run_sync(prepared.store, blobs)
     if session_id is not None:
         session_id = await _migrate_if_legacy(app, session_id)
     session = await anyio.to_thread.run_sync(_load_or_create, app, session_id, model)
     pending: list[Message] = []
     if system is not None and system != effective_system(session.messages):
         pending.append(Message(role="system", content=system))
-    user = Message(role="user", content=prompt)
+    user = Message(role="user", content=prepared.content(prompt) if prepared else prompt)
     pending.append(user)
+    warnings: list[str] = list(prepared.notes)
     window = app.context_window(model)
     summary: Summary | None = None
     watch = watch or AnswerWatch()
@@ -505,9 +554,11 @@ async def _chat_unified(
             system_override=system,
         )
         summary = fitted.summary
+        messages, missing = await anyio.to_thread.run_sync(expand_attachments, fitted.prompt.messages, blobs)
+        warnings += missing
         request = ChatRequest(
             model=model,
-            messages=fitted.prompt.messages,
+            messages=messages,
             system=fitted.prompt.system,
             temperature=temperature,
             max_tokens=max_tokens,
@@ -529,7 +580,8 @@ async def _chat_unified(
     switch = await anyio.to_thread.run_sync(
         functools.partial(_commit, app, session.id, model, pending, answered=True, summary=summary)
     )
-    warnings = [switch.warning] if switch else []
+    if switch:
+        warnings.insert(0, switch.warning)
     warnings += plan.warnings
     if summary is not None:
         first, last = summary.covers
@@ -903,6 +955,8 @@ def build_server(app: App) -> MCPServer:
         temperature: float | None = None,
         max_tokens: int | None = None,
         reasoning_effort: Literal["low", "medium", "high"] | None = None,
+        files: list[str] | None = None,
+        images: list[str] | None = None,
         ctx: Context | None = None,
     ) -> dict[str, Any]:
         """Send a message to any LLM and get its reply; the exchange is stored in a session.
@@ -918,9 +972,15 @@ def build_server(app: App) -> MCPServer:
         {session_id, model, reply, warnings, usage}. `usage` has input_tokens, output_tokens
         and cost_usd (the price in USD from genai-prices, null when the model's price is unknown).
         With a progress token, progress is sent while the answer streams in.
+
+        `files`: absolute paths of text files or directories (expanded, honouring .gitignore)
+        to show the model with line numbers, instead of pasting them into `prompt`; only under
+        the server's file roots; secret-looking and binary files are refused and then nothing
+        is sent. A file already sent unchanged earlier in the session is not sent again.
+        `images`: absolute paths of png/jpeg/gif/webp images, or data: URLs.
         """
         return await _chat_unified(app, prompt, model, session_id, system, temperature, max_tokens, reasoning_effort,
-                                   progress_sender(ctx))
+                                   progress_sender(ctx), files=files, images=images)
 
     @tool
     async def ask_models(

@@ -87,6 +87,13 @@ def redact_secrets_deep(value: object, secrets: Iterable[str | None] = ()) -> ob
     return walk(value)
 
 
+def adapter_key(adapter: object) -> str | None:
+    """The API key an adapter sends (to redact it wherever it might appear), if any."""
+    inner = getattr(adapter, "adapter", adapter)  # a registry ResolvedModel wraps the adapter
+    key = getattr(inner, "api_key", None)
+    return key if isinstance(key, str) else None
+
+
 def scrub_reply(reply: ChatReply, adapter: object = None) -> ChatReply:
     """The reply with every API key value replaced by ``[REDACTED]``.
 
@@ -95,9 +102,8 @@ def scrub_reply(reply: ChatReply, adapter: object = None) -> ChatReply:
     key (in the text, the usage details, reasoning fields); nothing of it may reach a session
     file, the index or a tool result. Returns ``reply`` itself when nothing was replaced.
     """
-    inner = getattr(adapter, "adapter", adapter)  # a registry ResolvedModel wraps the adapter
     data = reply.model_dump()
-    cleaned = redact_secrets_deep(data, [getattr(inner, "api_key", None)])
+    cleaned = redact_secrets_deep(data, [adapter_key(adapter)])
     return reply if cleaned == data else ChatReply.model_validate(cleaned)
 
 
