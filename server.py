@@ -1132,6 +1132,7 @@ environment:
   LLM_MCP_CONFIG         TOML/JSON file with custom endpoints and model aliases
   LLM_MCP_ALLOWED_HOSTS  extra Host header values accepted over http (comma-separated, e.g. myhost:8765)
   LLM_SUMMARY_MODEL      model that writes compression summaries (default: the session's model)
+  LLM_MCP_FILE_ROOTS     folders chat may read files/images from (os.pathsep-separated; default: the working directory)
   LLM_LOG_LEVEL          DEBUG, INFO (default), WARNING, ERROR; logs go to stderr
   provider keys and base URLs: see the README, section "Providers"
 

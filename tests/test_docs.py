@@ -30,7 +30,7 @@ CLIS = [
     ("scripts.migrate_kimi", "migrate_kimi.py"),
 ]
 # Production code: where an environment variable read must be documented.
-CODE = [REPO_ROOT / "server.py", *(REPO_ROOT / name for name in ("store", "index", "adapters", "utils", "scripts"))]
+CODE = [REPO_ROOT / "server.py", *(REPO_ROOT / name for name in ("store", "index", "adapters", "attachments", "utils", "scripts"))]
 PROVIDER_PREFIXES = ("LLM_", "KIMI_", "MOONSHOT_", "OPENAI_", "ANTHROPIC_", "GEMINI_", "DEEPSEEK_", "OPENROUTER_", "OLLAMA_")
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
 
