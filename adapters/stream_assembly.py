@@ -92,14 +92,16 @@ class OpenAIStream:
         chunk = _decode(data, self.provider)
         if chunk.get("error"):
             raise StreamEventError(f"{self.provider} stream error: {_error_text(chunk['error'])}")
-        for key in ("id", "model", "created", "system_fingerprint"):
-            if key in chunk and key not in self._head:
-                self._head[key] = chunk[key]
-        if isinstance(chunk.get("usage"), dict):
-            self._usage = chunk["usage"]
+        if not self._head:
+            self._head = {key: chunk[key] for key in ("id", "model", "created", "system_fingerprint") if key in chunk}
+        usage = chunk.get("usage")
+        if usage is not None and isinstance(usage, dict):
+            self._usage = usage
         choices = chunk.get("choices")
-        choice = next((c for c in choices if isinstance(c, dict) and c.get("index", 0) == 0), None) if isinstance(choices, list) else None
-        if choice is None:
+        if not choices or not isinstance(choices, list):
+            return ""
+        choice = choices[0]  # one choice is asked for (no "n"): index 0
+        if not isinstance(choice, dict):
             return ""
         if isinstance(choice.get("usage"), dict):  # Moonshot puts the usage of a stream here
             self._usage = choice["usage"]

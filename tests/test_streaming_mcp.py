@@ -113,6 +113,8 @@ def test_a_stream_cut_halfway_keeps_the_partial_answer_marked_incomplete(world: 
         statuses = [row[0] for row in db.execute(
             "SELECT turn_status FROM messages WHERE session_id = ? ORDER BY position", (session_id,))]
     assert statuses == [None, "answered", None, "incomplete"]
+    markdown = world["client"].portal.call(lambda: client.session.read_resource(f"session://{session_id}"))
+    assert "> incomplete answer: connection lost" in markdown.contents[0].text
     # The retry sends the first exchange and the new question only: no failed question, no half answer.
     fake.enqueue_reply("The second answer.")
     assert client.call("chat", prompt="second question again", model=model, session_id=session_id)["reply"] == "The second answer."
@@ -144,3 +146,20 @@ def test_cancelling_the_call_stops_the_provider_and_keeps_the_partial_answer(wor
     # The server is still fine for the next call.
     fake.enqueue_reply("after the cancel")
     assert client.call("chat", prompt="still there?", model=MODEL, session_id="cancelled-call")["reply"] == "after the cancel"
+
+
+def test_cancelling_before_the_first_token_keeps_the_question_only(world: dict[str, Any]) -> None:
+    fake: FakeOpenAI = world["openai"]
+    client: McpClient = world["client"]
+    already = len(fake.requests)
+    fake.enqueue_reply("too late", delay=3.0)  # the answer would start after 3 s
+    pending = client.start("chat", prompt="never answered", model="gpt-4o", session_id="cancelled-early")
+    wait_until(lambda: len(fake.requests) > already, what="the request reached the provider")
+    pending.cancel()
+    path = world["root"] / "sessions" / "cancelled-early.json"
+    wait_until(lambda: path.exists() and session_file(world["root"], "cancelled-early")["messages"], timeout=10,
+               what="the cancelled question saved")
+    (question,) = session_file(world["root"], "cancelled-early")["messages"]
+    assert question["content"] == "never answered"
+    assert question["extra"][FAILED_MARK]["error"] == "cancelled by the client"
+    assert "incomplete_answer" not in question["extra"][FAILED_MARK]
