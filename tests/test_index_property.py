@@ -1,4 +1,5 @@
-"""Property: after any sequence of store operations, the live (watched) index equals a rebuild."""
+"""Property: after any sequence of store operations, the live (watched) index equals a rebuild
+(attached files included: their text is read from ``blobs/``)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from attachments import prepare_attachments
 from index import Indexer, IndexWatcher, SearchIndex
+from store.blobs import BlobStore
 from store import Message, SessionExists, SessionNotFound, SessionStore
 from tests.test_index_indexer import table_rows
 
 IDS = ["alpha", "beta", "gamma-1", "会话"]
 WORDS = ["walrus", "parse_session_id", "全文索引", "lock", "atomic", "索引", "zebra", "kimi"]
 MODELS = ["kimi-k2", "gpt-4o", "claude-sonnet-4-5"]
-QUERIES = ["walrus", "parse_session_id", "全文索引", "索引", "lock OR zebra", "atom", '"unbalanced', "kimi"]
+QUERIES = ["walrus", "parse_session_id", "全文索引", "索引", "lock OR zebra", "atom", '"unbalanced', "kimi", "capybara"]
 
 text = st.lists(st.sampled_from(WORDS), min_size=1, max_size=4).map(" ".join)
 operation = st.one_of(
@@ -25,6 +28,7 @@ operation = st.one_of(
     st.tuples(st.just("switch"), st.sampled_from(IDS), st.sampled_from(MODELS)),
     st.tuples(st.just("retitle"), st.sampled_from(IDS), text),
     st.tuples(st.just("delete"), st.sampled_from(IDS)),
+    st.tuples(st.just("attach"), st.sampled_from(IDS), text, st.sampled_from(WORDS[:3])),
 )
 _counter = itertools.count()
 
@@ -40,6 +44,14 @@ def apply(store: SessionStore, op: tuple) -> None:  # type: ignore[type-arg]
             store.record_model_switch(session_id, op[2], warning="switched")
         elif kind == "retitle":
             store.set_title(session_id, op[2])
+        elif kind == "attach":  # a user turn attaching a file (rewritten each time: changed or unchanged)
+            project = store.root.parent / "project"
+            project.mkdir(exist_ok=True)
+            path = project / f"{op[3]}.txt"
+            path.write_text(f"capybara {op[2]}\n", encoding="utf-8")
+            prepared = prepare_attachments([str(path)], roots=[project])
+            prepared.store(BlobStore(store.root))
+            store.append_message(session_id, Message(role="user", content=prepared.content("see the file")))
         else:
             store.delete(session_id)
     except (SessionExists, SessionNotFound):
@@ -74,6 +86,8 @@ def test_live_index_equals_rebuilt_index(tmp_path: Path, before: list, during: l
         assert watcher.last_error is None
     rebuilt = root.parent / "rebuilt"
     shutil.copytree(root / "sessions", rebuilt / "sessions")
+    if (root / "blobs").exists():
+        shutil.copytree(root / "blobs", rebuilt / "blobs")
     with Indexer(rebuilt) as indexer:
         indexer.sync()
         assert indexer.check() == []
