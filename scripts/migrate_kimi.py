@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 if __package__ in (None, ""):  # run as `python scripts/migrate_kimi.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -50,8 +50,25 @@ examples:
 """
 
 
+class UsageError(Exception):
+    """A bad command line (exit code 2); the message says what to change."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Reports usage errors by raising (so ``main`` writes them to its ``err``) and prints
+    ``--help`` to ``out``, so the whole command runs in-process with any streams."""
+
+    out: TextIO | None = None
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+    def print_help(self, file: TextIO | None = None) -> None:
+        super().print_help(file or self.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="migrate_kimi.py",
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -146,28 +163,44 @@ def render_table(report: MigrationReport) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
     parser = build_parser()
-    args = parser.parse_args(argv)
-    source = resolve_legacy_root(args.source)
-    root = resolve_root(args.root)
-    if not source.is_dir():
-        parser.error(f"legacy folder {str(source)!r} does not exist or is not a folder (use --from DIR or ${LEGACY_DIR_ENV})")
-    if root.exists() and not root.is_dir():
-        parser.error(f"session root {str(root)!r} is not a folder (use --to DIR or ${SESSIONS_DIR_ENV})")
-    if source.resolve() == root.resolve() or source.resolve() == (root / "sessions").resolve():
-        parser.error("--from and --to must be different folders")
-    progress = None if args.no_progress else ProgressBar(sys.stderr)
+    parser.out = out  # type: ignore[attr-defined]
+    try:
+        args = parser.parse_args(argv)
+        source, root = _folders(args)
+    except UsageError as exc:
+        err.write(parser.format_usage())
+        err.write(f"migrate_kimi.py: error: {exc}\n")
+        return 2
+    except SystemExit as exc:  # --help printed its text
+        return int(exc.code or 0)
+    progress = None if args.no_progress else ProgressBar(err)
     report = migrate_folder(source, root, dry_run=args.dry_run, verify=args.verify, progress=progress)
     if args.json:
         payload = report.model_dump(mode="json")
         payload["summary"] = report.summary()
         payload["changed"] = report.changed
         payload["ok"] = report.ok
-        print(json.dumps(payload, ensure_ascii=False, indent=1))
+        out.write(json.dumps(payload, ensure_ascii=False, indent=1) + "\n")
     else:
-        print(render_table(report))
+        out.write(render_table(report) + "\n")
     return 0 if report.ok else 1
+
+
+def _folders(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The legacy folder and the session root to use; ``UsageError`` if they cannot be."""
+    source = resolve_legacy_root(args.source)
+    root = resolve_root(args.root)
+    if not source.is_dir():
+        raise UsageError(f"legacy folder {str(source)!r} does not exist or is not a folder (use --from DIR or ${LEGACY_DIR_ENV})")
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"session root {str(root)!r} is not a folder (use --to DIR or ${SESSIONS_DIR_ENV})")
+    if source.resolve() == root.resolve() or source.resolve() == (root / "sessions").resolve():
+        raise UsageError("--from and --to must be different folders")
+    return source, root
 
 
 if __name__ == "__main__":

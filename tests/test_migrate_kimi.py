@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,10 @@ from store.legacy import (
     parse_legacy_document,
     to_legacy,
 )
-from tests.conftest import REPO_ROOT, SHARED_FIXTURES
+from tests.conftest import SHARED_FIXTURES
+from tests.hardening_helpers import ScriptResult, run_script, start_script
 
 FIXTURES = SHARED_FIXTURES / "legacy_kimi_sessions"
-SCRIPT = REPO_ROOT / "scripts" / "migrate_kimi.py"
 GOOD_IDS = sorted(
     [
         "design-review_20250601_0900",
@@ -42,16 +42,11 @@ GOOD_IDS = sorted(
 BROKEN = {"empty_20250712_0000.json": "the file is empty", "truncated_20250711_2359.json": "truncated"}
 
 
-def run_cli(*args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=cwd or REPO_ROOT,
-        timeout=120,
-    )
+def cli(*args: str | Path) -> ScriptResult:
+    """``migrate_kimi.py args`` in-process (``main(argv, out, err)``)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = migrate_kimi.main([str(arg) for arg in args], out, err)
+    return ScriptResult(code, out.getvalue(), err.getvalue())
 
 
 def snapshot(folder: Path) -> dict[str, tuple[str, int]]:
@@ -126,7 +121,7 @@ def generated_2000(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_fixture_folder_migrates_quarantines_and_verifies(legacy: Path, tmp_path: Path) -> None:
     root = tmp_path / ".llm_sessions"
     before = snapshot(legacy)
-    result = run_cli("--from", legacy, "--to", root, "--verify")
+    result = cli("--from", legacy, "--to", root, "--verify")
     assert result.returncode == 1, result.stderr
     assert snapshot(legacy) == before
     assert session_ids(root) == GOOD_IDS
@@ -178,7 +173,7 @@ def test_good_folder_exits_zero(good_legacy: Path, tmp_path: Path, capsys: pytes
 def test_dry_run_writes_nothing(legacy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "never-created"
     before = snapshot(legacy)
-    result = run_cli("--from", legacy, "--to", root, "--dry-run", "--verify", "--json")
+    result = cli("--from", legacy, "--to", root, "--dry-run", "--verify", "--json")
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert report["dry_run"] is True and report["changed"] is False
@@ -208,13 +203,13 @@ def test_dry_run_after_a_real_run_reports_unchanged(good_legacy: Path, tmp_path:
 def test_generated_folder_of_2000_sessions(generated_2000: Path, tmp_path: Path) -> None:
     root = tmp_path / "u"
     before = snapshot(generated_2000)
-    first = run_cli("--from", generated_2000, "--to", root)
+    first = cli("--from", generated_2000, "--to", root)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "migrated          2000" in first.stdout
     assert "2000/2000" in first.stderr  # the progress bar
     assert len(session_ids(root)) == 2000
     unified = snapshot(root / "sessions")
-    second = run_cli("--from", generated_2000, "--to", root, "--verify", "--json", "--no-progress")
+    second = cli("--from", generated_2000, "--to", root, "--verify", "--json", "--no-progress")
     assert second.returncode == 0, second.stdout + second.stderr
     report = json.loads(second.stdout)
     assert report["summary"]["unchanged"] == 2000 and report["summary"]["verify_ok"] == 2000
@@ -231,11 +226,7 @@ def test_sigkill_mid_run_then_rerun_completes(generated_2000: Path, tmp_path: Pa
         shutil.copy2(path, legacy / path.name)
     root = tmp_path / "u"
     before = snapshot(legacy)
-    process = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "--from", str(legacy), "--to", str(root), "--no-progress"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start_script("migrate_kimi.py", "--from", str(legacy), "--to", str(root), "--no-progress", log_path=tmp_path / "killed.log")
     deadline = time.monotonic() + 20
     while len(session_ids(root)) < 20 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.005)
@@ -243,7 +234,7 @@ def test_sigkill_mid_run_then_rerun_completes(generated_2000: Path, tmp_path: Pa
     assert process.wait(timeout=20) == -signal.SIGKILL
     done_before = len(session_ids(root))
     assert 20 <= done_before < total
-    rerun = run_cli("--from", legacy, "--to", root, "--verify", "--json")
+    rerun = cli("--from", legacy, "--to", root, "--verify", "--json")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     report = json.loads(rerun.stdout)
     summary = report["summary"]
@@ -251,7 +242,7 @@ def test_sigkill_mid_run_then_rerun_completes(generated_2000: Path, tmp_path: Pa
     assert summary["unchanged"] >= done_before - 1 and summary["collisions"] == 0
     assert len(session_ids(root)) == total
     assert not SessionStore(root).list().quarantined  # every unified file is complete and readable
-    third = json.loads(run_cli("--from", legacy, "--to", root, "--json").stdout)
+    third = json.loads(cli("--from", legacy, "--to", root, "--json").stdout)
     assert third["summary"]["unchanged"] == total and third["changed"] is False
     assert snapshot(legacy) == before
 
@@ -268,16 +259,16 @@ def tamper(root: Path, session_id: str, change: Any) -> None:
 
 def test_verify_catches_a_tampered_unified_file(good_legacy: Path, tmp_path: Path) -> None:
     root = tmp_path / "u"
-    assert run_cli("--from", good_legacy, "--to", root).returncode == 0
+    assert cli("--from", good_legacy, "--to", root).returncode == 0
     tamper(root, "tool-calls_20250705_1400", lambda d: d["messages"][3].update(content="It is 30 °C in Paris."))
     tamper(root, "中文会话_20250615_1010", lambda d: d.update(created_at="2020-01-01T00:00:00Z"))
-    result = run_cli("--from", good_legacy, "--to", root, "--verify")
+    result = cli("--from", good_legacy, "--to", root, "--verify")
     assert result.returncode == 1
     assert "VERIFY FAILED tool-calls_20250705_1400.json" in result.stdout
     assert "$.messages[3].content" in result.stdout
     assert "VERIFY FAILED 中文会话_20250615_1010.json" in result.stdout
     assert "verify failed        2" in result.stdout
-    report = json.loads(run_cli("--from", good_legacy, "--to", root, "--verify", "--json").stdout)
+    report = json.loads(cli("--from", good_legacy, "--to", root, "--verify", "--json").stdout)
     failed = {f["file"] for f in report["files"] if f["verify"] == "failed"}
     assert failed == {"tool-calls_20250705_1400.json", "中文会话_20250615_1010.json"}
     assert len(session_ids(root)) == 6  # tampering is reported, not "fixed" by writing copies
@@ -400,13 +391,24 @@ def test_unreadable_files_are_copied_to_quarantine(tmp_path: Path, data: bytes, 
     assert Path(outcome.quarantined_to or "").read_bytes() == data
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
-def test_file_without_read_permission(tmp_path: Path) -> None:  # pragma: no cover - depends on the user
+def test_file_without_read_permission(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     legacy = tmp_path / "k"
     path = write_legacy(legacy, "locked.json", [])
     path.chmod(0)
+    # Root (CI) reads the file whatever its mode: make the read fail as it does for other users.
+    real_read_bytes = Path.read_bytes
+
+    def refuse(self: Path) -> bytes:
+        if self == path:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+        return real_read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
     report = migrate_folder(legacy, tmp_path / "u")
-    assert report.files[0].status == "quarantined" and "cannot read" in (report.files[0].reason or "")
+    (outcome,) = report.files
+    assert outcome.status == "quarantined" and outcome.reason == "cannot read the file: Permission denied"
+    assert not report.ok and session_ids(tmp_path / "u") == []
+    assert path.exists()  # left where it was
 
 
 def test_quarantine_copy_failure_is_reported(tmp_path: Path) -> None:
@@ -502,34 +504,39 @@ def test_save_race_is_resolved_as_unchanged(good_legacy: Path, tmp_path: Path, m
 
 
 def test_help_explains_every_option() -> None:
-    result = run_cli("--help")
+    result = cli("--help")
     assert result.returncode == 0
     for words in ("--from", "--to", "--root", "--dry-run", "--verify", "--json", "never modified", "quarantine", "exit status"):
         assert words in result.stdout
 
 
 def test_usage_errors_exit_2(tmp_path: Path, good_legacy: Path) -> None:
-    missing = run_cli("--from", tmp_path / "nope", "--to", tmp_path / "u")
+    missing = cli("--from", tmp_path / "nope", "--to", tmp_path / "u")
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     a_file = tmp_path / "file"
     a_file.write_text("x")
-    assert run_cli("--from", good_legacy, "--to", a_file).returncode == 2
-    same = run_cli("--from", good_legacy, "--to", good_legacy)
+    assert cli("--from", good_legacy, "--to", a_file).returncode == 2
+    same = cli("--from", good_legacy, "--to", good_legacy)
     assert same.returncode == 2 and "different folders" in same.stderr
-    assert run_cli("--bogus").returncode == 2
+    assert cli("--bogus").returncode == 2
 
 
-def test_defaults_come_from_the_environment_then_the_working_directory(good_legacy: Path, tmp_path: Path) -> None:
+def test_defaults_come_from_the_environment_then_the_working_directory(
+    good_legacy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env_root = tmp_path / "from-env"
-    result = run_cli(env={"KIMI_SESSIONS_DIR": str(good_legacy), "LLM_SESSIONS_DIR": str(env_root)})
+    monkeypatch.setenv("KIMI_SESSIONS_DIR", str(good_legacy))
+    monkeypatch.setenv("LLM_SESSIONS_DIR", str(env_root))
+    result = cli()
     assert result.returncode == 0, result.stderr
     assert session_ids(env_root) == GOOD_IDS
+    # As a program, in a project folder without the variables (subprocess_env drops them).
     workdir = tmp_path / "project"
     shutil.copytree(good_legacy, workdir / ".kimi_sessions")
-    env = {k: v for k, v in os.environ.items() if k not in ("KIMI_SESSIONS_DIR", "LLM_SESSIONS_DIR")}
-    plain = subprocess.run([sys.executable, str(SCRIPT), "--root", ".llm_sessions"], capture_output=True, text=True, env=env, cwd=workdir, timeout=120)
+    plain = run_script("migrate_kimi.py", "--root", ".llm_sessions", cwd=workdir)
     assert plain.returncode == 0, plain.stderr
     assert session_ids(workdir / ".llm_sessions") == GOOD_IDS
+    assert "migrated             6" in plain.stdout
 
 
 # -- rarer paths -------------------------------------------------------------------------------
