@@ -651,12 +651,17 @@ async def _ask_models(
     max_tokens: int | None = None,
     reasoning_effort: str | None = None,
     progress: ProgressSender | None = None,
+    *,
+    files: list[str] | None = None,
+    images: list[str] | None = None,
 ) -> dict[str, Any]:
     """Ask every model in ``models`` the same question at once, each in a session of its own.
 
     Everything that can be refused is refused before any session is written or any request
     sent: the arguments, each model name (unknown, no key) and each model's reasoning setting,
-    and a ``session_id`` that does not exist. Then one session per model is created (a branch
+    the ``files``/``images`` (read and checked once, then shared by every model; too large for
+    any one model's window is refused), and a ``session_id`` that does not exist. Then one
+    session per model is created (a branch
     of ``session_id`` when given, which is left unchanged; all in one new group) and the turns
     run concurrently through :func:`_chat_unified`. A model whose turn fails gets ``error``
     (its question stays saved in its session); the others still answer. Returns
@@ -666,8 +671,12 @@ async def _ask_models(
     """
     check_turn_args(prompt, session_id, system, temperature, max_tokens, reasoning_effort)
     names = check_model_list(models)
+    adapters = [app.resolve_adapter(name) for name in names]
+    for name, adapter in zip(names, adapters):
+        reasoning_plan(adapter, name, temperature, max_tokens, reasoning_effort)
+    prepared = await prepare_chat_attachments(files, images, adapters)
     for name in names:
-        reasoning_plan(app.resolve_adapter(name), name, temperature, max_tokens, reasoning_effort)
+        check_attachment_budget(app, prepared, name, prompt, system, max_tokens)
     source: Session | None = None
     if session_id is not None:
         session_id = await _migrate_if_legacy(app, session_id)
@@ -682,7 +691,7 @@ async def _ask_models(
         error: str | None = None
         try:
             result = await _chat_unified(app, prompt, model, branch, system, temperature, max_tokens, reasoning_effort,
-                                         watch=watches[index])
+                                         watch=watches[index], attachments=prepared)
         except Exception as exc:  # one model's failure is its answer; the others go on
             result = {"session_id": branch, "reply": None, "warnings": [], "usage": None}
             error = _answer_error(exc, model, branch)
@@ -988,6 +997,8 @@ def build_server(app: App) -> MCPServer:
         models: list[str],
         session_id: str | None = None,
         system: str | None = None,
+        files: list[str] | None = None,
+        images: list[str] | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
         reasoning_effort: Literal["low", "medium", "high"] | None = None,
@@ -1002,14 +1013,15 @@ def build_server(app: App) -> MCPServer:
         (continue any of them with `chat` and its session_id); the sessions of one call share a
         `group_id`. Pass `session_id` to ask about an existing conversation: every model gets a
         copy of it (a branch, with `forked_from` recorded) and the original stays unchanged.
-        `system`, `temperature`, `max_tokens` and `reasoning_effort` apply to every model, as in
-        `chat`. Unknown models or bad arguments are refused before anything is sent; a model
+        `system`, `files`, `images`, `temperature`, `max_tokens` and `reasoning_effort` apply
+        to every model, as in `chat` (the files are read once and every model sees the same
+        text). Unknown models or bad arguments are refused before anything is sent; a model
         that fails gets an `error` and the others still answer. Returns {group_id, answers:
         [{model, session_id, reply, warnings, usage, error}]} in the order of `models`. With a
         progress token, progress is sent while the answers stream in.
         """
         return await _ask_models(app, prompt, models, session_id, system, temperature, max_tokens, reasoning_effort,
-                                 progress_sender(ctx))
+                                 progress_sender(ctx), files=files, images=images)
 
     @tool
     async def kimi_chat(prompt: str, session_id: str | None = None) -> dict[str, Any]:

@@ -23,9 +23,12 @@ MODELS = ["gpt-4o", "claude-sonnet-4-5", "gemini-2.5-flash"]
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("ask")
     with FakeOpenAI() as openai, FakeAnthropic() as anthropic, FakeGemini() as gemini:
-        env = subprocess_env({**openai.env("OPENAI"), **anthropic.env("ANTHROPIC"), **gemini.env("GEMINI"), "LLM_UNIFIED": "1"})
+        (tmp / "project").mkdir()
+        (tmp / "project" / "sort.py").write_text("def sort(xs):\n    return sorted(xs)  # stable\n", encoding="utf-8")
+        env = subprocess_env({**openai.env("OPENAI"), **anthropic.env("ANTHROPIC"), **gemini.env("GEMINI"), "LLM_UNIFIED": "1",
+                              "LLM_MCP_FILE_ROOTS": str(tmp / "project")})
         with mcp_server(tmp / "root", env, tmp / "server.log") as client:
-            yield {"client": client, "root": tmp / "root", "fakes": (openai, anthropic, gemini)}
+            yield {"client": client, "root": tmp / "root", "fakes": (openai, anthropic, gemini), "project": tmp / "project"}
 
 
 @pytest.fixture
@@ -90,6 +93,22 @@ def test_reasoning_effort_through_chat_and_ask_models(world: dict[str, Any], cli
     answers = client.call("ask_models", prompt="prove it", models=["gpt-4o", "gemini-2.5-flash"], reasoning_effort="low")["answers"]
     assert "reasoning_effort was not applied: gpt-4o" in answers[0]["warnings"][0] and "reasoning_effort" not in openai.last_body
     assert gemini.last_body["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 1024, "includeThoughts": True}
+
+
+def test_an_attached_file_reaches_every_model(world: dict[str, Any], client: McpClient) -> None:
+    openai, anthropic, gemini = world["fakes"]
+    for fake in world["fakes"]:
+        fake.enqueue_reply("ok")
+    path = str(world["project"] / "sort.py")
+    answers = client.call("ask_models", prompt="is it stable?", models=MODELS, files=[path])["answers"]
+    assert [a["error"] for a in answers] == [None, None, None]
+    assert "return sorted(xs)" in json.dumps(openai.last_body["messages"][-1])
+    assert "return sorted(xs)" in json.dumps(anthropic.last_body["messages"][-1])
+    assert "return sorted(xs)" in json.dumps(gemini.last_body["contents"][-1])
+    before = session_names(world)
+    outside = client.error("ask_models", prompt="q", models=MODELS[:2], files=[str(world["root"].parent / "server.log")])
+    assert "outside the file roots" in outside and "server.log" in outside
+    assert len(openai.requests) == len(anthropic.requests) == 1 and session_names(world) == before
 
 
 @pytest.mark.parametrize(
