@@ -12,7 +12,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from store.atomic import atomic_write_bytes, clean_stale_temp_files
+from store.atomic import atomic_write_bytes
 from store.paths import Layout
 
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -81,7 +81,3 @@ class BlobStore:
         if sha256_hex(data) != sha256:
             raise BlobMissing(f"blob {path} does not hold the bytes its name says (it was changed on disk)")
         return data
-
-    def clean_stale_temp_files(self) -> list[Path]:
-        """Remove temp files a crashed blob writer left (run at start-up)."""
-        return clean_stale_temp_files(self.folder)

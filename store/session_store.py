@@ -683,9 +683,13 @@ class SessionStore:
     def clean_stale_temp_files(self) -> list[Path]:
         """Remove temp files left by writers that crashed (run at start-up).
 
-        Looks in ``sessions/`` and ``quarantine/`` (where reason files are prepared).
+        Looks in ``sessions/``, ``quarantine/`` (where reason files are prepared) and ``blobs/``.
         """
-        return clean_stale_temp_files(self.layout.sessions) + clean_stale_temp_files(self.layout.quarantine)
+        return [
+            *clean_stale_temp_files(self.layout.sessions),
+            *clean_stale_temp_files(self.layout.quarantine),
+            *clean_stale_temp_files(self.layout.blobs),
+        ]
 
 
 def model_switch_warning(from_model: str, to_model: str) -> str:

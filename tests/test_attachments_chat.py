@@ -193,3 +193,17 @@ def test_the_live_index_equals_a_rebuild_and_blobs_survive_trash_and_reindex(
     app.store.delete(sid)
     app.indexer.sync(full=True)
     assert sorted(p.name for p in (root / "blobs").iterdir()) == blobs
+
+
+def test_a_blob_missing_later_is_named_and_not_sent(repo: Path, wired: Any, fake_openai: FakeOpenAI) -> None:
+    app, mcp = wired
+    fake_openai.enqueue_reply("ok")
+    util = repo / "src" / "util.py"
+    sid = call(mcp, "chat", prompt="first", model="gpt-4o", files=[str(util)], images=[str(repo / "assets" / "logo.png")])["session_id"]
+    for blob in (app.store.root / "blobs").iterdir():
+        blob.unlink()
+    result = call(mcp, "chat", prompt="again", model="gpt-4o", session_id=sid)
+    assert any(w.startswith(f"attached file {util} was not sent: blob ") for w in result["warnings"])
+    assert any(w.startswith(f"attached image {repo / 'assets' / 'logo.png'} was not sent") for w in result["warnings"])
+    first = fake_openai.accepted[-1].body["messages"][0]["content"]
+    assert 'missing="true"' in first and "its stored copy is missing" in first

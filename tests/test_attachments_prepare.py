@@ -264,3 +264,77 @@ def test_blob_store_is_content_addressed_and_idempotent(tmp_path: Path) -> None:
         blobs.read(name)
     with pytest.raises(ValueError, match="not a blob name"):
         blobs.path("../../etc/passwd")
+
+
+def test_caps_on_counts_and_total_bytes(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import attachments.prepare as prepare_module
+
+    monkeypatch.setattr(prepare_module, "MAX_TOTAL_FILE_BYTES", 100)
+    big = write(repo / "a.txt", "x" * 80 + "\n")
+    second = write(repo / "b.txt", "y" * 80 + "\n")
+    with pytest.raises(AttachmentRefused) as caught:
+        prepare_attachments([str(big), str(second)], roots=[repo])
+    assert "would exceed 100 bytes per call" in refusal(caught)[str(second)]
+    monkeypatch.setattr(prepare_module, "MAX_TOTAL_FILE_BYTES", 10_000)
+    monkeypatch.setattr(prepare_module, "MAX_FILES", 1)
+    with pytest.raises(AttachmentRefused) as caught:
+        prepare_attachments([str(big), str(second)], roots=[repo])
+    assert "over the cap of 1 files per call" in refusal(caught)[str(second)]
+    with pytest.raises(AttachmentRefused) as caught:
+        prepare_attachments(images=[data_url(PNG, "image/png")] * (prepare_module.MAX_IMAGES + 1), roots=[repo])
+    assert "over the cap of 20 per call" in refusal(caught)["images"]
+
+
+def test_odd_image_inputs(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import attachments.prepare as prepare_module
+
+    (repo / "folder.png").mkdir()
+    monkeypatch.setattr(prepare_module, "MAX_IMAGE_BYTES", 30)
+    with pytest.raises(AttachmentRefused) as caught:
+        prepare_attachments(images=[str(repo / "folder.png"), data_url(PNG * 2, "image/png"), f"{repo}/a\x00.png"], roots=[repo])
+    reasons = list(refusal(caught).values())
+    assert reasons[0] == "not a regular file"
+    assert "over the per-image limit of 30 bytes" in reasons[1]
+    assert "NUL character" in reasons[2]
+
+
+def test_the_budget_error_counts_images(repo: Path) -> None:
+    write(repo / "i.png", PNG)
+    prepared = prepare_attachments(images=[str(repo / "i.png")], roots=[repo])
+    with pytest.raises(AttachmentsTooLarge, match=r"- 1 image\(s\): about 800 tokens"):
+        prepared.check_budget("tiny", 10, 100)
+
+
+def test_a_hit_is_placed_in_the_section_holding_its_snippet() -> None:
+    from index.query import file_of_match
+    from index.rows import ATTACHMENT_MARK
+
+    text = f"look at this{ATTACHMENT_MARK}file /p/a.py\nalpha beta{ATTACHMENT_MARK}file /p/b.py\ngamma beta"
+    assert file_of_match(text, "[gamma] beta") == "/p/b.py"
+    assert file_of_match(text, "look at [this]") is None
+    # A snippet that spans two sections: the first highlighted term decides.
+    assert file_of_match(text, f"alpha [beta]{ATTACHMENT_MARK}file /p/b.py…") == "/p/a.py"
+    assert file_of_match(text, "[nowhere]") is None
+
+
+def test_blob_texts_cache_and_missing_blobs(tmp_path: Path) -> None:
+    from index.blob_text import BlobTexts
+
+    blobs = BlobStore(tmp_path)
+    first, second = blobs.put(b"first text"), blobs.put(b"second text")
+    texts = BlobTexts(tmp_path, cache_bytes=12)
+    assert texts(first) == "first text" and texts(first) == "first text"
+    assert texts(second) == "second text"  # evicts the first (12 characters at most)
+    (tmp_path / "blobs" / first).unlink()
+    assert texts(first) is None and texts("0" * 64) is None
+
+
+def test_stale_temp_files_of_a_crashed_blob_writer_are_cleaned(tmp_path: Path) -> None:
+    from store import SessionStore
+
+    store = SessionStore(tmp_path / "root")
+    BlobStore(store.root).put(b"kept")
+    stale = write(store.root / "blobs" / ".tmp-abc.123", b"half written")
+    os.utime(stale, (1, 1))
+    assert stale in store.clean_stale_temp_files()
+    assert not stale.exists() and BlobStore(store.root).exists(sha256_hex(b"kept"))
