@@ -111,6 +111,11 @@ class Indexer:
         self.layout = Layout(self.root)
         self.db_path = self.layout.index
         self._lock = threading.RLock()
+        # A long sync hands the lock over between chunks to chat turns waiting for it (the
+        # server's turns and its watcher share this indexer): see ``_let_turns_in``.
+        self._handoff = threading.Condition(self._lock)
+        self._turns_waiting = 0
+        self._turns_guard = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._identity: tuple[int, int] | None = None
         self._needs_rebuild = False
@@ -443,6 +448,8 @@ class Indexer:
             progress(0, total)
         for start in range(0, total, SYNC_CHUNK):
             chunk = names[start : start + SYNC_CHUNK]
+            if not full:
+                conn = self._let_turns_in(conn)
             with write_transaction(conn):
                 known = self._known_range(conn, chunk[0], chunk[-1])
                 for offset, rel in enumerate(chunk, start=start + 1):
@@ -450,6 +457,8 @@ class Indexer:
                     if progress is not None:
                         progress(offset, total)
             self.checkpointer.after_commit(conn)
+        if not full:
+            conn = self._let_turns_in(conn)
         with write_transaction(conn):
             for rel in self._known_but_not_in(conn, names):
                 if os.path.lexists(self.root / rel):
@@ -462,6 +471,32 @@ class Indexer:
             for (session_id,) in orphans:
                 self._delete_rows(conn, session_id)
         self.checkpointer.after_commit(conn)
+
+    def _let_turns_in(self, conn: sqlite3.Connection) -> sqlite3.Connection:
+        """Between two chunks of an incremental sync (no transaction open): if chat turns wait
+        for the lock, release it until they have indexed their write; return the connection to
+        go on with (a turn may have had to reopen it)."""
+        if self._turns_waiting:
+            self._handoff.wait_for(lambda: not self._turns_waiting, timeout=5.0)
+            return self._connection()
+        return conn
+
+    def _as_a_turn(self, action: Callable[[], T]) -> T:
+        """Run ``action`` under the lock, announced as a chat turn so a running sync lets it in."""
+        with self._turns_guard:
+            self._turns_waiting += 1
+        counted = True
+        try:
+            with self._lock:
+                with self._turns_guard:
+                    self._turns_waiting -= 1
+                counted = False
+                self._handoff.notify_all()
+                return action()
+        finally:
+            if counted:  # pragma: no cover - only if acquiring the lock itself raised
+                with self._turns_guard:
+                    self._turns_waiting -= 1
 
     def _scan_names(self) -> list[str]:
         """The ``sessions/<name>`` of every session file, sorted (plain strings: small)."""
@@ -557,7 +592,7 @@ class Indexer:
             raise ValueError(f"{path} is not a session file in {self.layout.sessions}")
         if session.id != path.stem:
             raise ValueError(f"the file name says id {path.stem!r} but the session is {session.id!r}")
-        return self.recovering(lambda: self._index_session(path, session, data, appended))
+        return self._as_a_turn(lambda: self.recovering(lambda: self._index_session(path, session, data, appended)))
 
     def _index_session(self, path: Path, session: Session, data: bytes | None, appended: Appended | None) -> ReindexReport:
         started = time.monotonic()

@@ -218,3 +218,37 @@ def test_any_mix_of_turns_and_other_writers_leaves_the_index_equal_to_a_rebuild(
                 indexer.index_paths([ours.path_for("chat")])  # the watcher's event for the last write
         indexer.sync()
         assert_equals_rebuild(indexer, root, copies)
+
+
+def test_a_turn_gets_the_shared_indexer_between_two_chunks_of_a_long_sync(store: SessionStore, tmp_path: Path) -> None:
+    import threading
+
+    from index.indexer import SYNC_CHUNK
+    from store.codec import encode_session
+    from store.schema import Session
+
+    store.create("chat", model="kimi-k2")
+    for number in range(SYNC_CHUNK + 50):  # two chunks of files the sync has to index
+        other = Session(id=f"bulk-{number:04d}", title=f"bulk {number}")
+        store.path_for(other.id).write_bytes(encode_session(other))
+    written = turn(store, "chat", "during the sync")
+    done_at: list[int] = []
+    with Indexer(store.root) as shared:
+        worker: list[threading.Thread] = []
+
+        def progress(done: int, total: int) -> None:
+            if done == 10:  # the turn arrives while the first chunk's transaction is open
+                thread = threading.Thread(target=lambda: (index_turn(shared, written), done_at.append(progress.last)))
+                worker.append(thread)
+                thread.start()
+                while not shared._turns_waiting:
+                    pass
+            progress.last = done  # type: ignore[attr-defined]
+
+        progress.last = 0  # type: ignore[attr-defined]
+        report = shared.sync(progress=progress)
+        worker[0].join(10)
+        # It was let in at the end of the first chunk, not after the whole sync.
+        assert done_at and done_at[0] <= SYNC_CHUNK + 1
+        assert report.indexed >= SYNC_CHUNK + 50
+        assert_equals_rebuild(shared, store.root, tmp_path)
