@@ -9,14 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
-from mcp.server.mcpserver.exceptions import ToolError
 
 import server
 from index import Indexer
 from store.blobs import sha256_hex
 from tests.attachment_helpers import GIF, PNG, data_url, project, write
+from tests.test_server_tools import call, call_error
 from tests.fakes import FakeAnthropic, FakeGemini, FakeOpenAI, fake_anthropic, fake_gemini, fake_openai  # noqa: F401
 
 
@@ -33,18 +32,6 @@ def wired(tmp_path: Path) -> Iterator[tuple[server.App, Any]]:
     yield app, server.build_server(app)
     if app.indexer is not None:
         app.indexer.close()
-
-
-def call(mcp: Any, name: str, **arguments: Any) -> dict[str, Any]:
-    result = anyio.run(lambda: mcp.call_tool(name, arguments))
-    assert not result.is_error, result
-    return result.structured_content
-
-
-def call_error(mcp: Any, name: str, **arguments: Any) -> str:
-    with pytest.raises(ToolError) as caught:
-        anyio.run(lambda: mcp.call_tool(name, arguments))
-    return str(caught.value)
 
 
 def stored_user(app: server.App, session_id: str, index: int = 0) -> Any:
