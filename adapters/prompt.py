@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from store.blobs import FILE_PART, IMAGE_PART
 from store.schema import FAILED_MARK, INCOMPLETE_MARK, Message, Session, Summary, message_text
 
 # A prompt beyond this many characters is refused before any provider is called: no model's
@@ -191,5 +192,19 @@ def transcript(messages: Sequence[tuple[int, Message]], max_chars_per_message: i
         for call in message.tool_calls or []:
             arguments = json.dumps(call.arguments, ensure_ascii=False, sort_keys=True)
             lines.append(f"    called tool {call.name} with {arguments}")
+        lines += [f"    {line}" for line in attachment_lines(message)]
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
+
+
+def attachment_lines(message: Message) -> list[str]:
+    """One line per file or image a message attached (the summariser sees what was shown, not its text)."""
+    if not isinstance(message.content, list):
+        return []
+    lines = []
+    for part in message.content:
+        if part.get("type") == FILE_PART:
+            lines.append(f"attached file {part.get('path')} ({part.get('lines', '?')} lines)")
+        elif part.get("type") == IMAGE_PART:
+            lines.append(f"attached image {part.get('path') or part.get('media_type') or ''}".rstrip())
+    return lines

@@ -338,3 +338,16 @@ def test_stale_temp_files_of_a_crashed_blob_writer_are_cleaned(tmp_path: Path) -
     os.utime(stale, (1, 1))
     assert stale in store.clean_stale_temp_files()
     assert not stale.exists() and BlobStore(store.root).exists(sha256_hex(b"kept"))
+
+
+def test_the_summariser_transcript_names_attachments(repo: Path) -> None:
+    from adapters.prompt import transcript
+    from store import Message
+
+    write(repo / "i.png", PNG)
+    prepared = prepare_attachments([str(repo / "src" / "app.py")], [str(repo / "i.png"), data_url(JPEG, "image/jpeg")], roots=[repo])
+    text = transcript([(0, Message(role="user", content=prepared.content("why?")))])
+    assert text == (
+        f"[1] user: why?\n    attached file {repo / 'src' / 'app.py'} (4 lines)\n"
+        f"    attached image {repo / 'i.png'}\n    attached image image/jpeg"
+    )
