@@ -194,3 +194,20 @@ def test_a_blob_missing_later_is_named_and_not_sent(repo: Path, wired: Any, fake
     assert any(w.startswith(f"attached image {repo / 'assets' / 'logo.png'} was not sent") for w in result["warnings"])
     first = fake_openai.accepted[-1].body["messages"][0]["content"]
     assert 'missing="true"' in first and "its stored copy is missing" in first
+
+
+def test_a_key_inside_an_attached_file_never_leaves_or_lands_on_disk(repo: Path, wired: Any, fake_openai: FakeOpenAI) -> None:
+    app, mcp = wired
+    key = fake_openai.api_key
+    assert key is not None
+    config = write(repo / "settings.py", f"OPENAI_KEY = '{key}'\nDEBUG = True\n")
+    fake_openai.enqueue_reply("noted")
+    sid = call(mcp, "chat", prompt="check the settings", model="gpt-4o", files=[str(config)])["session_id"]
+    sent = fake_openai.accepted[-1].raw.decode()
+    assert "[REDACTED]" in sent and "DEBUG = True" in sent
+    assert key not in sent  # the body (the key goes only in the Authorization header)
+    stored = [p.read_bytes() for p in (app.store.root / "blobs").iterdir()]
+    assert stored and all(key.encode() not in data for data in stored)
+    assert key not in app.store.path_for(sid).read_text()
+    assert call(mcp, "search_sessions", query="DEBUG")["hits"][0]["file"] == str(config)
+    assert key.encode() not in (app.store.root / "index.sqlite").read_bytes()
