@@ -89,6 +89,7 @@ from store.legacy import LegacyKimiStore
 from utils.answer_progress import AnswerWatch, ProgressSender, report_progress
 from utils.dates import InvalidDate, parse_user_time
 from utils.feature_flags import InvalidFlagValue, llm_unified_enabled
+from utils.http_auth import TOKEN_ENV, AuthConfigError, HttpAuth, http_auth
 
 log = logging.getLogger("llm_mcp_server")
 
@@ -933,9 +934,19 @@ def progress_sender(ctx: Context | None) -> ProgressSender | None:
     return send
 
 
-def build_server(app: App) -> MCPServer:
-    """The MCP server with every tool and the ``session://`` resources bound to ``app``."""
-    server = SessionsServer(app, name="llm-mcp-server", instructions=INSTRUCTIONS, lifespan=serving)
+def build_server(app: App, auth: HttpAuth | None = None) -> MCPServer:
+    """The MCP server with every tool and the ``session://`` resources bound to ``app``.
+
+    ``auth`` (over http) makes every request to ``/mcp`` carry the bearer token.
+    """
+    server = SessionsServer(
+        app,
+        name="llm-mcp-server",
+        instructions=INSTRUCTIONS,
+        lifespan=serving,
+        token_verifier=auth.token_verifier if auth else None,
+        auth=auth.settings if auth else None,
+    )
 
     @server.resource(
         SESSION_RESOURCE_TEMPLATE,
@@ -1146,10 +1157,15 @@ environment:
   LLM_SUMMARY_MODEL      model that writes compression summaries (default: the session's model)
   LLM_MCP_FILE_ROOTS     folders chat may read files/images from (os.pathsep-separated; default: the working directory)
   LLM_LOG_LEVEL          DEBUG, INFO (default), WARNING, ERROR; logs go to stderr
+  LLM_MCP_TOKEN          over http, every request to /mcp needs 'Authorization: Bearer <token>'
+                         (else 401); required for a --host that is not a loopback address
   provider keys and base URLs: see the README, section "Providers"
 
 over http the MCP endpoint is /mcp; DNS-rebinding protection is always on, so only Host
 headers naming this server (loopback names, --host, LLM_MCP_ALLOWED_HOSTS) are accepted.
+A --host that is not a loopback address refuses to start (exit 2) unless LLM_MCP_TOKEN is
+set, or --no-auth says that a reverse proxy in front of the server authenticates.
+Sharing a server or the session folder with a team: docs/team.md.
 """
 
 
@@ -1174,6 +1190,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address for --transport http (default: 127.0.0.1)")
     parser.add_argument("--port", type=_port, default=8765, help="port for --transport http (default: 8765); the endpoint is /mcp")
     parser.add_argument("--root", default=None, help="session root (default: $LLM_SESSIONS_DIR or ./.llm_sessions)")
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        help=f"serve http without requiring ${TOKEN_ENV}, even on a non-loopback --host "
+        "(only behind a reverse proxy that authenticates)",
+    )
     return parser.parse_args(argv)
 
 
@@ -1241,6 +1263,13 @@ def configure_logging() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging()
+    auth: HttpAuth | None = None
+    if args.transport == "http":
+        try:
+            auth = http_auth(args.host, args.port, no_auth=args.no_auth)
+        except AuthConfigError as exc:
+            print(f"server.py: {exc}", file=sys.stderr)
+            return 2
     root = resolve_root(args.root)
     try:
         app = default_app(root)
@@ -1250,7 +1279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     removed = app.store.clean_stale_temp_files()
     if removed:
         log.info("removed %d stale temp file(s) left by crashed writers", len(removed))
-    server = build_server(app)
+    server = build_server(app, auth)
     from utils.gc_tuning import tune_for_serving
 
     tune_for_serving()  # start-up's objects are never walked by the collector again (p99 of a turn)
@@ -1260,9 +1289,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with background_indexing(root, app.indexer):
             if args.transport == "http":
-                log.info("serving MCP over streamable HTTP at http://%s:%d/mcp", args.host, args.port)
-                if args.host not in ("127.0.0.1", "localhost", "::1"):
-                    log.warning("listening on %s: the sessions are reachable from other machines (no authentication)", args.host)
+                log.info(
+                    "serving MCP over streamable HTTP at http://%s:%d/mcp (%s)", args.host, args.port,
+                    f"bearer token from ${TOKEN_ENV} required" if auth else "no authentication",
+                )
+                if auth is None and args.no_auth:
+                    log.warning(
+                        "--no-auth: NO AUTHENTICATION on http://%s:%d/mcp — anyone who can reach it reads every "
+                        "session and spends every configured API key; use it only behind a reverse proxy that "
+                        "authenticates%s", args.host, args.port,
+                        f" (${TOKEN_ENV} is set but ignored)" if os.environ.get(TOKEN_ENV) else "",
+                    )
                 server.run(
                     "streamable-http",
                     host=args.host,
