@@ -27,6 +27,7 @@ from store.errors import (
     StoreError,
     UnsupportedSchemaVersion,
 )
+from store.gitignore import ensure_gitignore
 from store.ids import new_session_id, validate_session_id
 from store.locking import locked
 from store.paths import Layout
@@ -284,6 +285,7 @@ class SessionStore:
     def __init__(self, root: str | os.PathLike[str] = ".llm_sessions") -> None:
         self.layout = Layout(Path(root))
         self.layout.ensure()
+        ensure_gitignore(self.layout.root)
         self._last_written = _LastWritten(size=4)
 
     @property
