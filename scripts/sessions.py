@@ -1,8 +1,10 @@
-"""Search and read the session store from a terminal: ``search``, ``show``, ``list``, ``switches``, ``stats``, ``export``.
+"""Search and read the session store from a terminal: ``search``, ``show``, ``list``, ``switches``,
+``stats``, ``export``; share it through git: ``git-setup``, ``merge-driver``.
 
-A thin command line over ``index.SearchIndex`` (search, switches) and ``store.SessionStore``
-(show, list); run with ``--help``. Exit codes: 0 ok; 1 not found / unreadable; 2 usage error
-(bad query, bad id, bad date or limit).
+A thin command line over ``index.SearchIndex`` (search, switches), ``store.SessionStore``
+(show, list, export), ``index.usage`` (stats), ``store.git_setup`` and ``store.merge``; run with ``--help``. Exit
+codes: 0 ok; 1 not found / unreadable / a merge side unreadable; 2 usage error (bad query,
+bad id, bad date or limit).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from store import (  # noqa: E402
 from store.atomic import atomic_write_bytes  # noqa: E402
 from store.codec import encode_session  # noqa: E402
 from store.markdown import render_session  # noqa: E402
+from store.git_setup import GitSetupError, git_setup  # noqa: E402
+from store.merge import UnmergeableSession, merge_files  # noqa: E402
 from store.paths import SESSIONS_DIR_ENV, resolve_root  # noqa: E402
 from utils.dates import InvalidDate, parse_user_time  # noqa: E402
 
@@ -45,6 +49,9 @@ Look into the session store without an MCP client.
   switches       model-switch history
   stats          turns, failures, latency p50/p95, tokens and cost per model/provider/day/session
   export ID      one whole session as Markdown (or --format json), to stdout or --output FILE
+  git-setup      make the git repository holding the session root merge session files
+                 with the llm-session driver (once per clone; see docs/team.md)
+  merge-driver   BASE OURS THEIRS: the three-way merge git runs for sessions/*.json
 
 Search, switches and stats read the index (<root>/index.sqlite, built on first use); show, list
 and export read the session files. The root is --root, else ${SESSIONS_DIR_ENV}, else ./.llm_sessions.
@@ -144,6 +151,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("session_id", metavar="ID")
     export.add_argument("--format", choices=["markdown", "json"], default=None, help="markdown (default) or json; --json means --format json")
     export.add_argument("--output", metavar="FILE", help="write to FILE (replaced atomically) instead of stdout")
+
+    setup = commands.add_parser(
+        "git-setup", parents=[common], help="register the llm-session merge driver (once per clone)",
+        description="Write <root>/.gitattributes (sessions/*.json merge=llm-session; commit it) and register "
+        "the driver in the repository's .git/config with this checkout's Python. Idempotent: says what it did.",
+    )
+    setup.add_argument("--repo", metavar="DIR", type=Path, help="the git repository (default: the one holding the session root)")
+
+    driver = commands.add_parser(
+        "merge-driver", help="three-way merge of one session file (git runs it)",
+        description="Merge BASE, OURS and THEIRS (the files git passes as %%O %%A %%B) and write the result over "
+        "OURS. Exit 0 merged; 1 a side is not a readable session file (nothing written, git reports a conflict).",
+    )
+    for name in ("base", "ours", "theirs"):
+        driver.add_argument(name, metavar=name.upper(), type=Path)
     return parser
 
 
@@ -264,7 +286,35 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-COMMANDS = {"search": cmd_search, "show": cmd_show, "list": cmd_list, "switches": cmd_switches, "stats": cmd_stats, "export": cmd_export}
+def cmd_git_setup(args: argparse.Namespace, out: TextIO) -> int:
+    store = SessionStore(resolve_root(args.root))  # creates the root and its .gitignore
+    program = [sys.executable, str(Path(__file__).resolve())]
+    try:
+        report = git_setup(store.root, program, args.repo)
+    except GitSetupError as exc:
+        raise UsageError(str(exc)) from exc
+    for action in report.actions:
+        out.write(action + "\n")
+    out.write(f"{store.root / '.gitignore'}: keeps the index, locks and views out of git (commit this file)\n")
+    out.write(f"done for {report.repository}; every other clone runs `sessions.py git-setup` once too\n")
+    return 0
+
+
+def cmd_merge_driver(args: argparse.Namespace, out: TextIO) -> int:
+    out.write(merge_files(args.base, args.ours, args.theirs).describe() + "\n")
+    return 0
+
+
+COMMANDS = {
+    "search": cmd_search,
+    "show": cmd_show,
+    "list": cmd_list,
+    "switches": cmd_switches,
+    "stats": cmd_stats,
+    "export": cmd_export,
+    "git-setup": cmd_git_setup,
+    "merge-driver": cmd_merge_driver,
+}
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -275,7 +325,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         if getattr(args, "session_id", None) is not None:
             validate_session_id(args.session_id)  # every command that takes an id refuses a bad one
         return COMMANDS[args.command](args, out)
-    except (InvalidQuery, InvalidSessionId, ValueError) as exc:
+    except UnmergeableSession as exc:
+        err.write(f"sessions.py merge-driver: cannot merge: {exc}; {args.ours} is left as it was\n")
+        return 1
+    except (InvalidQuery, InvalidSessionId, UsageError, ValueError) as exc:
         err.write(f"sessions.py {args.command}: error: {exc}\n")
         return 2
     except SessionNotFound as exc:
