@@ -22,6 +22,7 @@ if __package__ in (None, ""):  # run as `python scripts/reindex.py`
 
 from index import Indexer, IndexWatcher, ReindexReport  # noqa: E402
 from index.check import index_file_problem  # noqa: E402
+from store import SessionStore  # noqa: E402
 from store.paths import SESSIONS_DIR_ENV, Layout, resolve_root  # noqa: E402
 
 # The progress bar appears only once the work has taken this long.
@@ -38,6 +39,8 @@ SQLite FTS5 mirror used by search. This command brings the index up to date.
   --check    compare the index with the files without changing anything; prints each
              difference and exits 1 if there is any
   --watch    keep the index current as files change (Ctrl-C stops)
+  --views    also rebuild the by-model/ and by-date/ symlink views from the files (after a
+             git pull brought sessions written on another machine; reads every file)
 
 Deleting index.sqlite is always safe: the next run rebuilds it with identical results.
 Unreadable session files are moved to <root>/quarantine/ (with a .reason.txt) and reported;
@@ -86,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--full", action="store_true", help="re-read every file and rebuild the index completely")
     mode.add_argument("--check", action="store_true", help="report differences between index and files; exit 1 if any")
     mode.add_argument("--watch", action="store_true", help="keep the index current until Ctrl-C")
+    parser.add_argument(
+        "--views", action="store_true",
+        help="after indexing, rebuild the by-model/ and by-date/ views from the files (not with --check/--watch)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout (for machines)")
     parser.add_argument(
         "--debounce", type=float, default=0.2, metavar="SECONDS",
@@ -183,12 +190,20 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     if root.exists() and not root.is_dir():
         err.write(f"reindex.py: error: --root {root} is not a directory\n")
         return 2
+    if args.views and (args.check or args.watch):
+        err.write("reindex.py: error: --views rebuilds the views after indexing: use it without --check and --watch\n")
+        return 2
     if args.watch:
         return run_watch(root, args.debounce, args.json, out, err)
     try:
         if args.check:
             return run_check(root, args.json, out)
-        return run_sync(root, args.full, args.json, out, err)
+        code = run_sync(root, args.full, args.json, out, err)
+        if args.views:
+            listing = SessionStore(root).rebuild_views()
+            # With --json stdout holds the report alone.
+            (err if args.json else out).write(f"views rebuilt for {len(listing.sessions)} session(s)\n")
+        return code
     except KeyboardInterrupt:
         # Each committed chunk is consistent; the next run carries on from there.
         err.write("\ninterrupted; the index holds what was done so far, run again to finish\n")

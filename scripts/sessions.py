@@ -161,11 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     driver = commands.add_parser(
         "merge-driver", help="three-way merge of one session file (git runs it)",
-        description="Merge BASE, OURS and THEIRS (the files git passes as %%O %%A %%B) and write the result over "
+        description="Merge BASE, OURS and THEIRS (the files git passes as %O %A %B) and write the result over "
         "OURS. Exit 0 merged; 1 a side is not a readable session file (nothing written, git reports a conflict).",
     )
-    for name in ("base", "ours", "theirs"):
-        driver.add_argument(name, metavar=name.upper(), type=Path)
+    for name, what in (("base", "the common ancestor (empty: none)"), ("ours", "our version; the result is written here"),
+                       ("theirs", "the version being merged in")):
+        driver.add_argument(name, metavar=name.upper(), type=Path, help=what)
     return parser
 
 
@@ -293,6 +294,9 @@ def cmd_git_setup(args: argparse.Namespace, out: TextIO) -> int:
         report = git_setup(store.root, program, args.repo)
     except GitSetupError as exc:
         raise UsageError(str(exc)) from exc
+    if args.json:
+        _dump({"repository": str(report.repository), "actions": report.actions}, out)
+        return 0
     for action in report.actions:
         out.write(action + "\n")
     out.write(f"{store.root / '.gitignore'}: keeps the index, locks and views out of git (commit this file)\n")

@@ -19,7 +19,7 @@ import pytest
 from store import Message, SessionStore
 from store.gitignore import BEGIN, END, IGNORED, ensure_gitignore
 from store.git_setup import ATTRIBUTE_LINE, driver_command
-from tests.fakes import FakeOpenAI
+from tests.fakes import FakeAnthropic, FakeOpenAI, echo_text
 from tests.hardening_helpers import SCRIPTS, mcp_server, run_script, subprocess_env, wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
@@ -188,8 +188,8 @@ def test_two_clones_continue_one_session_and_pull_without_conflict(tmp_path: Pat
     git(seed, "push", "-q", str(origin), "main")
 
     alice, alice_root = _clone(origin, "alice", tmp_path)
-    with FakeOpenAI() as openai:
-        env = {**git_env(tmp_path), **openai.env("OPENAI"), "LLM_LOG_LEVEL": "INFO"}
+    with FakeOpenAI() as openai, FakeAnthropic() as anthropic:
+        env = {**git_env(tmp_path), **openai.env("OPENAI"), **anthropic.env("ANTHROPIC"), "LLM_LOG_LEVEL": "INFO"}
 
         # Alice starts the session and shares it.
         with mcp_server(alice_root, env, tmp_path / "alice.log") as client:
@@ -205,7 +205,10 @@ def test_two_clones_continue_one_session_and_pull_without_conflict(tmp_path: Pat
         bob, bob_root = _clone(origin, "bob", tmp_path)
         assert "already says" in run_script("sessions.py", "--root", str(bob_root), "git-setup", env=git_env(tmp_path)).stdout
         with mcp_server(bob_root, env, tmp_path / "bob.log") as client:
-            client.call("chat", prompt="bob asks about the wombat tokenizer", model="gpt-4o", session_id=session_id)
+            bob_turn = client.call(
+                "chat", prompt="bob asks about the wombat tokenizer", model="claude-sonnet-4-5", session_id=session_id
+            )
+            assert bob_turn["warnings"]  # a model switch, recorded on Bob's side
         git(bob, "add", ".llm_sessions")
         git(bob, "commit", "-q", "-m", "bob's turn")
         git(bob, "push", "-q", "origin", "main")
@@ -232,7 +235,7 @@ def test_two_clones_continue_one_session_and_pull_without_conflict(tmp_path: Pat
         contents = [message["content"] for message in _messages(alice_root, session_id)]
         assert contents == [
             "shared question about the parser", "echo: shared question about the parser",
-            "bob asks about the wombat tokenizer", "echo: bob asks about the wombat tokenizer",
+            "bob asks about the wombat tokenizer", echo_text("bob asks about the wombat tokenizer"),
             "alice asks about the platypus lexer", "echo: alice asks about the platypus lexer",
         ]
         ids = [message["id"] for message in _messages(alice_root, session_id)]
@@ -240,6 +243,18 @@ def test_two_clones_continue_one_session_and_pull_without_conflict(tmp_path: Pat
         assert git(alice, "status", "--porcelain") == ""
         check = run_script("reindex.py", "--root", str(alice_root), "--check", env=git_env(tmp_path))
         assert check.returncode == 0, check.output
+        merged = json.loads((alice_root / "sessions" / f"{session_id}.json").read_text(encoding="utf-8"))
+        assert merged["current_model"] == "gpt-4o"  # Alice's turn is the last
+        assert [(s["from_model"], s["to_model"], s["at_message"]) for s in merged["model_switches"]] == [
+            ("gpt-4o", "claude-sonnet-4-5", 2)
+        ]
+        # Views are local: Bob's model has no view link on Alice's machine until they are rebuilt.
+        link = alice_root / "by-model" / "claude-sonnet-4-5" / f"{session_id}.json"
+        assert not os.path.lexists(link)
+        views = run_script("reindex.py", "--root", str(alice_root), "--views", env=git_env(tmp_path))
+        assert views.returncode == 0 and "views rebuilt for 1 session(s)" in views.stdout
+        assert link.resolve() == (alice_root / "sessions" / f"{session_id}.json").resolve()
+        assert git(alice, "status", "--porcelain") == ""
 
         # Bob gets the merge as a fast-forward; his index (no server running) catches up with reindex.py.
         git(alice, "push", "-q", "origin", "main")
@@ -251,3 +266,16 @@ def test_two_clones_continue_one_session_and_pull_without_conflict(tmp_path: Pat
         assert run_script("reindex.py", "--root", str(bob_root), "--check", env=git_env(tmp_path)).returncode == 0
         search = run_script("sessions.py", "--root", str(bob_root), "search", "platypus", "--json", env=git_env(tmp_path))
         assert [hit["session_id"] for hit in json.loads(search.stdout)["hits"]][:1] == [session_id]
+
+
+def test_reindex_views_is_refused_with_check_or_watch_and_keeps_json_clean(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    SessionStore(root).create("s1", model="gpt-4o")
+    for mode in ("--check", "--watch"):
+        refused = run_script("reindex.py", "--root", str(root), "--views", mode)
+        assert refused.returncode == 2 and "--views" in refused.stderr
+    shutil.rmtree(root / "by-model")
+    done = run_script("reindex.py", "--root", str(root), "--views", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["indexed"] == 1
+    assert "views rebuilt for 1 session(s)" in done.stderr
+    assert (root / "by-model" / "gpt-4o" / "s1.json").is_symlink()
