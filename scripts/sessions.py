@@ -35,6 +35,7 @@ from store.atomic import atomic_write_bytes  # noqa: E402
 from store.codec import encode_session  # noqa: E402
 from store.markdown import render_session  # noqa: E402
 from store.git_setup import GitSetupError, git_setup  # noqa: E402
+from store.gitignore import has_managed_block  # noqa: E402
 from store.merge import UnmergeableSession, merge_files  # noqa: E402
 from store.paths import SESSIONS_DIR_ENV, resolve_root  # noqa: E402
 from utils.dates import InvalidDate, parse_user_time  # noqa: E402
@@ -299,7 +300,14 @@ def cmd_git_setup(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     for action in report.actions:
         out.write(action + "\n")
-    out.write(f"{store.root / '.gitignore'}: keeps the index, locks and views out of git (commit this file)\n")
+    gitignore = store.root / ".gitignore"
+    if has_managed_block(store.root):
+        out.write(f"{gitignore}: keeps the index, locks and views out of git (commit this file)\n")
+    else:
+        out.write(
+            f"{gitignore}: your own file (no llm-mcp-server block), left as it is: make sure it ignores "
+            "index.sqlite*, .locks/, by-model/ and by-date/\n"
+        )
     out.write(f"done for {report.repository}; every other clone runs `sessions.py git-setup` once too\n")
     return 0
 

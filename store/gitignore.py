@@ -38,6 +38,14 @@ HEADER = (
 )
 
 
+def has_managed_block(root: Path) -> bool:
+    """True if ``root/.gitignore`` holds the managed block (False: missing, or the user's own file)."""
+    try:
+        return BEGIN in (root / ".gitignore").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def managed_block() -> str:
     return "\n".join((BEGIN, *IGNORED, END)) + "\n"
 

@@ -1,7 +1,8 @@
 """Shared machinery for the hardening tests (``tests/test_hardening_*.py``).
 
 - :func:`mcp_server`: ``server.py`` as a subprocess driven by the SDK's real stdio MCP client,
-  with its pid (for SIGKILL) and its stderr log;
+  with its pid (for SIGKILL) and its stderr log; :func:`http_server`: ``server.py --transport
+  http`` as a subprocess, for the SDK's streamable-HTTP client or raw requests;
 - :func:`run_script` / :func:`start_script`: the CLIs under ``scripts/`` as subprocesses;
 - :func:`snapshot` / :func:`index_strings`: byte-exact pictures of the session files and every
   text cell of every table of ``index.sqlite`` (for "nothing touched" and "no secret" proofs);
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -154,6 +156,50 @@ def mcp_server(
         pids = wait_until(lambda: _children_running(SERVER, str(root)), what="server pid")
         pid = max(pids)  # the newest server on this root (another may still be running)
         yield McpClient(portal, session, pid, log_path)
+
+
+#: A valid ``initialize`` request and the headers MCP streamable HTTP needs, for raw requests.
+INITIALIZE = {
+    "jsonrpc": "2.0", "id": 1, "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
+MCP_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def http_server(tmp: Path, env: dict[str, str], *extra: str, host: str = "127.0.0.1") -> Iterator[tuple[str, Path]]:
+    """``server.py --transport http --host host --root tmp/root`` until it accepts connections.
+
+    Yields the ``/mcp`` URL and the server's stderr log; on exit SIGTERM, and the server must
+    have exited 0.
+    """
+    port = free_port(host)
+    log = tmp / "http.log"
+    with log.open("w") as errors:
+        process = subprocess.Popen(
+            [sys.executable, str(SERVER), "--transport", "http", "--host", host, "--port", str(port),
+             "--root", str(tmp / "root"), *extra],
+            env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=errors, stdin=subprocess.DEVNULL,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection((host, port), timeout=0.2).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.02)
+        yield f"http://{host}:{port}/mcp", log
+    finally:
+        stop(process, timeout=20)
+    assert process.returncode == 0, log.read_text()
 
 
 def kill(pid: int) -> None:

@@ -10,13 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,53 +26,11 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 import server
 from tests.conftest import REPO_ROOT
 from tests.fakes import FakeOpenAI
-from tests.hardening_helpers import subprocess_env
+from tests.hardening_helpers import INITIALIZE, MCP_HEADERS as HEADERS, http_server, subprocess_env
 from utils.http_auth import TOKEN_ENV, AuthConfigError, StaticTokenVerifier, http_auth, is_loopback
 
 SERVER = str(REPO_ROOT / "server.py")
 TOKEN = "team-secret-0123456789abcdef"
-INITIALIZE = {
-    "jsonrpc": "2.0", "id": 1, "method": "initialize",
-    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
-}
-HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def http_server(tmp: Path, env: dict[str, str], *extra: str) -> Iterator[tuple[str, Path]]:
-    """``server.py --transport http`` on 127.0.0.1; yields the /mcp URL and the stderr log."""
-    port = _free_port()
-    log = tmp / "http.log"
-    process = subprocess.Popen(
-        [sys.executable, SERVER, "--transport", "http", "--port", str(port), "--root", str(tmp / "root"), *extra],
-        env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=log.open("w"), stdin=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.02)
-        yield f"http://127.0.0.1:{port}/mcp", log
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, log.read_text()
-
-
 def test_the_token_is_required_on_mcp_and_the_right_one_is_served(tmp_path: Path) -> None:
     with FakeOpenAI() as openai:
         env = subprocess_env({**openai.env("OPENAI"), TOKEN_ENV: TOKEN, "LLM_LOG_LEVEL": "DEBUG"})

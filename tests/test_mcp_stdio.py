@@ -10,11 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -30,6 +27,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import REPO_ROOT, SHARED_FIXTURES
 from tests.fakes import FakeAnthropic, FakeGemini, FakeOpenAI
+from tests.hardening_helpers import INITIALIZE, MCP_HEADERS, http_server
 from tests.hardening_helpers import McpClient as Client
 
 SERVER = str(REPO_ROOT / "server.py")
@@ -181,32 +179,12 @@ def test_kimi_chat_with_the_flag_off_writes_the_legacy_folder(tmp_path: Path) ->
     assert not any((tmp_path / "root" / "sessions").glob("*.json"))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_http_transport_serves_mcp_at_slash_mcp(tmp_path: Path) -> None:
-    port = _free_port()
     with FakeOpenAI() as openai:
         env = {**os.environ, **base_env(tmp_path), **openai.env("OPENAI")}
-        process = subprocess.Popen(
-            # 127.0.0.2 (loopback, but not a name the SDK protects by itself) proves that
-            # server.py turns DNS-rebinding protection on for any --host.
-            [sys.executable, SERVER, "--transport", "http", "--host", "127.0.0.2", "--port", str(port), "--root", str(tmp_path / "root")],
-            env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=(tmp_path / "http.log").open("w"),
-        )
-        try:
-            url = f"http://127.0.0.2:{port}/mcp"
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.2", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "http.log").read_text()
-                    time.sleep(0.02)
+        # 127.0.0.2 (loopback, but not a name the SDK protects by itself) proves that
+        # server.py turns DNS-rebinding protection on for any --host.
+        with http_server(tmp_path, env, host="127.0.0.2") as (url, _):
 
             async def scenario() -> dict[str, Any]:
                 async with streamable_http_client(url) as (read, write), ClientSession(read, write) as session:
@@ -215,23 +193,9 @@ def test_http_transport_serves_mcp_at_slash_mcp(tmp_path: Path) -> None:
                     return result.structured_content
 
             assert anyio.run(scenario)["reply"] == "echo: over http"
-            # DNS-rebinding protection is on: a foreign Host header is refused.
             # DNS-rebinding protection is on: a valid initialize with a foreign Host is refused
             # (421 Misdirected Request), the same request with our own Host is served.
-            initialize = {
-                "jsonrpc": "2.0", "id": 1, "method": "initialize",
-                "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
-            }
-            headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-            refused = httpx.post(url, headers={**headers, "Host": "evil.example"}, json=initialize)
+            refused = httpx.post(url, headers={**MCP_HEADERS, "Host": "evil.example"}, json=INITIALIZE)
             assert refused.status_code == 421, refused.text
-            served = httpx.post(url, headers=headers, json=initialize)
+            served = httpx.post(url, headers=MCP_HEADERS, json=INITIALIZE)
             assert served.status_code == 200, served.text
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-    assert process.returncode == 0, (tmp_path / "http.log").read_text()

@@ -163,6 +163,19 @@ def test_a_summary_written_after_the_fork_stops_before_the_other_sides_turns() -
     assert merged.summaries[0].covers == (0, 1)
 
 
+def test_a_switch_after_a_sides_last_message_stays_after_it() -> None:
+    # Recorded with no message after it yet (the next turn had not been written).
+    pending = ModelSwitch(at_message=4, from_model="gpt-4o", to_model="claude-sonnet-4-5", at=at(20))
+    ours = session([*BASE, user("u2", 30), reply("a2", 31)], model_switches=[pending])
+    theirs = session([*BASE, user("u3", 5), reply("a3", 6)])
+    merged, _ = merge_sessions(session(BASE), ours, theirs)
+    assert ids(merged) == ["u1", "a1", "u3", "a3", "u2", "a2"]
+    assert merged.model_switches[0].at_message == 6
+    empty_side = session([], model_switches=[ModelSwitch(at_message=0, from_model="a", to_model="b", at=at(0))])
+    merged, _ = merge_sessions(None, empty_side, session([]))
+    assert merged.model_switches[0].at_message == 0 and merged.messages == []
+
+
 def test_different_sessions_are_not_merged() -> None:
     with pytest.raises(UnmergeableSession, match="different sessions"):
         merge_sessions(None, session(BASE), session(BASE, id="other"))

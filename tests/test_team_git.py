@@ -95,6 +95,29 @@ def test_the_managed_block_is_refreshed_and_lines_around_it_are_kept(tmp_path: P
     assert ensure_gitignore(root) is False  # already current: not rewritten
 
 
+def test_a_full_disk_does_not_stop_the_store_from_opening(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import store.gitignore as gitignore
+
+    def disk_full(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(gitignore, "atomic_write_bytes", disk_full)
+    root = tmp_path / "root"
+    SessionStore(root)
+    assert not (root / ".gitignore").exists()
+    assert gitignore.has_managed_block(root) is False
+
+
+def test_git_setup_without_git_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from store.git_setup import GitSetupError, git_setup
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(GitSetupError, match="git is not installed"):
+        git_setup(tmp_path, ["python", "sessions.py"])
+
+
 def test_an_unreadable_or_unwritable_gitignore_does_not_stop_the_store(tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir()
@@ -130,6 +153,7 @@ def test_git_setup_writes_attributes_registers_the_driver_and_is_idempotent(tmp_
     second = run_script("sessions.py", "--root", str(root), "git-setup", env=env)
     assert second.returncode == 0
     assert "already says" in second.stdout and second.stdout.count("already set") == 2
+    assert "keeps the index, locks and views out of git" in second.stdout
     assert (root / ".gitattributes").read_text() == ATTRIBUTE_LINE + "\n"
 
 
@@ -143,6 +167,15 @@ def test_git_setup_keeps_existing_attributes_and_replaces_an_old_driver(tmp_path
     assert result.returncode == 0, result.output
     assert (root / ".gitattributes").read_text() == f"*.md text\n{ATTRIBUTE_LINE}\n"
     assert "(was old-python old.py merge-driver %O %A %B)" in result.stdout
+
+    (root / ".gitignore").write_text("*\n")  # the user's own
+    again = run_script("sessions.py", "git-setup", "--root", str(root), "--json", env=git_env(tmp_path))
+    assert again.returncode == 0
+    report = json.loads(again.stdout)
+    assert report["repository"] == str(repo.resolve()) and len(report["actions"]) == 3
+    human = run_script("sessions.py", "git-setup", "--root", str(root), env=git_env(tmp_path))
+    assert "your own file (no llm-mcp-server block)" in human.stdout
+    assert (root / ".gitignore").read_text() == "*\n"
 
 
 def test_git_setup_outside_a_repository_or_with_another_repo_is_a_clear_error(tmp_path: Path) -> None:
