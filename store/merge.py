@@ -248,20 +248,22 @@ def merge_sessions(base: Session | None, ours: Session, theirs: Session) -> tupl
     )
     last_model = next((message.model for message in reversed(messages) if message.model), None)
     base_data = _dump(base) if base is not None else {}
-    merged = Session(
-        id=ours.id,
-        title=_merge_title(base, ours, theirs),
-        created_at=min(ours.created_at, theirs.created_at),
-        updated_at=max(ours.updated_at, theirs.updated_at),
-        tags=list(dict.fromkeys([*ours.tags, *theirs.tags])),
-        current_model=last_model or ours.current_model or theirs.current_model,
-        models_used=list(dict.fromkeys([*ours.models_used, *theirs.models_used])),
-        messages=messages,
-        model_switches=sorted(switches, key=lambda item: (item.at_message, item.at)),
-        tool_state=_merge_values(base_data.get("tool_state", {}), ours.tool_state, theirs.tool_state),
-        summaries=sorted(summaries, key=lambda item: (item.covers[1], item.created_at)),
-        extensions=_merge_values(base_data.get("extensions", {}), ours.extensions, theirs.extensions),
-        extra=_merge_values(base_data.get("extra", {}), ours.extra, theirs.extra),
+    # From ours, so a field this module does not know yet keeps our value rather than vanishing.
+    merged = ours.model_copy(
+        update={
+            "title": _merge_title(base, ours, theirs),
+            "created_at": min(ours.created_at, theirs.created_at),
+            "updated_at": max(ours.updated_at, theirs.updated_at),
+            "tags": list(dict.fromkeys([*ours.tags, *theirs.tags])),
+            "current_model": last_model or ours.current_model or theirs.current_model,
+            "models_used": list(dict.fromkeys([*ours.models_used, *theirs.models_used])),
+            "messages": messages,
+            "model_switches": sorted(switches, key=lambda item: (item.at_message, item.at)),
+            "tool_state": _merge_values(base_data.get("tool_state", {}), ours.tool_state, theirs.tool_state),
+            "summaries": sorted(summaries, key=lambda item: (item.covers[1], item.created_at)),
+            "extensions": _merge_values(base_data.get("extensions", {}), ours.extensions, theirs.extensions),
+            "extra": _merge_values(base_data.get("extra", {}), ours.extra, theirs.extra),
+        }
     )
     for message in messages:
         merged.note_model(message.model)
