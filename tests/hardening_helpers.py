@@ -3,7 +3,9 @@
 - :func:`mcp_server`: ``server.py`` as a subprocess driven by the SDK's real stdio MCP client,
   with its pid (for SIGKILL) and its stderr log; :func:`http_server`: ``server.py --transport
   http`` as a subprocess, for the SDK's streamable-HTTP client or raw requests;
-- :func:`run_script` / :func:`start_script`: the CLIs under ``scripts/`` as subprocesses;
+- :func:`run_script` / :func:`start_script`: the CLIs under ``scripts/`` (and ``server.py``) as
+  subprocesses, the suite's one runner;
+- :func:`wait_until`: the suite's one bounded poll;
 - :func:`snapshot` / :func:`index_strings`: byte-exact pictures of the session files and every
   text cell of every table of ``index.sqlite`` (for "nothing touched" and "no secret" proofs);
 - :data:`FUZZ`: the hypothesis settings of the fuzz tests, short in CI, long with
@@ -225,14 +227,17 @@ class ScriptResult:
 
 
 def run_script(name: str, *args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None) -> ScriptResult:
-    """Run ``scripts/<name>`` with ``args`` to completion."""
+    """Run ``scripts/<name>`` (or ``server.py``) with ``args`` to completion: the suite's one
+    way to run a program of the project in a child process (stdin closed)."""
+    program = SERVER if name == "server.py" else SCRIPTS / name
     done = subprocess.run(
-        [sys.executable, str(SCRIPTS / name), *args],
+        [sys.executable, str(program), *args],
         env=env or subprocess_env(),
         cwd=str(cwd or REPO_ROOT),
         capture_output=True,
         text=True,
         timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
     return ScriptResult(done.returncode, done.stdout, done.stderr)
 

@@ -13,7 +13,6 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +23,6 @@ if str(REPO_ROOT) not in sys.path:
 from store import Message, SessionStore  # noqa: E402
 
 HELPER_SCRIPT = Path(__file__).resolve()
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, interval: float = 0.02) -> None:
-    """Poll ``predicate`` every ``interval`` seconds; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 def full_document() -> dict[str, Any]:

@@ -10,7 +10,8 @@ import pytest
 from store.blobs import sha256_hex
 from tests.attachment_helpers import PNG, data_url, project, write
 from tests.fakes import FakeOpenAI
-from tests.test_mcp_stdio import base_env, stdio_server
+from tests.hardening_helpers import mcp_server
+from tests.test_mcp_stdio import base_env
 
 
 def test_files_under_the_working_directory_are_sent_and_others_refused(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -18,7 +19,7 @@ def test_files_under_the_working_directory_are_sent_and_others_refused(tmp_path:
     outside = write(tmp_path_factory.mktemp("elsewhere") / "notes.txt", "private\n")
     with FakeOpenAI() as openai:
         env = {**base_env(tmp_path), **openai.env("OPENAI")}
-        with stdio_server(tmp_path, env) as client:  # cwd = tmp_path: the default file root
+        with mcp_server(tmp_path / "root", env, tmp_path / "server-stderr.log") as client:  # cwd = tmp_path: the default file root
             refused = client.error("chat", prompt="read", model="gpt-4o", files=[str(outside), str(repo / "config" / ".env")])
             assert "nothing was sent: 2 attachment(s) refused" in refused
             assert f"{outside}: outside the file roots ({tmp_path.resolve()})" in refused

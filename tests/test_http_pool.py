@@ -18,7 +18,8 @@ from adapters import ChatRequest, resolve
 from adapters.http_pool import ClientPool, active_pool, client_for, endpoint_origin, pooled_clients
 from store.schema import Message
 from tests.fakes import FakeAnthropic, FakeOpenAI, echo_text, fake_anthropic, fake_openai  # noqa: F401
-from tests.test_mcp_stdio import base_env, stdio_server
+from tests.hardening_helpers import mcp_server
+from tests.test_mcp_stdio import base_env
 
 
 def request(model: str, text: str) -> ChatRequest:
@@ -124,7 +125,7 @@ def test_a_closed_pooled_client_is_replaced() -> None:
 def test_the_stdio_server_keeps_one_connection_for_many_turns(tmp_path: Path) -> None:
     with FakeOpenAI() as openai:
         env = {**base_env(tmp_path), **openai.env("OPENAI")}
-        with stdio_server(tmp_path, env) as client:
+        with mcp_server(tmp_path / "root", env, tmp_path / "server-stderr.log") as client:
             session_id = None
             for n in range(8):
                 result = client.call("chat", prompt=f"turn {n}", model="gpt-4o", session_id=session_id)

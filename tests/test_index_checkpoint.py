@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
@@ -12,18 +11,10 @@ import pytest
 from index import Indexer, IndexWatcher
 from index.checkpointer import WalCheckpointer
 from store import Message, SessionStore
+from tests.hardening_helpers import wait_until
 from tests.test_index_perf_paths import assert_equals_rebuild
 
 SETTLE = 20.0
-
-
-def poll(condition, timeout: float = SETTLE) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def wal_bytes(root: Path) -> int:
@@ -91,7 +82,7 @@ def test_background_thread_checkpoints_after_every_n_commits(store: SessionStore
         assert indexer.checkpointer.checkpoints == 0
         assert indexer.checkpointer._thread is None  # not woken before the third commit
         turn(store, indexer, "s1", 2)
-        assert poll(lambda: indexer.checkpointer.checkpoints >= 1)
+        wait_until(lambda: indexer.checkpointer.checkpoints >= 1)
         assert indexer.checkpointer.inline_checkpoints == 0
         thread = indexer.checkpointer._thread
         assert thread is not None and thread.name == "index-checkpoint"
@@ -143,7 +134,7 @@ def test_the_watcher_checkpoints_its_own_commits(store: SessionStore) -> None:
         for number in range(6):
             store.append_messages("s1", [Message(role="user", content=f"note {number}")])
             assert watcher.wait_until_idle(SETTLE)
-        assert poll(lambda: watcher.indexer.checkpointer.checkpoints >= 1)
+        wait_until(lambda: watcher.indexer.checkpointer.checkpoints >= 1)
         assert watcher.indexer.checkpointer.inline_checkpoints == 0
 
 
@@ -169,7 +160,7 @@ def test_background_failure_is_not_counted_and_the_thread_stops_on_close(tmp_pat
         checkpointer.after_commit(conn)
         thread = checkpointer._thread
         assert thread is not None
-        assert poll(lambda: not checkpointer._wanted)
+        wait_until(lambda: not checkpointer._wanted)
         checkpointer.close()
         assert not thread.is_alive()
         assert checkpointer.checkpoints == 0

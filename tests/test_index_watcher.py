@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
 
 from index import Indexer, IndexWatcher, SearchIndex
 from store import Message, Session, SessionStore
+from tests.hardening_helpers import wait_until
 from tests.test_index_indexer import table_rows
 from tests.test_index_search import build_corpus
 
 SETTLE = 20.0  # seconds: upper bound of every bounded wait below
-
-
-def poll(condition, timeout: float = SETTLE) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture
@@ -100,7 +91,7 @@ def test_index_deleted_while_running_is_rebuilt(store: SessionStore, watcher: In
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(f"{db}{suffix}"):
             os.unlink(f"{db}{suffix}")
-    assert poll(db.exists)
+    wait_until(db.exists)
     assert watcher.wait_until_idle(SETTLE)
     with SearchIndex(store.root) as index:
         assert [hit.model_dump() for hit in index.search("session")] == before
@@ -111,7 +102,7 @@ def test_index_deleted_while_running_is_rebuilt(store: SessionStore, watcher: In
 
 def test_unreadable_file_is_quarantined_by_the_watcher(store: SessionStore, watcher: IndexWatcher) -> None:
     (store.layout.sessions / "junk.json").write_text("{ truncated", encoding="utf-8")
-    assert poll(lambda: any(report.quarantined for report in watcher.reports))
+    wait_until(lambda: any(report.quarantined for report in watcher.reports))
     assert watcher.wait_until_idle(SETTLE)
     assert not (store.layout.sessions / "junk.json").exists()
     assert list(store.layout.quarantine.glob("junk.json*"))
@@ -123,7 +114,7 @@ def test_lost_events_are_repaired_by_the_periodic_sync(store: SessionStore) -> N
         watcher._observer.stop()  # from now on every event is lost, as after a queue overflow
         watcher._observer.join(5)
         store.create("unseen", title="written while deaf")
-        assert poll(lambda: "unseen" in {row[0] for row in table_rows(store.root)["sessions"]})
+        wait_until(lambda: "unseen" in {row[0] for row in table_rows(store.root)["sessions"]})
 
 
 def test_a_failing_batch_is_logged_and_the_watcher_goes_on(store: SessionStore, watcher: IndexWatcher) -> None:
@@ -139,10 +130,10 @@ def test_a_failing_batch_is_logged_and_the_watcher_goes_on(store: SessionStore, 
 
     watcher.indexer.index_paths = flaky  # type: ignore[method-assign]
     store.create("first")
-    assert poll(lambda: watcher.last_error is not None)
+    wait_until(lambda: watcher.last_error is not None)
     assert "disk hiccup" in str(watcher.last_error)
     store.create("second")
-    assert poll(lambda: {"first", "second"} <= {row[0] for row in table_rows(store.root)["sessions"]})
+    wait_until(lambda: {"first", "second"} <= {row[0] for row in table_rows(store.root)["sessions"]})
 
 
 def test_lifecycle(store: SessionStore) -> None:

@@ -18,7 +18,8 @@ from store.legacy import LegacyFileUnreadable, LegacyKimiStore, migrate_legacy_s
 from store.legacy.mapping import MESSAGES_KEYS
 from tests.conftest import SHARED_FIXTURES
 from tests.fakes import FakeOpenAI
-from tests.test_mcp_stdio import base_env, stdio_server
+from tests.hardening_helpers import mcp_server
+from tests.test_mcp_stdio import base_env
 
 FIXTURES = SHARED_FIXTURES / "legacy_kimi_sessions"
 READABLE = sorted(path.stem for path in FIXTURES.glob("*.json") if path.stem not in ("empty_20250712_0000", "truncated_20250711_2359"))
@@ -130,7 +131,7 @@ def test_earlier_turns_of_a_camel_case_file_reach_the_model(tmp_path: Path) -> N
     (tmp_path / "legacy" / "camel-served.json").write_text(json.dumps(original), encoding="utf-8")
     with FakeOpenAI() as moonshot:
         env = base_env(tmp_path) | moonshot.env("MOONSHOT") | {"LLM_UNIFIED": "0"}
-        with stdio_server(tmp_path, env) as client:
+        with mcp_server(tmp_path / "root", env, tmp_path / "server-stderr.log") as client:
             result = client.call("kimi_chat", prompt="and the index?", session_id="camel-served")
         body = moonshot.last_body
     assert result["reply"] == "echo: and the index?" and result["model"] == "kimi-k2-0711-preview"

@@ -10,27 +10,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 import pytest
-from anyio.from_thread import start_blocking_portal
 from mcp.client.session import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import REPO_ROOT, SHARED_FIXTURES
+from tests.conftest import SHARED_FIXTURES
 from tests.fakes import FakeAnthropic, FakeGemini, FakeOpenAI
-from tests.hardening_helpers import INITIALIZE, MCP_HEADERS, http_server
+from tests.hardening_helpers import INITIALIZE, MCP_HEADERS, http_server, mcp_server
 from tests.hardening_helpers import McpClient as Client
 
-SERVER = str(REPO_ROOT / "server.py")
 LEGACY_FIXTURES = SHARED_FIXTURES / "legacy_kimi_sessions"
 TOOL_SESSION = "tool-calls_20250705_1400"
 KEY = "test-key"
@@ -41,19 +35,6 @@ def base_env(tmp: Path) -> dict[str, str]:
     # Let coverage measure the subprocess (the SDK passes only a safe subset of the environment).
     env.update({k: v for k, v in os.environ.items() if k.startswith("COVERAGE_")})
     return env
-
-
-@contextmanager
-def stdio_server(tmp: Path, env: dict[str, str]) -> Iterator[Client]:
-    errlog = (tmp / "server-stderr.log").open("w")
-    params = StdioServerParameters(command=sys.executable, args=[SERVER, "--root", str(tmp / "root")], env=env, cwd=str(tmp))
-    with ExitStack() as stack:
-        stack.callback(errlog.close)
-        portal = stack.enter_context(start_blocking_portal())
-        read, write = stack.enter_context(portal.wrap_async_context_manager(stdio_client(params, errlog=errlog)))
-        session = stack.enter_context(portal.wrap_async_context_manager(ClientSession(read, write, read_timeout_seconds=60)))
-        portal.call(session.initialize)
-        yield Client(portal, session)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +50,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         env.update(anthropic.env("ANTHROPIC"))
         env.update(gemini.env("GEMINI"))
         env["LLM_UNIFIED"] = "1"
-        with stdio_server(tmp, env) as client:
+        with mcp_server(tmp / "root", env, tmp / "server-stderr.log") as client:
             yield {"client": client, "tmp": tmp, "openai": openai, "moonshot": moonshot, "anthropic": anthropic, "gemini": gemini}
         # The server has exited: its log must never show a key.
         log = (tmp / "server-stderr.log").read_text()
@@ -168,7 +149,7 @@ def test_errors_are_tool_errors_and_the_connection_stays_up(world: dict[str, Any
 def test_kimi_chat_with_the_flag_off_writes_the_legacy_folder(tmp_path: Path) -> None:
     with FakeOpenAI() as moonshot:
         env = base_env(tmp_path) | moonshot.env("MOONSHOT") | {"LLM_UNIFIED": "0"}
-        with stdio_server(tmp_path, env) as client:
+        with mcp_server(tmp_path / "root", env, tmp_path / "server-stderr.log") as client:
             first = client.call("kimi_chat", prompt="legacy hello")
             again = client.call("kimi_chat", prompt="legacy again", session_id=first["session_id"])
             assert again["reply"] == "echo: legacy again"

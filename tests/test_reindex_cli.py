@@ -17,6 +17,7 @@ import pytest
 from index import IndexWatcher, SearchIndex
 from store import Message, SessionStore
 from tests.conftest import REPO_ROOT
+from tests.hardening_helpers import run_script
 from tests.test_index_search import build_corpus
 
 SCRIPT = REPO_ROOT / "scripts" / "reindex.py"
@@ -26,12 +27,6 @@ sys.path.insert(0, str(REPO_ROOT / "scripts"))
 import reindex  # noqa: E402
 
 
-def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=120, env=env, cwd=cwd or REPO_ROOT
-    )
-
-
 def results(root: Path) -> dict[str, list[dict]]:  # type: ignore[type-arg]
     with SearchIndex(root) as index:
         return {query: [hit.model_dump() for hit in index.search(query)] for query in QUERIES}
@@ -39,44 +34,44 @@ def results(root: Path) -> dict[str, list[dict]]:  # type: ignore[type-arg]
 
 def test_incremental_then_noop(store: SessionStore) -> None:
     build_corpus(store)
-    first = run("--root", str(store.root))
+    first = run_script("reindex.py", "--root", str(store.root))
     assert first.returncode == 0, first.stderr
     assert "4 files seen, 4 indexed, 0 skipped, 0 removed, 0 quarantined" in first.stdout
-    second = run("--root", str(store.root), "--json")
+    second = run_script("reindex.py", "--root", str(store.root), "--json")
     report = json.loads(second.stdout)
     assert (report["files_seen"], report["indexed"], report["skipped"]) == (4, 0, 4)
 
 
 def test_deleting_the_index_and_reindexing_gives_identical_results(store: SessionStore) -> None:
     build_corpus(store)
-    assert run("--root", str(store.root)).returncode == 0
+    assert run_script("reindex.py", "--root", str(store.root)).returncode == 0
     before = results(store.root)
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(f"{store.layout.index}{suffix}"):
             os.unlink(f"{store.layout.index}{suffix}")
-    assert run("--root", str(store.root)).returncode == 0
+    assert run_script("reindex.py", "--root", str(store.root)).returncode == 0
     assert results(store.root) == before
-    full = run("--root", str(store.root), "--full")
+    full = run_script("reindex.py", "--root", str(store.root), "--full")
     assert full.returncode == 0 and "4 indexed" in full.stdout
     assert results(store.root) == before
 
 
 def test_check_detects_a_row_deleted_by_hand(store: SessionStore) -> None:
     build_corpus(store)
-    run("--root", str(store.root))
-    clean = run("--root", str(store.root), "--check")
+    run_script("reindex.py", "--root", str(store.root))
+    clean = run_script("reindex.py", "--root", str(store.root), "--check")
     assert clean.returncode == 0 and "0 difference(s)" in clean.stdout
     conn = sqlite3.connect(store.layout.index)
     conn.execute("DELETE FROM messages WHERE session_id = 'code-ids' AND position = 0")
     conn.commit()
     conn.close()
-    found = run("--root", str(store.root), "--check")
+    found = run_script("reindex.py", "--root", str(store.root), "--check")
     assert found.returncode == 1
     assert "rows: sessions/code-ids.json (session code-ids): messages: 2 rows in the index, 3 in the file" in found.stdout
-    as_json = json.loads(run("--root", str(store.root), "--check", "--json").stdout)
+    as_json = json.loads(run_script("reindex.py", "--root", str(store.root), "--check", "--json").stdout)
     assert [d["kind"] for d in as_json["differences"]] == ["rows"]
-    assert run("--root", str(store.root), "--full").returncode == 0
-    assert run("--root", str(store.root), "--check").returncode == 0
+    assert run_script("reindex.py", "--root", str(store.root), "--full").returncode == 0
+    assert run_script("reindex.py", "--root", str(store.root), "--check").returncode == 0
 
 
 def test_check_detects_a_file_edited_while_the_watcher_was_stopped(store: SessionStore) -> None:
@@ -87,11 +82,11 @@ def test_check_detects_a_file_edited_while_the_watcher_was_stopped(store: Sessio
     document = json.loads(path.read_text(encoding="utf-8"))
     document["messages"][0]["content"] = "edited while nobody watched"
     path.write_text(json.dumps(document), encoding="utf-8")
-    found = run("--root", str(store.root), "--check")
+    found = run_script("reindex.py", "--root", str(store.root), "--check")
     assert found.returncode == 1
     assert "stale: sessions/eng-review.json" in found.stdout
-    assert run("--root", str(store.root)).returncode == 0
-    assert run("--root", str(store.root), "--check").returncode == 0
+    assert run_script("reindex.py", "--root", str(store.root)).returncode == 0
+    assert run_script("reindex.py", "--root", str(store.root), "--check").returncode == 0
     with SearchIndex(store.root) as index:
         assert index.search("nobody watched")[0].session_id == "eng-review"
 
@@ -104,7 +99,7 @@ def test_root_from_environment_and_quarantine_report(tmp_path: Path) -> None:
     future = {"schema_version": 5, "id": "future"}
     (store.layout.sessions / "future.json").write_text(json.dumps(future), encoding="utf-8")
     env = {**os.environ, "LLM_SESSIONS_DIR": str(root)}
-    result = run(env=env, cwd=tmp_path)
+    result = run_script("reindex.py", env=env, cwd=tmp_path)
     assert result.returncode == 0
     assert "3 files seen, 1 indexed, 1 skipped, 0 removed, 1 quarantined" in result.stdout
     assert "quarantined" in result.stderr and "bad.json" in result.stderr
@@ -115,7 +110,7 @@ def test_root_from_environment_and_quarantine_report(tmp_path: Path) -> None:
 def test_default_root_is_dot_llm_sessions(tmp_path: Path) -> None:
     SessionStore(tmp_path / ".llm_sessions").create("here")
     env = {key: value for key, value in os.environ.items() if key != "LLM_SESSIONS_DIR"}
-    result = run(env=env, cwd=tmp_path)
+    result = run_script("reindex.py", env=env, cwd=tmp_path)
     assert "1 indexed" in result.stdout
     assert (tmp_path / ".llm_sessions" / "index.sqlite").exists()
 
@@ -124,7 +119,7 @@ def test_default_root_is_dot_llm_sessions(tmp_path: Path) -> None:
     "args", [["--full", "--check"], ["--check", "--watch"], ["--debounce", "-1"], ["--bogus"]]
 )
 def test_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
-    result = run("--root", str(tmp_path), *args)
+    result = run_script("reindex.py", "--root", str(tmp_path), *args)
     assert result.returncode == 2
     assert "error" in result.stderr
 
@@ -138,7 +133,7 @@ def test_root_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_help_explains() -> None:
-    result = run("--help")
+    result = run_script("reindex.py", "--help")
     assert result.returncode == 0
     for word in ("--full", "--check", "--watch", "--json", "incremental", "quarantine", "LLM_SESSIONS_DIR"):
         assert word in result.stdout

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import server
-from tests.conftest import REPO_ROOT
-
-SERVER = str(REPO_ROOT / "server.py")
-
-
-def run_server(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, SERVER, *args], cwd=cwd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+from tests.hardening_helpers import run_script
 
 
 @pytest.mark.parametrize("port", ["99999", "0", "http"])
 def test_bad_port_is_a_usage_error(tmp_path: Path, port: str) -> None:
-    result = run_server("--transport", "http", "--port", port, cwd=tmp_path)
+    result = run_script("server.py", "--transport", "http", "--port", port, cwd=tmp_path)
     assert result.returncode == 2
     assert "--port" in result.stderr and "Traceback" not in result.stderr
 
@@ -28,14 +20,14 @@ def test_bad_port_is_a_usage_error(tmp_path: Path, port: str) -> None:
 def test_root_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("x")
-    result = run_server("--root", str(not_a_folder), cwd=tmp_path)
+    result = run_script("server.py", "--root", str(not_a_folder), cwd=tmp_path)
     assert result.returncode == 2
     assert f"cannot use session root {not_a_folder}" in result.stderr and "Traceback" not in result.stderr
     assert not_a_folder.read_text() == "x"
 
 
 def test_help_lists_the_environment_variables(tmp_path: Path) -> None:
-    result = run_server("--help", cwd=tmp_path)
+    result = run_script("server.py", "--help", cwd=tmp_path)
     assert result.returncode == 0
     for name in ("LLM_SESSIONS_DIR", "KIMI_SESSIONS_DIR", "LLM_UNIFIED", "LLM_MCP_CONFIG", "LLM_MCP_ALLOWED_HOSTS"):
         assert name in result.stdout

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,15 +11,11 @@ import pytest
 
 from store import SessionStore
 from tests.conftest import REPO_ROOT
+from tests.hardening_helpers import run_script
 from tests.test_index_search import build_corpus
 
-SCRIPT = REPO_ROOT / "scripts" / "sessions.py"
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 import sessions as sessions_cli  # noqa: E402
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
 
 
 def call(*args: str) -> tuple[int, str, str]:
@@ -36,10 +31,10 @@ def root(store: SessionStore) -> Path:
 
 
 def test_search_subprocess_human_and_json(root: Path) -> None:
-    human = run("search", "全文索引", "--root", str(root))
+    human = run_script("sessions.py", "search", "全文索引", "--root", str(root))
     assert human.returncode == 0, human.stderr
     assert "中文会话/msg_" in human.stdout and "[全文索引]" in human.stdout and "1 hit(s)" in human.stdout
-    machine = run("search", "parse_session_id", "--root", str(root), "--json")
+    machine = run_script("sessions.py", "search", "parse_session_id", "--root", str(root), "--json")
     hits = json.loads(machine.stdout)["hits"]
     assert hits[0]["session_id"] == "code-ids"
     assert set(hits[0]) == {"session_id", "message_id", "model", "role", "created_at", "snippet", "score"}
@@ -75,8 +70,8 @@ def test_usage_errors_exit_2(root: Path, args: list[str], message: str) -> None:
 
 
 def test_bad_date_and_missing_command_are_argparse_errors(root: Path) -> None:
-    assert run("search", "x", "--since", "yesterday", "--root", str(root)).returncode == 2
-    assert run().returncode == 2
+    assert run_script("sessions.py", "search", "x", "--since", "yesterday", "--root", str(root)).returncode == 2
+    assert run_script("sessions.py").returncode == 2
 
 
 def test_show(root: Path) -> None:
@@ -111,7 +106,7 @@ def test_list(root: Path) -> None:
 
 
 def test_switches(root: Path) -> None:
-    result = run("switches", "--root", str(root))
+    result = run_script("sessions.py", "switches", "--root", str(root))
     assert result.returncode == 0
     assert "eng-review  at message 2: kimi-k2 -> claude-sonnet-4-5" in result.stdout
     code, out, _ = call("switches", "--root", str(root), "--model", "gpt-4o", "--json")
@@ -121,8 +116,8 @@ def test_switches(root: Path) -> None:
 
 
 def test_help() -> None:
-    result = run("--help")
+    result = run_script("sessions.py", "--help")
     assert result.returncode == 0
     for word in ("search", "show", "list", "switches", "LLM_SESSIONS_DIR"):
         assert word in result.stdout
-    assert "--since" in run("search", "--help").stdout
+    assert "--since" in run_script("sessions.py", "search", "--help").stdout
