@@ -591,6 +591,9 @@ async def _chat_unified(
             f"the conversation was longer than {model}'s context window: messages {first + 1}-{last + 1} were "
             f"summarised by {summary.model}{how} for this prompt (the full history stays in the session)"
         )
+    from utils.gc_tuning import collect_after_turn
+
+    collect_after_turn()  # the turn's HTTP request (the whole conversation) sits in httpx's cycles
     return {"session_id": session.id, "model": model, "reply": reply.text, "warnings": warnings, "usage": result_usage(answer)}
 
 

@@ -89,12 +89,13 @@ def turn_sessions(root: Path, seed: int, messages: int, count: int, offset: int)
 
 
 def index_with(server_py: Path, root: Path) -> None:
-    """Bring the index of ``root`` up to date with the code of ``server_py``'s checkout (its schema).
+    """Rebuild the index of ``root`` with the code of ``server_py``'s checkout (its schema).
 
     Run in a subprocess so an older checkout (``--server``) builds the index it expects, and its
     server does not rebuild it while being measured.
     """
-    code = "import sys; sys.path.insert(0, sys.argv[1]); from index import Indexer; Indexer(sys.argv[2]).sync()"
+    # A full sync: the bulk path (an incremental sync into an index of another schema crawls).
+    code = "import sys; sys.path.insert(0, sys.argv[1]); from index import Indexer; Indexer(sys.argv[2]).sync(full=True)"
     subprocess.run([sys.executable, "-c", code, str(server_py.parent), str(root)], check=True, cwd=str(server_py.parent))
 
 
