@@ -1283,7 +1283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if removed:
         log.info("removed %d stale temp file(s) left by crashed writers", len(removed))
     server = build_server(app, auth)
+    from adapters.pricing import load_prices
     from utils.gc_tuning import tune_for_serving
+
+    load_prices()  # before the freeze: the price table is start-up data, not the first turn's
 
     tune_for_serving()  # start-up's objects are never walked by the collector again (p99 of a turn)
     # SIGTERM (service managers, test harnesses) stops the server like Ctrl-C: the watcher is

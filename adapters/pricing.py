@@ -50,6 +50,16 @@ PRICED_PROVIDERS: dict[str, tuple[str, WireUsage]] = {
 }
 
 
+def load_prices() -> None:
+    """Load the price table now (a server calls this at start-up, before freezing the GC).
+
+    Otherwise the first priced answer pays for it (importing genai-prices and building its
+    ~17,000 price objects takes a good fraction of a second), and those objects would stay
+    in the collector's generations instead of the frozen start-up set.
+    """
+    genai_prices.data_snapshot.get_snapshot()
+
+
 def price_data_version() -> str:
     """The installed genai-prices version, whose bundled snapshot the prices come from."""
     return genai_prices.__version__

@@ -199,3 +199,13 @@ def test_each_ask_models_answer_carries_its_cost(tmp_path: Path, fakes: dict[str
         assert answer["error"] is None
         assert answer["usage"]["cost_usd"] == expected_cost(body, provider_id, answer["model"], stored, flavor) > 0
     assert answers[2]["usage"]["cost_usd"] is None  # a local model has no price
+
+
+
+def test_load_prices_builds_the_bundled_table() -> None:
+    from adapters.pricing import load_prices
+    from genai_prices import data_snapshot
+
+    load_prices()
+    assert data_snapshot._bundled_snapshot.cache_info().currsize == 1
+    assert data_snapshot.get_snapshot().find_provider(None, "anthropic", None).id == "anthropic"

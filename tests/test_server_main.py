@@ -144,3 +144,16 @@ def test_main_freezes_start_up_objects_and_raises_the_gc_thresholds(tmp_path: Pa
         gc.set_threshold(*before)
     assert seen["frozen"] > 10_000  # the imported modules and schemas at least
     assert seen["threshold"] == (YOUNG_THRESHOLD, *OLDER_THRESHOLDS)
+
+
+def test_main_loads_the_price_table_before_freezing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The genai-prices table is start-up data: loaded before ``tune_for_serving`` freezes it."""
+    import adapters.pricing
+    import utils.gc_tuning
+
+    order: list[str] = []
+    monkeypatch.setattr(adapters.pricing, "load_prices", lambda: order.append("prices"))
+    monkeypatch.setattr(utils.gc_tuning, "tune_for_serving", lambda: order.append("freeze"))
+    monkeypatch.setattr(MCPServer, "run", lambda self, transport="stdio", **kwargs: order.append("run"))
+    assert server.main(["--root", str(tmp_path / "root")]) == 0
+    assert order == ["prices", "freeze", "run"]
