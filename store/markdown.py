@@ -21,7 +21,7 @@ from typing import Any
 from store.schema import FAILED_MARK, INCOMPLETE_MARK, Message, Session, message_text, total_cost
 
 #: Content-part keys that identify an attachment, shown in its reference (in this order).
-_REFERENCE_KEYS = ("name", "filename", "path", "mime_type", "media_type", "sha256", "blob", "size", "url")
+_REFERENCE_KEYS = ("name", "filename", "path", "mime_type", "media_type", "size", "lines", "redacted", "sha256", "blob", "url")
 _MAX_REFERENCE_VALUE = 120
 
 
