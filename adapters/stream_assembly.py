@@ -69,15 +69,22 @@ def _error_text(error: Any) -> str:
     return str(error)
 
 
-class OpenAIStream:
+class _Assembly:
+    """What every assembler starts with: the provider's name (for errors) and the two counters."""
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.characters = 0
+        self.complete = False
+
+
+class OpenAIStream(_Assembly):
     """Chat completion chunks -> one ``chat.completion`` object."""
 
     _EXTRA_FIELDS = ("reasoning_content", "reasoning", "refusal")
 
     def __init__(self, provider: str = "openai") -> None:
-        self.provider = provider
-        self.characters = 0
-        self.complete = False
+        super().__init__(provider)
         self._head: dict[str, Any] = {}
         self._text: list[str] = []
         self._extra: dict[str, list[str]] = {}
@@ -162,13 +169,11 @@ class OpenAIStream:
         return answer
 
 
-class AnthropicStream:
+class AnthropicStream(_Assembly):
     """Messages API stream events -> one ``message`` object."""
 
     def __init__(self, provider: str = "anthropic") -> None:
-        self.provider = provider
-        self.characters = 0
-        self.complete = False
+        super().__init__(provider)
         self._message: dict[str, Any] = {"type": "message", "role": "assistant", "content": []}
         self._blocks: dict[int, dict[str, Any]] = {}
         self._json: dict[int, list[str]] = {}
@@ -252,13 +257,11 @@ class AnthropicStream:
         return answer
 
 
-class GeminiStream:
+class GeminiStream(_Assembly):
     """``streamGenerateContent?alt=sse`` responses -> one ``GenerateContentResponse``."""
 
     def __init__(self, provider: str = "gemini") -> None:
-        self.provider = provider
-        self.characters = 0
-        self.complete = False
+        super().__init__(provider)
         self._parts: list[dict[str, Any]] = []
         self._candidate: dict[str, Any] = {}
         self._rest: dict[str, Any] = {}

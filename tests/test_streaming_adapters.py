@@ -23,6 +23,7 @@ from adapters.gemini import GeminiAdapter
 from adapters.http_adapter import HttpAdapter
 from adapters.openai_compat import OpenAICompatAdapter
 from adapters.retry import RetryPolicy
+from adapters.stream_assembly import AnthropicStream, GeminiStream, OpenAIStream, StreamEventError
 from adapters.streaming import StreamInterrupted, listening
 from store.schema import Message
 from tests.fakes import FakeAnthropic, FakeGemini, FakeOpenAI, fake_anthropic, fake_gemini, fake_openai  # noqa: F401
@@ -237,3 +238,41 @@ def test_stream_must_be_a_boolean_in_the_config_file(tmp_path: Path, monkeypatch
     monkeypatch.setenv("LLM_MCP_CONFIG", str(config))
     with pytest.raises(Exception, match=r"endpoints\.old\.stream"):
         resolve("old/x")
+
+
+# ------------------------------------------------------------------ the assemblers alone (pure)
+
+
+@pytest.mark.parametrize("assembler", [OpenAIStream(), AnthropicStream(), GeminiStream()], ids=["openai", "anthropic", "gemini"])
+@pytest.mark.parametrize("data, fragment", [("not json", "is not JSON"), ("[1, 2]", "not a JSON object")])
+def test_an_event_that_is_not_a_json_object_is_a_stream_error(assembler: Any, data: str, fragment: str) -> None:
+    with pytest.raises(StreamEventError, match=fragment):
+        assembler.feed("message", data)
+
+
+@pytest.mark.parametrize("assembler, data, expected", [
+    (OpenAIStream(), '{"error": {"type": "server_error", "message": "boom"}}', "openai stream error: server_error: boom"),
+    (GeminiStream(), '{"error": {"code": 503, "status": "UNAVAILABLE", "message": "overloaded"}}', "gemini stream error: UNAVAILABLE: overloaded"),
+    (AnthropicStream(), '{"type": "error", "error": "plain text"}', "anthropic stream error: plain text"),
+], ids=["openai", "gemini", "anthropic"])
+def test_error_events_name_the_providers_error(assembler: Any, data: str, expected: str) -> None:
+    with pytest.raises(StreamEventError) as caught:
+        assembler.feed("error", data)
+    assert str(caught.value) == expected
+
+
+def test_streamed_tool_input_that_is_not_json_is_a_stream_error() -> None:
+    stream = AnthropicStream()
+    stream.feed("content_block_start", '{"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "t", "name": "f", "input": {}}}')
+    stream.feed("content_block_delta", '{"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": "{\\"a\\": "}}')
+    assert stream.answer()["content"] == []  # an open tool_use block has no usable input yet
+    with pytest.raises(StreamEventError, match="tool input that is not JSON"):
+        stream.feed("content_block_stop", '{"type": "content_block_stop", "index": 0}')
+
+
+def test_chunks_without_choices_or_candidates_add_nothing() -> None:
+    openai, gemini = OpenAIStream(), GeminiStream()
+    assert openai.feed("message", '{"id": "c", "choices": []}') == "" and openai.text() == ""
+    assert openai.feed("message", '{"choices": ["odd"]}') == ""
+    assert gemini.feed("message", '{"promptFeedback": {"blockReason": "SAFETY"}}') == ""
+    assert gemini.answer() == {"promptFeedback": {"blockReason": "SAFETY"}} and not gemini.complete
