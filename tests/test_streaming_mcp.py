@@ -21,7 +21,7 @@ import pytest
 
 from adapters.prompt import FAILED_MARK, INCOMPLETE_MARK
 from tests.fakes import FakeAnthropic, FakeGemini, FakeOpenAI
-from tests.hardening_helpers import McpClient, mcp_server, subprocess_env, wait_until
+from tests.hardening_helpers import McpClient, mcp_server, run_script, subprocess_env, wait_until
 
 MODEL = "claude-sonnet-4-5"
 ANSWER = "A considered answer, streamed slowly so that progress can be watched arriving. " * 3
@@ -113,6 +113,9 @@ def test_a_stream_cut_halfway_keeps_the_partial_answer_marked_incomplete(world: 
         statuses = [row[0] for row in db.execute(
             "SELECT turn_status FROM messages WHERE session_id = ? ORDER BY position", (session_id,))]
     assert statuses == [None, "answered", None, "incomplete"]
+    stats = run_script("sessions.py", "stats", "--root", str(world["root"]), "--by", "session", "--json")
+    group = next(group for group in json.loads(stats.stdout)["groups"] if group["key"] == session_id)
+    assert (group["turns"], group["answered"], group["incomplete"], group["failed"]) == (2, 1, 1, 0)
     markdown = world["client"].portal.call(lambda: client.session.read_resource(f"session://{session_id}"))
     assert "> incomplete answer: connection lost" in markdown.contents[0].text
     # The retry sends the first exchange and the new question only: no failed question, no half answer.
