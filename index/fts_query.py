@@ -1,11 +1,13 @@
 """Turning what a person typed into FTS5 queries, and choosing the word or trigram table.
 
-Strategy (documented in docs/search-index.md): the word table (``unicode61``) serves ordinary queries,
-including FTS5 syntax (``"exact phrase"``, ``a OR b``, ``prefix*``, ``NEAR``). A query FTS5
-rejects is retried as one quoted phrase. unicode61 does not split Chinese/Japanese/Korean
-text into words, so a query containing CJK characters goes to the trigram table (substring
-match); a term shorter than three characters, which trigram cannot match, is matched with
-``instr`` instead. A word query that finds nothing is retried as a substring query.
+Strategy (documented in docs/search-index.md): the word table (``unicode61``) serves ordinary
+queries, including FTS5 syntax (``"exact phrase"``, ``a OR b``, ``prefix*``, ``NEAR``). A
+query FTS5 rejects is retried as one quoted phrase. unicode61 does not split
+Chinese/Japanese/Korean text into words, so a query containing CJK characters goes to the
+trigram table (substring match; it holds the messages with CJK text, the only ones such a
+query can match); a term shorter than three characters, which trigram cannot match, is
+matched with ``instr`` instead. A word query that finds nothing is retried with every word
+as a prefix (``sess`` finds ``session``).
 """
 
 from __future__ import annotations
@@ -51,6 +53,19 @@ def phrase_fallback(text: str) -> str:
     return quote_phrase(text)
 
 
+def _terms(text: str) -> list[str]:
+    """The whitespace-separated terms of ``text`` that hold a letter or digit (quotes dropped)."""
+    terms = [term for term in (raw.strip('"') for raw in text.split()) if term and _WORD.search(term)]
+    if not terms:
+        raise InvalidQuery(f"the query {text!r} has no letters or digits to search for")
+    return terms
+
+
+def prefix_query(text: str) -> str:
+    """Every term as a phrase whose last word is a prefix, all required: ``sess`` -> ``"sess"*``."""
+    return " AND ".join(quote_phrase(term) + "*" for term in _terms(text))
+
+
 @dataclass
 class SubstringQuery:
     """A trigram MATCH for the terms of 3+ characters and ``instr`` checks for the shorter ones."""
@@ -62,9 +77,7 @@ class SubstringQuery:
 
 def substring_query(text: str) -> SubstringQuery:
     """Split on whitespace (quotes dropped): every term must occur as a substring."""
-    terms = [term for term in (raw.strip('"') for raw in text.split()) if term and _WORD.search(term)]
-    if not terms:
-        raise InvalidQuery(f"the query {text!r} has no letters or digits to search for")
+    terms = _terms(text)
     long_terms = [term for term in terms if len(term) >= 3]
     short_terms = [term for term in terms if len(term) < 3]
     match = " AND ".join(quote_phrase(term) for term in long_terms) if long_terms else None

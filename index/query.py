@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from index.database import is_busy, iso, parse_iso, retry_busy, retry_rebuilding
-from index.fts_query import clean, has_cjk, phrase_fallback, substring_query
+from index.fts_query import clean, has_cjk, phrase_fallback, prefix_query, substring_query
 from index.indexer import Indexer
 from index.models import IndexStats, RecentSession, SearchHit, SwitchRecord
 from index.rows import ATTACHMENT_MARK
@@ -224,8 +224,8 @@ class SearchIndex:
         """Messages (and session titles) matching ``query``, best first (``score`` higher = better).
 
         ``query`` may use FTS5 syntax (phrases, OR, NOT, prefix*); anything FTS5 rejects is
-        searched as a plain phrase. CJK text and words that match nothing are searched as
-        substrings. Raises ``InvalidQuery`` (a ``ValueError``) for a query with nothing to
+        searched as a plain phrase. A query with CJK text is searched as substrings; words that
+        match nothing are retried as word prefixes. Raises ``InvalidQuery`` (a ``ValueError``) for a query with nothing to
         search for, ``ValueError`` for a bad limit/offset or ``since`` after ``until``.
         Filters: ``model``/``role``/``session_id`` exact; ``since``/``until`` on the message time.
         Session-title hits (``message_id`` None) are included unless ``role`` is given.
@@ -239,14 +239,11 @@ class SearchIndex:
         if has_cjk(text):
             hits = self._substring_hits(text, filters, want)
         else:
-            try:
-                hits = self._word_hits(text, filters, want)
-            except sqlite3.OperationalError as exc:
-                if is_busy(exc):
-                    raise
+            hits = self._word_hits_or_none(text, filters, want)
+            if hits is None:
                 hits = self._word_hits(phrase_fallback(text), filters, want)
             if not hits:
-                hits = self._substring_hits(text, filters, want)
+                hits = self._word_hits_or_none(prefix_query(text), filters, want) or []
         return self._name_files(hits[offset:want])
 
     def _name_files(self, hits: list[SearchHit]) -> list[SearchHit]:
@@ -268,6 +265,15 @@ class SearchIndex:
                 hit = hit.model_copy(update={"file": file_of_match(text, hit.snippet), "snippet": hit.snippet.replace(ATTACHMENT_MARK, " ")})
             named.append(hit)
         return named
+
+    def _word_hits_or_none(self, match: str, filters: tuple[Any, ...], want: int) -> list[SearchHit] | None:
+        """``_word_hits``, or None if FTS5 rejects ``match`` as a query."""
+        try:
+            return self._word_hits(match, filters, want)
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                raise
+            return None
 
     @staticmethod
     def _message_filters(filters: tuple[Any, ...]) -> tuple[str, list[Any]]:
@@ -426,10 +432,10 @@ class SearchIndex:
     def _scan_rows(
         self, sub: Any, where: str, args: list[Any], short_sql: str, titles: tuple[str, list[Any]] | None, want: int
     ) -> list[tuple[Any, ...]]:
-        # Only terms too short for trigrams: scan (acceptable, the terms are tiny and rare).
+        # Only CJK terms too short for trigrams: scan the messages with CJK text.
         message_sql = (
             "SELECT m.session_id, m.message_id, m.model, m.role, m.created_at, m.text, 0.0, m.position"
-            f" FROM messages m WHERE 1{short_sql}{where} ORDER BY m.session_id, m.position LIMIT ?"
+            f" FROM messages m WHERE m.cjk = 1{short_sql}{where} ORDER BY m.session_id, m.position LIMIT ?"
         )
         rows = self._read(message_sql, [*sub.short_terms, *args, want])
         if titles is not None:

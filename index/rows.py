@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from index.database import iso
+from index.fts_query import has_cjk
 from store.blobs import FILE_PART
 from store.schema import Message, Session, turn_outcome
 
@@ -26,7 +27,7 @@ SESSION_COLUMNS = (
 MESSAGE_COLUMNS = (
     "session_id", "position", "message_id", "role", "model", "provider", "created_at", "text",
     "tool_names", "tool_call_id", "input_tokens", "output_tokens", "cost_usd", "latency_ms",
-    "turn_status", "turn_model", "turn_provider",
+    "turn_status", "turn_model", "turn_provider", "cjk",
 )
 SWITCH_COLUMNS = ("session_id", "position", "at_message", "from_model", "to_model", "switched_at", "warning")
 
@@ -116,6 +117,7 @@ def message_rows(session: Session, start: int = 0, attachment_text: AttachmentTe
     for position, message in enumerate(session.messages[start:], start=start):
         names = ",".join(call.name for call in message.tool_calls or []) or None
         usage = message.usage
+        text = searchable_text(message, attachment_text)
         rows.append(
             (
                 session.id,
@@ -125,7 +127,7 @@ def message_rows(session: Session, start: int = 0, attachment_text: AttachmentTe
                 message.model,
                 message.provider,
                 iso(message.created_at),
-                searchable_text(message, attachment_text),
+                text,
                 names,
                 message.tool_call_id,
                 usage.input_tokens if usage else None,
@@ -133,6 +135,7 @@ def message_rows(session: Session, start: int = 0, attachment_text: AttachmentTe
                 usage.cost_usd if usage else None,
                 message.latency_ms,
                 *turn_outcome(message),
+                int(has_cjk(text)),  # 1: the message goes into the trigram table too
             )
         )
     return rows

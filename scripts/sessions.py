@@ -44,7 +44,7 @@ DESCRIPTION = f"""\
 Look into the session store without an MCP client.
 
   search QUERY   ranked full-text search over every message and title (FTS5 syntax allowed:
-                 "exact phrase", a OR b, prefix*; Chinese/Japanese/Korean and substrings work)
+                 "exact phrase", a OR b, prefix*; Chinese/Japanese/Korean as substrings)
   show ID        print one session's messages
   list           list sessions, newest update first
   switches       model-switch history

@@ -72,6 +72,27 @@ def bench_queries(seed: int, sessions: int) -> list[BenchQuery]:
     return queries
 
 
+def held_out_queries(seed: int, sessions: int) -> list[BenchQuery]:
+    """Queries the search code was not tuned on (issue 11): the most common word, prefixes,
+    ``OR``, mixed CJK + Latin, the prefix fallback, and common words under filters."""
+    start = base_time(seed)
+    span = session_time(seed, max(sessions - 1, 1)) - start
+    return [
+        BenchQuery(name="stop word", kind="word", query="the", terms=["the"]),
+        BenchQuery(name="very common pair", kind="words", query="the session", terms=["the", "session"]),
+        BenchQuery(name="prefix mod*", kind="prefix", query="mod*", terms=["mod*"]),
+        BenchQuery(name="prefix s*", kind="prefix", query="s*", terms=["s*"]),
+        BenchQuery(name="a OR b", kind="or", query="atomic OR rename", terms=["atomic"]),
+        BenchQuery(name="common OR", kind="or", query="session OR model", terms=["session"]),
+        BenchQuery(name="CJK + common word", kind="cjk", query="数据库 the", terms=["数据库", "the"]),
+        BenchQuery(name="short CJK + word", kind="cjk", query="会话 index", terms=["会话", "index"]),
+        BenchQuery(name="prefix fallback", kind="prefix", query="sess", terms=["sess*"]),
+        BenchQuery(name="common + model", kind="filter", query="the", terms=["the"], model="gpt-4o"),
+        BenchQuery(name="common + role", kind="filter", query="session", terms=["session"], role="user"),
+        BenchQuery(name="common, old slice", kind="filter", query="model", terms=["model"], until=start + span * 0.1),
+    ]
+
+
 def _matcher(terms: list[str]) -> Callable[[str], bool]:
     """A predicate on message text: every literal term is a substring, every ``x*`` a word prefix."""
     literals = [term.lower() for term in terms if not term.endswith("*")]

@@ -97,6 +97,9 @@ def test_search_and_reindex_scripts_on_a_tiny_corpus(tmp_path: Path) -> None:
     assert report["queries"][0]["naive_json_ms"] is not None and report["queries"][3]["naive_json_ms"] is None
     assert "all 20 queries: p50" in done.stdout
     assert _run("search_latency.py", "--naive", "21").returncode == 2
+    done = _run("search_latency.py", "--root", str(root), "--sessions", "30", "--messages", "6", "--repeat", "1", "--naive", "0", "--held-out")
+    assert done.returncode == 0, done.stderr
+    assert "all 32 queries: p50" in done.stdout and "prefix mod*" in done.stdout and "CJK + common word" in done.stdout
 
 
 def test_turn_latency_script_on_a_tiny_corpus(tmp_path: Path) -> None:
