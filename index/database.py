@@ -52,6 +52,26 @@ END;
 # The watcher's event for that write stamps the real digest (``Indexer._index_one``, mode "hash").
 PENDING_HASH = "pending"
 
+# The word table of the messages, written by hand (sqlite-utils' enable_fts takes no prefix
+# option; same triggers as the ones it makes). prefix='3' adds an index of every word's first
+# three characters: a query such as ``mod*`` reads one doclist in rowid order, so the ranking
+# window stops early, instead of merging the doclists of every word starting with ``mod``.
+_MESSAGES_WORDS_SQL = f"""
+CREATE VIRTUAL TABLE IF NOT EXISTS "messages_fts" USING FTS5 (
+  "text", tokenize='{WORD_TOKENIZER}', content="messages", prefix='3'
+);
+CREATE TRIGGER IF NOT EXISTS "messages_ai" AFTER INSERT ON "messages" BEGIN
+  INSERT INTO "messages_fts" (rowid, "text") VALUES (new.rowid, new."text");
+END;
+CREATE TRIGGER IF NOT EXISTS "messages_ad" AFTER DELETE ON "messages" BEGIN
+  INSERT INTO "messages_fts" ("messages_fts", rowid, "text") VALUES ('delete', old.rowid, old."text");
+END;
+CREATE TRIGGER IF NOT EXISTS "messages_au" AFTER UPDATE ON "messages" BEGIN
+  INSERT INTO "messages_fts" ("messages_fts", rowid, "text") VALUES ('delete', old.rowid, old."text");
+  INSERT INTO "messages_fts" (rowid, "text") VALUES (new.rowid, new."text");
+END;
+"""
+
 # Messages go into the trigram table only if their text holds CJK characters (``cjk`` = 1,
 # set by index.rows): only they can match a query with a CJK term, the one use of that table.
 # Trigram rows are ~5x the cost of word rows to build and were half the index when every
@@ -258,7 +278,7 @@ def _create_schema(conn: sqlite3.Connection) -> None:
         pk="path",
         not_null={"session_id", "mtime_ns", "size", "sha256", "status", "indexed_at"},
     )
-    db["messages"].enable_fts(["text"], tokenize=WORD_TOKENIZER, create_triggers=True)
+    conn.executescript(_MESSAGES_WORDS_SQL)
     db["sessions"].enable_fts(["title"], tokenize=WORD_TOKENIZER, create_triggers=True)
     conn.executescript(_MESSAGES_TRIGRAM_SQL)
     conn.executescript(_TRIGRAM_SQL.format(table="sessions", column="title"))
