@@ -323,11 +323,11 @@ class SearchIndex:
         has more than ``rank_window`` matches (filters applied), else the rowid of the
         ``rank_window``-th newest one. FTS5 yields matches in rowid order, so this stops early."""
         fts = source.fts
-        join = f" JOIN {source.join}" if where else ""
-        rows = conn.execute(
-            f"SELECT {fts}.rowid FROM {fts}{join} WHERE {fts} MATCH ?{where} ORDER BY {fts}.rowid DESC LIMIT 2 OFFSET ?",
-            [match, *args, self.rank_window - 1],
-        ).fetchall()
+        newest = f"SELECT {fts}.rowid FROM {fts}{{join}} WHERE {fts} MATCH ?{{where}} ORDER BY {fts}.rowid DESC LIMIT 2 OFFSET ?"
+        rows = conn.execute(newest.format(join="", where=""), [match, self.rank_window - 1]).fetchall()
+        if len(rows) == 2 and where:
+            # Enough matches before the filters (checked without a join per match): count after them.
+            rows = conn.execute(newest.format(join=f" JOIN {source.join}", where=where), [match, *args, self.rank_window - 1]).fetchall()
         return rows[0][0] if len(rows) == 2 else 0
 
     def _ranked(
