@@ -31,19 +31,20 @@ WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
 
 T = TypeVar("T")
 
-# The trigram tables are written by hand: sqlite-utils names its FTS table "<table>_fts",
-# so it can make only one per table. Same trigger shape as sqlite-utils' own.
-_TRIGRAM_SQL = """
-CREATE VIRTUAL TABLE IF NOT EXISTS "{table}_trigram" USING FTS5 ("{column}", tokenize='trigram', content="{table}");
-CREATE TRIGGER IF NOT EXISTS "{table}_trigram_ai" AFTER INSERT ON "{table}" BEGIN
-  INSERT INTO "{table}_trigram" (rowid, "{column}") VALUES (new.rowid, new."{column}");
+# Full-text tables written by hand: sqlite-utils names its FTS table "<table>_fts", so it can
+# make only one per table, and its enable_fts takes no prefix option. Same trigger shape as
+# sqlite-utils' own.
+_FTS_SQL = """
+CREATE VIRTUAL TABLE IF NOT EXISTS "{fts}" USING FTS5 ("{column}", tokenize='{tokenize}', content="{table}"{options});
+CREATE TRIGGER IF NOT EXISTS "{fts}_ai" AFTER INSERT ON "{table}" BEGIN
+  INSERT INTO "{fts}" (rowid, "{column}") VALUES (new.rowid, new."{column}");
 END;
-CREATE TRIGGER IF NOT EXISTS "{table}_trigram_ad" AFTER DELETE ON "{table}" BEGIN
-  INSERT INTO "{table}_trigram" ("{table}_trigram", rowid, "{column}") VALUES ('delete', old.rowid, old."{column}");
+CREATE TRIGGER IF NOT EXISTS "{fts}_ad" AFTER DELETE ON "{table}" BEGIN
+  INSERT INTO "{fts}" ("{fts}", rowid, "{column}") VALUES ('delete', old.rowid, old."{column}");
 END;
-CREATE TRIGGER IF NOT EXISTS "{table}_trigram_au" AFTER UPDATE ON "{table}" BEGIN
-  INSERT INTO "{table}_trigram" ("{table}_trigram", rowid, "{column}") VALUES ('delete', old.rowid, old."{column}");
-  INSERT INTO "{table}_trigram" (rowid, "{column}") VALUES (new.rowid, new."{column}");
+CREATE TRIGGER IF NOT EXISTS "{fts}_au" AFTER UPDATE ON "{table}" BEGIN
+  INSERT INTO "{fts}" ("{fts}", rowid, "{column}") VALUES ('delete', old.rowid, old."{column}");
+  INSERT INTO "{fts}" (rowid, "{column}") VALUES (new.rowid, new."{column}");
 END;
 """
 
@@ -52,25 +53,12 @@ END;
 # The watcher's event for that write stamps the real digest (``Indexer._index_one``, mode "hash").
 PENDING_HASH = "pending"
 
-# The word table of the messages, written by hand (sqlite-utils' enable_fts takes no prefix
-# option; same triggers as the ones it makes). prefix='3' adds an index of every word's first
-# three characters: a query such as ``mod*`` reads one doclist in rowid order, so the ranking
-# window stops early, instead of merging the doclists of every word starting with ``mod``.
-_MESSAGES_WORDS_SQL = f"""
-CREATE VIRTUAL TABLE IF NOT EXISTS "messages_fts" USING FTS5 (
-  "text", tokenize='{WORD_TOKENIZER}', content="messages", prefix='3'
-);
-CREATE TRIGGER IF NOT EXISTS "messages_ai" AFTER INSERT ON "messages" BEGIN
-  INSERT INTO "messages_fts" (rowid, "text") VALUES (new.rowid, new."text");
-END;
-CREATE TRIGGER IF NOT EXISTS "messages_ad" AFTER DELETE ON "messages" BEGIN
-  INSERT INTO "messages_fts" ("messages_fts", rowid, "text") VALUES ('delete', old.rowid, old."text");
-END;
-CREATE TRIGGER IF NOT EXISTS "messages_au" AFTER UPDATE ON "messages" BEGIN
-  INSERT INTO "messages_fts" ("messages_fts", rowid, "text") VALUES ('delete', old.rowid, old."text");
-  INSERT INTO "messages_fts" (rowid, "text") VALUES (new.rowid, new."text");
-END;
-"""
+# prefix='3' on the messages' word table adds an index of every word's first three characters:
+# a query such as ``mod*`` reads one doclist in rowid order, so the ranking window stops early,
+# instead of merging the doclists of every word starting with ``mod``.
+_MESSAGES_WORDS_SQL = _FTS_SQL.format(
+    fts="messages_fts", table="messages", column="text", tokenize=WORD_TOKENIZER, options=", prefix='3'"
+)
 
 # Messages go into the trigram table only if their text holds CJK characters (``cjk`` = 1,
 # set by index.rows): only they can match a query with a CJK term, the one use of that table.
@@ -281,7 +269,7 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(_MESSAGES_WORDS_SQL)
     db["sessions"].enable_fts(["title"], tokenize=WORD_TOKENIZER, create_triggers=True)
     conn.executescript(_MESSAGES_TRIGRAM_SQL)
-    conn.executescript(_TRIGRAM_SQL.format(table="sessions", column="title"))
+    conn.executescript(_FTS_SQL.format(fts="sessions_trigram", table="sessions", column="title", tokenize="trigram", options=""))
     conn.execute(f"PRAGMA user_version = {INDEX_SCHEMA_VERSION}")
 
 
