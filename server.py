@@ -40,7 +40,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import Resource as MCPResource
 
 from adapters.base import Adapter, ChatReply, ChatRequest
-from attachments import (
+from adapters.attachments import (
     AttachmentRefused,
     AttachmentsTooLarge,
     FileRootsInvalid,
@@ -481,7 +481,7 @@ async def _chat_unified(
     """The one chat path: load/create, build the (compressed) prompt, call, store, index.
 
     ``files``/``images`` are read and checked here; a caller asking several models passes
-    them prepared once instead, as ``attachments`` (see ``attachments.prepare_attachments``).
+    them prepared once instead, as ``attachments`` (see ``adapters.attachments.prepare_attachments``).
     Anything refused, or attachments too large for the model, raise before anything is
     written or sent.
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import server
-from attachments import prepare_attachments
+from adapters.attachments import prepare_attachments
 from scripts.bench.chat_paths import LoopRunner, bench_app, close_app
 from tests.bench.figures import median_ms, record
 

@@ -373,7 +373,7 @@ def prepare_attachments(
 ) -> PreparedAttachments:
     """Read and check ``files`` (text files or directories) and ``images`` (paths or data: URLs).
 
-    ``roots`` defaults to :func:`attachments.roots.file_roots` (``LLM_MCP_FILE_ROOTS``);
+    ``roots`` defaults to :func:`adapters.attachments.roots.file_roots` (``LLM_MCP_FILE_ROOTS``);
     ``secrets`` are key values to redact besides the secret-looking environment variables.
     Named files and images are refused (:class:`AttachmentRefused`, listing all of them) when
     they are outside the roots, missing, secret-looking, binary, too large...; files met while
