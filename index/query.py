@@ -253,9 +253,11 @@ class SearchIndex:
             return hits
         values = ", ".join("(?, ?)" for _ in keys)
         rows = self._read(
-            "SELECT session_id, message_id, text FROM messages WHERE (session_id, message_id) IN"
-            f" (VALUES {values}) AND instr(text, char(31)) > 0",
-            [item for key in keys for item in key],
+            # session_id IN (...) lets SQLite use the (session_id, position) index; the row-value
+            # IN alone scans every message (~0.8 s a search at 1M messages).
+            f"SELECT session_id, message_id, text FROM messages WHERE session_id IN ({', '.join('?' for _ in keys)})"
+            f" AND (session_id, message_id) IN (VALUES {values}) AND instr(text, char(31)) > 0",
+            [*(key[0] for key in keys), *(item for key in keys for item in key)],
         )
         texts = {(row[0], row[1]): row[2] for row in rows}
         named = []
