@@ -52,8 +52,9 @@ Progress = Callable[[int, int], None]
 # chunks keep a 100,000-file rebuild from holding the write lock for minutes.
 SYNC_CHUNK = 500
 SYMLINK_REASON = "the session file is a symlink; symlinks in sessions/ are not followed"
-# Sessions whose last indexed bytes are remembered for the append path (the ones being chatted in).
-MIRRORED_SESSIONS = 16
+# Sessions whose last indexed bytes are remembered for the append path (the ones being chatted
+# in): as many as the store caches, whose bytes objects they share, so they cost no extra memory.
+MIRRORED_SESSIONS = 4
 
 
 @dataclass(frozen=True)
