@@ -375,8 +375,7 @@ def result_usage(message: Message) -> dict[str, Any]:
 
 def _incomplete_answer(text: str, model: str, provider: str | None, reason: str, adapter: object) -> Message:
     """The part of an answer that arrived before the call stopped, marked incomplete with ``reason``."""
-    inner = getattr(adapter, "adapter", adapter)  # a registry ResolvedModel wraps the adapter
-    content = redact_secrets_deep(text, [getattr(inner, "api_key", None)])
+    content = redact_secrets_deep(text, [adapter_key(adapter)])
     mark = {"reason": reason, "characters": len(text), "at": utc_now().isoformat()}
     return Message(role="assistant", content=content, model=model, provider=provider, extra={INCOMPLETE_MARK: mark})
 
