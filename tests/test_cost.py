@@ -67,11 +67,13 @@ GEMINI_BODY = {
 def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     for name in ("LLM_MCP_CONFIG", "LLM_SUMMARY_MODEL", "OLLAMA_BASE_URL", "OLLAMA_API_KEY"):
         monkeypatch.delenv(name, raising=False)
-    with FakeOpenAI() as openai, FakeAnthropic() as anthropic, FakeGemini() as gemini:
-        for fake, prefix in ((openai, "OPENAI"), (anthropic, "ANTHROPIC"), (gemini, "GEMINI"), (openai, "OLLAMA")):
+    # Ollama gets a fake of its own: sharing the OpenAI one, concurrent ask_models calls race
+    # for its scripted replies and gpt-4o may be answered by the default echo instead.
+    with FakeOpenAI() as openai, FakeAnthropic() as anthropic, FakeGemini() as gemini, FakeOpenAI() as ollama:
+        for fake, prefix in ((openai, "OPENAI"), (anthropic, "ANTHROPIC"), (gemini, "GEMINI"), (ollama, "OLLAMA")):
             for key, value in fake.env(prefix).items():
                 monkeypatch.setenv(key, value)
-        yield {"openai": openai, "anthropic": anthropic, "gemini": gemini}
+        yield {"openai": openai, "anthropic": anthropic, "gemini": gemini, "ollama": ollama}
 
 
 def expected_cost(body: dict[str, Any], provider_id: str, model: str, message: Message, flavor: str) -> float:
@@ -136,9 +138,9 @@ def test_unknown_price_is_null_never_a_guess(tmp_path: Path, fakes: dict[str, An
     fakes["openai"].enqueue_reply("hi", usage=(100, 10))
     unknown = call_tool(tools, "chat", {"prompt": "hello", "model": "gpt-unreleased-model"})
     assert unknown["usage"] == {"input_tokens": 100, "output_tokens": 10, "cost_usd": None}
-    fakes["openai"].enqueue_reply("local", usage=(100, 10))
+    fakes["ollama"].enqueue_reply("local", usage=(100, 10))
     local = call_tool(tools, "chat", {"prompt": "hello", "model": "ollama/llama3.2", "session_id": unknown["session_id"]})
-    assert local["usage"]["cost_usd"] is None
+    assert local["usage"] == {"input_tokens": 100, "output_tokens": 10, "cost_usd": None}
     page = call_tool(tools, "get_session", {"session_id": unknown["session_id"]})
     assert (page["cost_usd"], page["unpriced_answers"]) == (None, 2)
     with sqlite3.connect(tmp_path / "root" / "index.sqlite") as conn:
