@@ -12,7 +12,8 @@ the documents instead, losing nothing:
 - model switches, summaries and tags are unions (switch and summary positions are moved to
   where their messages are in the merged list);
 - the title changed on one side wins; changed on both, the side updated later wins (ours on
-  a tie); ``current_model`` is the model of the last message that names one;
+  a tie); ``current_model`` is the model of the last message that names one (when none does,
+  ours, else theirs);
 - ``tool_state``, ``extensions`` and ``extra`` are merged key by key the same way (a value
   only one side changed wins, ours when both did).
 

@@ -362,4 +362,4 @@ def test_the_message_set_does_not_depend_on_which_side_is_ours(versions: tuple[S
     assert sorted(ids(one)) == sorted(ids(other))
     assert one.tags == list(dict.fromkeys([*ours.tags, *theirs.tags]))
     assert set(one.tags) == set(other.tags)
-    assert one.current_model == next((m.model for m in reversed(one.messages) if m.model), ours.current_model)
+    assert one.current_model == next((m.model for m in reversed(one.messages) if m.model), ours.current_model or theirs.current_model)
