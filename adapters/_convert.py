@@ -144,7 +144,8 @@ def normalize_history(messages: list[Message]) -> list[Message]:
 
     Also gives every tool call an id (``call_<n>`` when missing, ``<id>_<n>`` when repeated
     within its message) and a ``tool`` message its
-    ``name`` from the call it answers. The input messages are not modified.
+    ``name`` from the call it answers. The input messages are not modified; those that need
+    no change are returned as they are (the same objects).
     """
     result: list[Message] = []
     index = 0
@@ -159,13 +160,16 @@ def normalize_history(messages: list[Message]) -> list[Message]:
             result.append(message)
             continue
         calls: list[ToolCall] = []
+        renamed = False
         for call in message.tool_calls:
             if not call.id or any(call.id == seen.id for seen in calls):
                 # A missing or repeated id (within one message) cannot be answered unambiguously.
                 counter += 1
                 call = call.model_copy(update={"id": f"{call.id or 'call'}_{counter}"})
+                renamed = True
             calls.append(call)
-        result.append(message.model_copy(update={"tool_calls": calls}))
+        # An unchanged message is passed on as is: the adapters memoise their wire form per message object.
+        result.append(message.model_copy(update={"tool_calls": calls}) if renamed else message)
         by_id = {call.id: call for call in calls}
         answered: dict[str, Message] = {}
         # The results are the tool messages directly after the call; anything else ends them.
@@ -176,7 +180,7 @@ def normalize_history(messages: list[Message]) -> list[Message]:
             if call is None or call.id in answered:
                 result.append(_orphan_result(tool_message))
                 continue
-            answered[call.id] = tool_message.model_copy(update={"name": tool_message.name or call.name})
+            answered[call.id] = tool_message if tool_message.name else tool_message.model_copy(update={"name": call.name})
         for call in calls:
             answer = answered.get(call.id)
             if answer is None:

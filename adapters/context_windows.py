@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from store.schema import Message
 
 from .config import ConfigError, load_config
+from .message_memo import MessageMemo
 
 DEFAULT_CONTEXT_WINDOW = 8192
 OLLAMA_CONTEXT_WINDOW = 8192
@@ -116,24 +117,38 @@ def estimate_text_tokens(text: str) -> int:
 
 
 def estimate_tokens(messages: Iterable[Message], system: str | None = None) -> int:
-    """Estimated prompt tokens of ``messages`` (and an optional system prompt); see the module docstring."""
+    """Estimated prompt tokens of ``messages`` (and an optional system prompt); see the module docstring.
+
+    Each message's count is memoised on the message object (:mod:`adapters.message_memo`), so a
+    turn counts only the messages it has not counted before.
+    """
     total = estimate_text_tokens(system) + MESSAGE_OVERHEAD if system else 0
+    memo = _TOKENS.get
     for message in messages:
-        total += MESSAGE_OVERHEAD
-        content = message.content
-        if isinstance(content, str):
-            total += estimate_text_tokens(content)
-        elif isinstance(content, list):
-            for part in content:  # the schema guarantees dict parts
-                if isinstance(part.get("text"), str):
-                    total += estimate_text_tokens(part["text"])
-                elif part.get("type") == "file" and isinstance(part.get("tokens"), int):
-                    total += part["tokens"]  # an attached file: its estimate was stored with the reference
-                elif part.get("type") in ("image_url", "image"):
-                    total += IMAGE_TOKENS
-                else:
-                    total += estimate_text_tokens(json.dumps(part, ensure_ascii=False))
-        for call in message.tool_calls or []:
-            arguments = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments, ensure_ascii=False)
-            total += MESSAGE_OVERHEAD + estimate_text_tokens(call.name) + estimate_text_tokens(arguments)
+        total += memo(message, None, message_tokens)
     return total
+
+
+def message_tokens(message: Message) -> int:
+    """Estimated tokens of one message, its overhead included (see the module docstring)."""
+    total = MESSAGE_OVERHEAD
+    content = message.content
+    if isinstance(content, str):
+        total += estimate_text_tokens(content)
+    elif isinstance(content, list):
+        for part in content:  # the schema guarantees dict parts
+            if isinstance(part.get("text"), str):
+                total += estimate_text_tokens(part["text"])
+            elif part.get("type") == "file" and isinstance(part.get("tokens"), int):
+                total += part["tokens"]  # an attached file: its estimate was stored with the reference
+            elif part.get("type") in ("image_url", "image"):
+                total += IMAGE_TOKENS
+            else:
+                total += estimate_text_tokens(json.dumps(part, ensure_ascii=False))
+    for call in message.tool_calls or []:
+        arguments = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments, ensure_ascii=False)
+        total += MESSAGE_OVERHEAD + estimate_text_tokens(call.name) + estimate_text_tokens(arguments)
+    return total
+
+
+_TOKENS: MessageMemo[int] = MessageMemo()

@@ -33,6 +33,7 @@ from store.schema import Message, ToolCall
 from ._convert import arguments_json, attachment_of, content_text, decode_arguments, image_url_of, normalize_history, usage_from
 from .base import ChatReply, ChatRequest
 from .http_adapter import HttpAdapter
+from .message_memo import MessageMemo
 from .reasoning import ReasoningPlan, openai_compat_plan
 from .stream_assembly import OpenAIStream
 
@@ -41,6 +42,9 @@ from .stream_assembly import OpenAIStream
 _REPLAY_REASONING = {"deepseek": True, "moonshot": False}
 _EXTRA_REPLY_FIELDS = ("reasoning_content", "reasoning", "refusal")
 _USAGE_STREAMED_UNASKED = frozenset({"moonshot"})
+# Each stored message's wire form, per provider (the only setting it depends on): a turn converts
+# only the messages it has not sent before (see adapters/message_memo.py).
+_WIRE: MessageMemo[dict[str, Any]] = MessageMemo()
 
 
 @dataclass(kw_only=True, eq=False, repr=False)
@@ -86,8 +90,9 @@ class OpenAICompatAdapter(HttpAdapter):
         messages: list[dict[str, Any]] = []
         if request.system and request.system.strip():
             messages.append({"role": "system", "content": request.system})
+        wire = _WIRE.get
         for message in normalize_history(request.messages):
-            converted = self._message(message)
+            converted = wire(message, self.provider, self._message)
             if converted["role"] == "assistant" and not converted["content"] and "tool_calls" not in converted:
                 continue  # an empty assistant turn (e.g. a failed reply) says nothing and some APIs reject it
             messages.append(converted)
@@ -112,6 +117,7 @@ class OpenAICompatAdapter(HttpAdapter):
         return openai_compat_plan(self.provider, self.upstream_model or request.model, request)
 
     def _message(self, message: Message) -> dict[str, Any]:
+        """``message`` in the wire format (memoised per message and provider: never modify the result)."""
         if message.role == "tool":
             return {"role": "tool", "tool_call_id": message.tool_call_id, "content": content_text(message.content)}
         out: dict[str, Any] = {"role": message.role, "content": self._content(message)}

@@ -43,6 +43,7 @@ from .http_pool import client_for
 from .redact import redact
 from .stream_assembly import StreamAssembler
 from .streaming import interrupted, is_event_stream, read_events
+from .wire_json import encode_body
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,10 @@ async def post_json(
     deadline = time.monotonic() + policy.total_timeout
     attempts = 0
     last_error: ProviderError | None = None
+    content = encode_body(body)  # once, not per attempt
+    sent_headers = dict(headers)
+    if not any(name.lower() == "content-type" for name in sent_headers):
+        sent_headers["Content-Type"] = "application/json"
     async with client_for(url, transport) as client:
         while True:
             attempts += 1
@@ -183,7 +188,7 @@ async def post_json(
                 # httpx's timeouts are per socket operation; fail_after bounds the whole attempt
                 # (a server dripping bytes cannot outlive the deadline).
                 with anyio.fail_after(max(per_attempt, 0.001)):
-                    request = client.build_request("POST", url, headers=dict(headers), json=dict(body),
+                    request = client.build_request("POST", url, headers=sent_headers, content=content,
                                                    timeout=max(per_attempt, 0.001))
                     response = await client.send(request, stream=True)
                     try:
