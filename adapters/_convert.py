@@ -147,9 +147,25 @@ def normalize_history(messages: list[Message]) -> list[Message]:
     ``name`` from the call it answers. The input messages are not modified; those that need
     no change are returned as they are (the same objects).
     """
+    return normalize_from(messages, 0)[0]
+
+
+def is_plain(message: Message) -> bool:
+    """Whether ``message`` is neither a tool result nor a tool call: :func:`normalize_history`
+    never looks past it, so the history after it normalises on its own (:func:`normalize_from`)."""
+    return message.role != "tool" and not message.tool_calls
+
+
+def normalize_from(messages: list[Message], counter: int) -> tuple[list[Message], int]:
+    """:func:`normalize_history` of the part of a history that follows a plain message
+    (:func:`is_plain`; or the whole history, ``counter`` 0), ``counter`` being the number of
+    call ids renamed before it; returns the normalised part and the new count.
+
+    ``normalize_history(a + b) == normalize_from(a, 0)[0] + normalize_from(b, n)[0]`` when ``a``
+    ends with a plain message and ``n`` is the count ``normalize_from(a, 0)`` returned.
+    """
     result: list[Message] = []
     index = 0
-    counter = 0
     while index < len(messages):
         message = messages[index]
         index += 1
@@ -186,7 +202,7 @@ def normalize_history(messages: list[Message]) -> list[Message]:
             if answer is None:
                 answer = Message(role="tool", tool_call_id=call.id, name=call.name, content=NO_RESULT)
             result.append(answer)
-    return _hoist_orphans(result)
+    return _hoist_orphans(result), counter
 
 
 def _orphan_result(message: Message) -> Message:

@@ -15,6 +15,8 @@ messages, the summary, the system prompt): only the per-message work is memoised
 
 from __future__ import annotations
 
+import operator
+import threading
 import weakref
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
@@ -49,3 +51,48 @@ class MessageMemo(Generic[T]):
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+class SentPrefixes(Generic[T]):
+    """The converted histories of recent requests, to convert only what a new request adds.
+
+    ``converted(variant, history, convert)`` returns ``convert``'s output for the whole
+    ``history`` where ``convert(part, counter) -> (items, counter)`` works on a part that follows
+    a plain message (:func:`adapters._convert.is_plain`) and carries a count across parts (see
+    :func:`adapters._convert.normalize_from`). The output of the longest part already converted
+    for ``variant`` whose messages are the first messages of ``history`` (the same objects) is
+    reused; the rest is converted, and the result up to the last plain message before the end
+    is kept for the next request (the newest ``slots`` are kept).
+    """
+
+    def __init__(self, slots: int = 16) -> None:
+        self.slots = slots
+        self._saved: list[tuple[Hashable, list[Message], list[T], int]] = []
+        self._lock = threading.Lock()
+
+    def converted(
+        self, variant: Hashable, history: list[Message], convert: Callable[[list[Message], int], tuple[list[T], int]]
+    ) -> list[T]:
+        from ._convert import is_plain
+
+        done, head, counter = 0, [], 0
+        used = None
+        with self._lock:
+            saved = list(self._saved)
+        for entry in reversed(saved):
+            upto = entry[1]
+            if entry[0] == variant and len(upto) <= len(history) and all(map(operator.is_, upto, history)):
+                done, head, counter, used = len(upto), entry[2], entry[3], entry
+                break
+        cut = len(history) - 1
+        while cut > done and not is_plain(history[cut - 1]):
+            cut -= 1
+        cut = max(cut, done)
+        middle, counter = convert(history[done:cut], counter) if cut > done else ([], counter)
+        tail, _ = convert(history[cut:], counter)
+        kept = head + middle
+        with self._lock:
+            self._saved = [entry for entry in self._saved if entry is not used]  # superseded by the longer one
+            self._saved.append((variant, history[:cut], kept, counter))
+            del self._saved[: -self.slots]
+        return kept + tail

@@ -30,10 +30,10 @@ from typing import Any
 
 from store.schema import Message, ToolCall
 
-from ._convert import arguments_json, attachment_of, content_text, decode_arguments, image_url_of, normalize_history, usage_from
+from ._convert import arguments_json, attachment_of, content_text, decode_arguments, image_url_of, normalize_from, usage_from
 from .base import ChatReply, ChatRequest
 from .http_adapter import HttpAdapter
-from .message_memo import MessageMemo
+from .message_memo import MessageMemo, SentPrefixes
 from .reasoning import ReasoningPlan, openai_compat_plan
 from .stream_assembly import OpenAIStream
 
@@ -45,6 +45,9 @@ _USAGE_STREAMED_UNASKED = frozenset({"moonshot"})
 # Each stored message's wire form, per provider (the only setting it depends on): a turn converts
 # only the messages it has not sent before (see adapters/message_memo.py).
 _WIRE: MessageMemo[dict[str, Any]] = MessageMemo()
+# The converted messages of recent requests, per provider: a turn normalises and converts only
+# the messages after the part it shares with an earlier request.
+_SENT: SentPrefixes[dict[str, Any]] = SentPrefixes()
 
 
 @dataclass(kw_only=True, eq=False, repr=False)
@@ -90,12 +93,7 @@ class OpenAICompatAdapter(HttpAdapter):
         messages: list[dict[str, Any]] = []
         if request.system and request.system.strip():
             messages.append({"role": "system", "content": request.system})
-        wire = _WIRE.get
-        for message in normalize_history(request.messages):
-            converted = wire(message, self.provider, self._message)
-            if converted["role"] == "assistant" and not converted["content"] and "tool_calls" not in converted:
-                continue  # an empty assistant turn (e.g. a failed reply) says nothing and some APIs reject it
-            messages.append(converted)
+        messages += _SENT.converted(self.provider, request.messages, self._wire_messages)
         body: dict[str, Any] = {"model": model, "messages": messages}
         plan = self.reasoning_plan(request)
         if request.temperature is not None and plan.send_temperature:
@@ -112,6 +110,18 @@ class OpenAICompatAdapter(HttpAdapter):
                 for tool in request.tools
             ]
         return body
+
+    def _wire_messages(self, history: list[Message], counter: int) -> tuple[list[dict[str, Any]], int]:
+        """A part of the history that follows a plain message, normalised and converted (see normalize_from)."""
+        wire = _WIRE.get
+        out: list[dict[str, Any]] = []
+        normalized, counter = normalize_from(history, counter)
+        for message in normalized:
+            converted = wire(message, self.provider, self._message)
+            if converted["role"] == "assistant" and not converted["content"] and "tool_calls" not in converted:
+                continue  # an empty assistant turn (e.g. a failed reply) says nothing and some APIs reject it
+            out.append(converted)
+        return out, counter
 
     def reasoning_plan(self, request: ChatRequest) -> ReasoningPlan:
         return openai_compat_plan(self.provider, self.upstream_model or request.model, request)

@@ -10,6 +10,8 @@ Also the one place for the limits of the ``chat`` arguments (``validate_chat_arg
 from __future__ import annotations
 
 import json
+import operator
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -119,29 +121,100 @@ def repair_tool_pairs(messages: Sequence[Message]) -> list[Message]:
     An assistant tool call without a result before the next turn gets a placeholder result;
     a tool result that answers no earlier call becomes a plain user message with its text.
     """
-    repaired: list[Message] = []
-    open_calls: dict[str, str] = {}
-
-    def close_open_calls() -> None:
-        for call_id, name in open_calls.items():
-            repaired.append(Message(role="tool", tool_call_id=call_id, name=name, content=NO_RESULT_TEXT))
-        open_calls.clear()
-
+    repair = ToolPairRepair()
     for message in messages:
+        repair.add(message)
+    return repair.finish()
+
+
+class ToolPairRepair:
+    """:func:`repair_tool_pairs` one message at a time: ``add`` each, then ``finish`` (which closes
+    the calls still open); ``copy`` continues a shared prefix without redoing it."""
+
+    def __init__(self) -> None:
+        self.repaired: list[Message] = []
+        self.open_calls: dict[str, str] = {}
+
+    def copy(self) -> ToolPairRepair:
+        twin = ToolPairRepair()
+        twin.repaired, twin.open_calls = list(self.repaired), dict(self.open_calls)
+        return twin
+
+    def add(self, message: Message) -> None:
         if message.role == "tool":
-            if message.tool_call_id in open_calls:
-                open_calls.pop(message.tool_call_id)
-                repaired.append(message)
+            if message.tool_call_id in self.open_calls:
+                self.open_calls.pop(message.tool_call_id)
+                self.repaired.append(message)
             else:
                 label = message.name or "tool"
-                repaired.append(Message(role="user", content=f"[result of {label}]\n{message_text(message)}"))
-            continue
-        close_open_calls()
-        repaired.append(message)
+                self.repaired.append(Message(role="user", content=f"[result of {label}]\n{message_text(message)}"))
+            return
+        self._close_open_calls()
+        self.repaired.append(message)
         for call in message.tool_calls or []:
-            open_calls[call.id] = call.name
-    close_open_calls()
-    return repaired
+            self.open_calls[call.id] = call.name
+
+    def finish(self) -> list[Message]:
+        """The repaired messages (this object is spent)."""
+        self._close_open_calls()
+        return self.repaired
+
+    def _close_open_calls(self) -> None:
+        for call_id, name in self.open_calls.items():
+            self.repaired.append(Message(role="tool", tool_call_id=call_id, name=name, content=NO_RESULT_TEXT))
+        self.open_calls.clear()
+
+
+@dataclass
+class _Folded:
+    """The prompt work done over ``upto`` (a session's first messages): see :class:`_PromptFolds`."""
+
+    upto: list[Message]
+    start: int
+    repair: ToolPairRepair
+    system: str | None
+
+
+class _PromptFolds:
+    """The turns of a session's prompt, resumed from what the previous prompt of the session did.
+
+    A session grows by appending, and the store shares the unchanged message objects between
+    one turn's session and the next; so the repaired turns (and the system prompt) of the
+    previous turn's messages are kept, per session id, for the last few sessions, and reused
+    when the session's first messages are those very objects (checked by identity; an edit,
+    a re-read file or another summary start does the work afresh). O(new messages) a turn.
+    """
+
+    def __init__(self, sessions: int = 16) -> None:
+        self.sessions = sessions
+        self._saved: dict[str, _Folded] = {}
+        self._lock = threading.Lock()
+
+    def fold(self, session: Session, start: int) -> _Folded:
+        messages = session.messages
+        with self._lock:
+            saved = self._saved.get(session.id)
+        if (saved is not None and saved.start == start and len(saved.upto) <= len(messages)
+                and all(map(operator.is_, saved.upto, messages))):
+            done, repair, system = len(saved.upto), saved.repair.copy(), saved.system
+        else:
+            done, repair, system = 0, ToolPairRepair(), None
+        for index in range(done, len(messages)):
+            message = messages[index]
+            if message.role == "system":
+                system = message_text(message)
+            elif index >= start and not (message.extra.get(FAILED_MARK) or message.extra.get(INCOMPLETE_MARK)):
+                repair.add(message)
+        folded = _Folded(upto=list(messages), start=start, repair=repair, system=system)
+        with self._lock:
+            self._saved.pop(session.id, None)
+            self._saved[session.id] = folded
+            while len(self._saved) > self.sessions:
+                del self._saved[next(iter(self._saved))]
+        return folded
+
+
+_FOLDS = _PromptFolds()
 
 
 def build_prompt(
@@ -154,14 +227,19 @@ def build_prompt(
     """The prompt for ``session`` followed by ``pending`` (the new messages, not yet stored).
 
     ``system_override`` replaces the session's system prompt for this prompt (it is the one
-    the caller just passed and that will be stored with the exchange).
+    the caller just passed and that will be stored with the exchange). The same as
+    :func:`conversation_turns` then :func:`repair_tool_pairs`, done for the session's messages
+    not seen by the previous prompt of the session only (:class:`_PromptFolds`).
     """
     summary = latest_summary(session)
     start = summary.covers[1] + 1 if summary else 0
-    turns = [message for _, message in conversation_turns(session, start)]
-    turns.extend(message for message in pending if message.role != "system")
-    messages = repair_tool_pairs(turns)
-    system = system_override if system_override is not None else effective_system(session.messages)
+    folded = _FOLDS.fold(session, start)
+    repair = folded.repair.copy()
+    for message in pending:
+        if message.role != "system":
+            repair.add(message)
+    messages = repair.finish()
+    system = system_override if system_override is not None else folded.system
     sent_system = system_text(system, summary)
     counted = list(messages)
     if sent_system:

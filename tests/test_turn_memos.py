@@ -15,16 +15,20 @@ from typing import Any
 
 import anyio
 import httpx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import server
 from adapters._convert import normalize_history
+from adapters.base import ChatRequest
 from adapters.context_windows import estimate_tokens, message_tokens
 from adapters.message_memo import MessageMemo
 from adapters.openai_compat import OpenAICompatAdapter
+from adapters.prompt import build_prompt, conversation_turns, effective_system, latest_summary, repair_tool_pairs, system_text
 from adapters.wire_json import encode_body
 from store import SessionStore
 from store.codec import encode_session
-from store.schema import Message, ToolCall
+from store.schema import FAILED_MARK, Message, Session, Summary, ToolCall
 from tests.chat_helpers import simple_estimate
 from tests.fakes import FakeOpenAI
 
@@ -211,3 +215,96 @@ def test_a_compressed_prompt_replaces_the_memoised_messages(tmp_path: Path, monk
         assert sent[0]["role"] == "system" and "SUMMARY: four lorem turns." in sent[0]["content"]
         assert all("turn 0" not in str(message["content"]) for message in sent)  # summarised away
         assert sent[-1] == {"role": "user", "content": "what did we cover?"}
+
+
+# ----------------------------------------------------------------------------- build_prompt's resumed folds
+
+_ROLES = st.sampled_from(["user", "assistant", "tool", "system"])
+_IDS = st.sampled_from(["c1", "c2", "c3"])
+
+
+@st.composite
+def _messages(draw: st.DrawFn) -> Message:
+    role = draw(_ROLES)
+    calls = None
+    if role == "assistant" and draw(st.booleans()):
+        calls = [ToolCall(id=draw(_IDS), name="read", arguments={}) for _ in range(draw(st.integers(1, 2)))]
+    extra = {FAILED_MARK: {"error": "x"}} if role == "user" and draw(st.integers(0, 5)) == 0 else {}
+    return Message(role=role, content=draw(st.sampled_from(["a", "b", "", "索引"])), tool_calls=calls,
+                   tool_call_id=draw(_IDS) if role == "tool" else None, name="read" if role == "tool" else None, extra=extra)
+
+
+def _shape(messages: list[Message]) -> list[tuple[Any, ...]]:
+    return [(m.role, m.content, m.tool_call_id, m.name, [(c.id, c.name) for c in m.tool_calls or []]) for m in messages]
+
+
+def _reference(session: Session, pending: list[Message]) -> tuple[list[tuple[Any, ...]], str | None]:
+    summary = latest_summary(session)
+    start = summary.covers[1] + 1 if summary else 0
+    turns = [message for _, message in conversation_turns(session, start)] + [m for m in pending if m.role != "system"]
+    return _shape(repair_tool_pairs(turns)), system_text(effective_system(session.messages), summary)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    first=st.lists(_messages(), max_size=12),
+    added=st.lists(_messages(), max_size=6),
+    edit=st.integers(-1, 11),
+    summary_at=st.integers(-1, 8),
+)
+def test_resumed_prompt_equals_the_prompt_built_from_scratch(
+    first: list[Message], added: list[Message], edit: int, summary_at: int
+) -> None:
+    pending = [Message(role="user", content="new")]
+    before = Session(id="s-fold", messages=first)
+    assert (_shape(build_prompt(before, pending, estimate=estimate_tokens).messages),
+            build_prompt(before, pending, estimate=estimate_tokens).system) == _reference(before, pending)
+    # The next turn: the same objects plus new ones; maybe one earlier message re-read (another
+    # object, other text) and maybe a summary that moves the start.
+    grown = [*first, *added]
+    if 0 <= edit < len(grown):
+        grown[edit] = grown[edit].model_copy(update={"content": "EDITED"})
+    summaries = [Summary(covers=(0, summary_at), text="sum", model="m")] if 0 <= summary_at < len(grown) else []
+    after = Session(id="s-fold", messages=grown, summaries=summaries)
+    prompt = build_prompt(after, pending, estimate=estimate_tokens)
+    assert (_shape(prompt.messages), prompt.system) == _reference(after, pending)
+    assert prompt.estimated_tokens == estimate_tokens(prompt.messages, prompt.system)
+
+
+# ----------------------------------------------------------------------------- build_body's resumed conversions
+
+_CALL_IDS = st.sampled_from(["c1", "c2", ""])  # "" and repeats: renamed ids, counted across the history
+
+
+@st.composite
+def _history_messages(draw: st.DrawFn) -> Message:
+    role = draw(st.sampled_from(["user", "assistant", "assistant", "tool"]))
+    calls = None
+    if role == "assistant" and draw(st.booleans()):
+        calls = [ToolCall(id=draw(_CALL_IDS), name="read", arguments={"n": 1}) for _ in range(draw(st.integers(1, 2)))]
+    return Message(role=role, content=draw(st.sampled_from(["a", "", None])) if role == "assistant" else "q",
+                   tool_calls=calls, tool_call_id=draw(_CALL_IDS) if role == "tool" else None)
+
+
+def _from_scratch(adapter: OpenAICompatAdapter, history: list[Message]) -> list[dict[str, Any]]:
+    out = []
+    for message in normalize_history(history):
+        converted = adapter._message(message)
+        if not (converted["role"] == "assistant" and not converted["content"] and "tool_calls" not in converted):
+            out.append(converted)
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(first=st.lists(_history_messages(), max_size=10), added=st.lists(_history_messages(), max_size=5),
+       edit=st.integers(-1, 9), provider=st.sampled_from(["openai", "deepseek"]))
+def test_resumed_body_equals_the_body_built_from_scratch(
+    first: list[Message], added: list[Message], edit: int, provider: str
+) -> None:
+    adapter = OpenAICompatAdapter(provider=provider, base_url="http://127.0.0.1:9", api_key="k")
+    for history in (first, first[:-1], [*first, *added]):
+        assert adapter.build_body(ChatRequest(model="m", messages=history))["messages"] == _from_scratch(adapter, history)
+    edited = [*first, *added]
+    if 0 <= edit < len(edited):
+        edited[edit] = edited[edit].model_copy(update={"content": "EDITED", "tool_calls": None})
+    assert adapter.build_body(ChatRequest(model="m", messages=edited))["messages"] == _from_scratch(adapter, edited)
