@@ -22,8 +22,6 @@ from index.usage import Grouping, UsageReport, build_report
 
 T = TypeVar("T")
 MAX_LIMIT = 1000
-# Up to this many wanted hits, unfiltered word queries are ranked on the FTS table alone.
-FAST_RANK_MAX = 1000
 MAX_OFFSET = 100_000
 # A query that matches more rows than this is ranked among its newest RANK_WINDOW matches only
 # (highest rowid: the most recently indexed). Scoring every match of a very common term costs
@@ -37,47 +35,24 @@ _SNIPPET_CONTEXT = 40
 
 @dataclass(frozen=True)
 class _Source:
-    """A full-text table joined with its content table: what a ranked search selects from it."""
+    """A full-text table and its content table: what a ranked search reads from them."""
 
     fts: str
-    join: str  # the content table and its join condition
-    columns: str  # session_id, message_id, model, role, created_at, snippet or text, bm25, position
-    ties: str  # the tie-break after bm25
+    table: str  # the content table with its alias
+    key: str  # the content table's column that is the full-text table's rowid
+    # session_id, message_id, model, role, created_at, text (None where a snippet is made), position
+    columns: str
+    snippets: bool  # FTS5 makes the snippets (word tables); else the text is cut in Python
 
 
-_MESSAGE_COLUMNS = "m.session_id, m.message_id, m.model, m.role, m.created_at, {text}, bm25({fts}), m.position"
-_TITLE_COLUMNS = "s.session_id, NULL, s.current_model, NULL, s.created_at, {text}, bm25({fts}), -1"
+_MESSAGE_COLUMNS = "m.session_id, m.message_id, m.model, m.role, m.created_at, {text}, m.position"
+_TITLE_COLUMNS = "s.session_id, NULL, s.current_model, NULL, s.created_at, {text}, -1"
 
-
-def _snippet(fts: str) -> str:
-    return f"snippet({fts}, 0, '[', ']', '…', {SNIPPET_TOKENS})"
-
-
-_MESSAGES_WORDS = _Source(
-    "messages_fts",
-    "messages m ON m.message_rowid = messages_fts.rowid",
-    _MESSAGE_COLUMNS.format(text=_snippet("messages_fts"), fts="messages_fts"),
-    "m.session_id, m.position",
-)
-_TITLES_WORDS = _Source(
-    "sessions_fts",
-    "sessions s ON s.session_rowid = sessions_fts.rowid",
-    _TITLE_COLUMNS.format(text=_snippet("sessions_fts"), fts="sessions_fts"),
-    "s.session_id",
-)
+_MESSAGES_WORDS = _Source("messages_fts", "messages m", "m.message_rowid", _MESSAGE_COLUMNS.format(text="NULL"), True)
+_TITLES_WORDS = _Source("sessions_fts", "sessions s", "s.session_rowid", _TITLE_COLUMNS.format(text="NULL"), True)
 # Trigram snippets would cut words at token (3-character) boundaries: the text is cut in Python.
-_MESSAGES_TRIGRAMS = _Source(
-    "messages_trigram",
-    "messages m ON m.message_rowid = messages_trigram.rowid",
-    _MESSAGE_COLUMNS.format(text="m.text", fts="messages_trigram"),
-    "m.session_id, m.position",
-)
-_TITLES_TRIGRAMS = _Source(
-    "sessions_trigram",
-    "sessions s ON s.session_rowid = sessions_trigram.rowid",
-    _TITLE_COLUMNS.format(text="s.title", fts="sessions_trigram"),
-    "s.session_id",
-)
+_MESSAGES_TRIGRAMS = _Source("messages_trigram", "messages m", "m.message_rowid", _MESSAGE_COLUMNS.format(text="m.text"), False)
+_TITLES_TRIGRAMS = _Source("sessions_trigram", "sessions s", "s.session_rowid", _TITLE_COLUMNS.format(text="s.title"), False)
 
 
 def _validate_page(limit: int, offset: int) -> None:
@@ -320,91 +295,78 @@ class SearchIndex:
             for row in rows
         ]
 
-    def _window_floor(self, conn: sqlite3.Connection, source: _Source, match: str, where: str, args: list[Any]) -> int:
-        """The lowest rowid worth ranking for ``match``: 0 (rank every match) unless the query
-        has more than ``rank_window`` matches (filters applied), else the rowid of the
-        ``rank_window``-th newest one. FTS5 yields matches in rowid order, so this stops early."""
-        fts = source.fts
-        newest = f"SELECT {fts}.rowid FROM {fts}{{join}} WHERE {fts} MATCH ?{{where}} ORDER BY {fts}.rowid DESC LIMIT 2 OFFSET ?"
-        rows = conn.execute(newest.format(join="", where=""), [match, self.rank_window - 1]).fetchall()
-        if len(rows) == 2 and where:
-            # Enough matches before the filters (checked without a join per match): count after them.
-            rows = conn.execute(newest.format(join=f" JOIN {source.join}", where=where), [match, *args, self.rank_window - 1]).fetchall()
-        return rows[0][0] if len(rows) == 2 else 0
-
     def _ranked(
         self, conn: sqlite3.Connection, source: _Source, match: str, where: str, args: list[Any], want: int
     ) -> list[tuple[Any, ...]]:
-        """The best ``want`` rows of ``source`` for ``match`` among its ranking window."""
-        floor = self._window_floor(conn, source, match, where, args)
+        """The best ``want`` rows of ``source`` for ``match`` (filters ``where``) among its
+        ranking window, as (session_id, message_id, model, role, created_at, snippet or text,
+        bm25, position), ordered by bm25 then session and position.
+
+        One pass over the matches, newest first, stops after ``rank_window`` of them (after
+        the filters, which join the content row only when there are filters): bm25 is computed
+        for the window only, and nothing else is read per match. Only the best rows (every row
+        tied with the ``want``-th included, so the tie-break by session and position is exact)
+        are then looked up, and only the winners get a snippet.
+        """
         fts = source.fts
-        return conn.execute(
-            f"SELECT {source.columns} FROM {fts} JOIN {source.join}"
-            f" WHERE {fts} MATCH ? AND {fts}.rowid >= ?{where} ORDER BY bm25({fts}), {source.ties} LIMIT ?",
-            [match, floor, *args, want],
+        join = f" JOIN {source.table} ON {source.key} = {fts}.rowid" if where else ""
+        window = (
+            f"SELECT {fts}.rowid AS rid, bm25({fts}) AS score FROM {fts}{join}"
+            f" WHERE {fts} MATCH ?{where} ORDER BY {fts}.rowid DESC LIMIT ?"
+        )
+        window_args = [match, *args, self.rank_window]
+        fetch = want * 4 + 200
+        top = conn.execute(f"SELECT rid, score FROM ({window}) ORDER BY score LIMIT ?", [*window_args, fetch]).fetchall()
+        if len(top) == fetch and top[-1][1] == top[want - 1][1]:
+            # The tie group at the cut may go on beyond what was fetched: take all of it.
+            top = conn.execute(
+                f"SELECT rid, score FROM ({window}) WHERE score <= ? ORDER BY score", [*window_args, top[want - 1][1]]
+            ).fetchall()
+        if len(top) > want:
+            cut = top[want - 1][1]
+            top = [(rowid, score) for rowid, score in top if score <= cut]
+        if not top:
+            return []
+        scores = dict(top)
+        rows = conn.execute(
+            f"SELECT {source.key}, {source.columns} FROM {source.table}"
+            f" WHERE {source.key} IN (SELECT value FROM json_each(?))",
+            [json.dumps(list(scores))],
         ).fetchall()
+        winners = sorted(rows, key=lambda row: (scores[row[0]], row[1], row[7]))[:want]
+        texts = self._snippets(conn, fts, match, [row[0] for row in winners]) if source.snippets else {}
+        return [(*row[1:6], texts.get(row[0], row[6]), scores[row[0]], row[7]) for row in winners]
+
+    @staticmethod
+    def _snippets(conn: sqlite3.Connection, fts: str, match: str, rowids: list[int]) -> dict[int, str]:
+        """FTS5 snippets of the rows ``rowids`` for ``match``.
+
+        One pass over the matches from the oldest winner up, a snippet made for the winners
+        only. ``rowid IN (...)`` alone would be one FTS5 query per rowid: for a short prefix
+        (``s*``) each of them merges the doclists of every word it starts (seconds).
+        """
+        return {
+            rowid: text
+            for rowid, text in conn.execute(
+                f"SELECT rowid, CASE WHEN rowid IN (SELECT value FROM json_each(?))"
+                f" THEN snippet({fts}, 0, '[', ']', '…', {SNIPPET_TOKENS}) END FROM {fts}"
+                f" WHERE {fts} MATCH ? AND rowid >= ? AND rowid <= ?",
+                [json.dumps(rowids), match, min(rowids), max(rowids)],
+            )
+            if text is not None
+        }
 
     def _word_hits(self, match: str, filters: tuple[Any, ...], want: int) -> list[SearchHit]:
         where, args = self._message_filters(filters)
         titles = self._title_filters(filters)
 
         def work(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
-            rows = None
-            if not where and "*" not in match and want <= FAST_RANK_MAX:
-                floor = self._window_floor(conn, _MESSAGES_WORDS, match, where, args)
-                rows = self._top_messages(conn, match, want, floor)
-            if rows is None:
-                rows = self._ranked(conn, _MESSAGES_WORDS, match, where, args, want)
+            rows = self._ranked(conn, _MESSAGES_WORDS, match, where, args, want)
             if titles is not None:
                 rows += self._ranked(conn, _TITLES_WORDS, match, *titles, want)
             return rows
 
         return self._to_hits(self._read_with(work))
-
-    @staticmethod
-    def _top_messages(conn: sqlite3.Connection, match: str, want: int, floor: int) -> list[tuple[Any, ...]] | None:
-        """The best ``want`` message rows at or above rowid ``floor``, ranked on the full-text
-        table alone (no join per match).
-
-        Same rows and order as the joined query: bm25 is computed once per match without
-        fetching the message rows; only the candidates are looked up (to break ties by session
-        and position, as the joined query does) and only the winners get a snippet. Candidates
-        are the best rows down to the ``want``-th score, every row tied with it included; None
-        if that tie group is too large to fetch (then the caller runs the joined query). Prefix
-        queries are not sent here: fetching their snippets by rowid is slower than the join.
-        """
-        fetch = want * 4 + 200
-        top = conn.execute(
-            "SELECT rowid, bm25(messages_fts) FROM messages_fts WHERE messages_fts MATCH ? AND rowid >= ?"
-            " ORDER BY bm25(messages_fts) LIMIT ?",
-            (match, floor, fetch),
-        ).fetchall()
-        if len(top) > want:
-            cut = top[want - 1][1]
-            if top[-1][1] == cut and len(top) == fetch:
-                return None  # the tie group at the cut may go on beyond what was fetched
-            top = [(rowid, score) for rowid, score in top if score <= cut]
-        if not top:
-            return []
-        scores = dict(top)
-        marks = ", ".join("?" for _ in top)
-        candidates = sorted(
-            (scores[row[0]], row[1], row[6], row)
-            for row in conn.execute(
-                "SELECT message_rowid, session_id, message_id, model, role, created_at, position"
-                f" FROM messages WHERE message_rowid IN ({marks})",
-                list(scores),
-            )
-        )[:want]
-        winners = ", ".join("?" for _ in candidates)
-        snippets = dict(
-            conn.execute(
-                f"SELECT rowid, snippet(messages_fts, 0, '[', ']', '…', {SNIPPET_TOKENS}) FROM messages_fts"
-                f" WHERE messages_fts MATCH ? AND rowid IN ({winners})",
-                (match, *(row[0] for _, _, _, row in candidates)),
-            ).fetchall()
-        )
-        return [(*row[1:6], snippets.get(row[0]), score, row[6]) for score, _, _, row in candidates]
 
     def _substring_hits(self, text: str, filters: tuple[Any, ...], want: int) -> list[SearchHit]:
         sub = substring_query(text)

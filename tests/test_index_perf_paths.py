@@ -380,15 +380,15 @@ def test_a_failing_full_sync_still_restores_the_triggers(store: SessionStore, in
     assert indexer.check() == []
 
 
-def reference_hits(root: Path, match: str, want: int) -> list[tuple]:  # type: ignore[type-arg]
+def reference_hits(root: Path, match: str, want: int, where: str = "", args: tuple[object, ...] = ()) -> list[tuple]:  # type: ignore[type-arg]
     """The joined ranking (bm25 over every match, ties by session and position), straight from SQL."""
     conn = sqlite3.connect(root / "index.sqlite")
     try:
         return conn.execute(
             "SELECT m.session_id, m.message_id, snippet(messages_fts, 0, '[', ']', '…', 16), bm25(messages_fts)"
             " FROM messages_fts JOIN messages m ON m.message_rowid = messages_fts.rowid WHERE messages_fts MATCH ?"
-            " ORDER BY bm25(messages_fts), m.session_id, m.position LIMIT ?",
-            (match, want),
+            f"{where} ORDER BY bm25(messages_fts), m.session_id, m.position LIMIT ?",
+            (match, *args, want),
         ).fetchall()
     finally:
         conn.close()
@@ -415,7 +415,39 @@ def test_ranking_on_the_fts_table_alone_equals_the_joined_ranking(store: Session
                     assert got == [(s, m, snip, score + 0.0) for s, m, snip, score in want], (query, limit, offset)
 
 
-def test_a_tie_group_larger_than_the_candidates_uses_the_joined_ranking(store: SessionStore, indexer: Indexer) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "where", "args"),
+    [
+        ({"role": "assistant"}, " AND m.role = ?", ("assistant",)),
+        ({"model": "gpt-4o"}, " AND m.model = ?", ("gpt-4o",)),
+        ({"session_id": "s3", "role": "user"}, " AND m.role = ? AND m.session_id = ?", ("user", "s3")),
+    ],
+)
+def test_filtered_ranking_equals_the_joined_ranking(
+    store: SessionStore, indexer: Indexer, kwargs: dict[str, str], where: str, args: tuple[object, ...]
+) -> None:
+    texts = ["heron", "heron heron", "heron wading bird", "a heron in the reeds at dawn", "no bird here"]
+    for n in range(6):
+        store.create(f"s{n}", title=None, model="kimi-k2")
+        store.append_messages(
+            f"s{n}",
+            [
+                Message(role=role, content=texts[(n + i) % len(texts)], model=None if role == "user" else ("gpt-4o" if i % 4 == 1 else "kimi-k2"))
+                for i, role in enumerate(["user", "assistant"] * 4)
+            ],
+        )
+    indexer.sync()
+    with SearchIndex(store.root) as index:
+        for query in ("heron", '"wading bird"', "heron OR reeds", "her*"):
+            for limit, offset in ((1, 0), (3, 1), (20, 0)):
+                hits = index.search(query, limit=limit, offset=offset, **kwargs)  # type: ignore[arg-type]
+                want = reference_hits(store.root, query, offset + limit, where, args)[offset:]
+                got = [(h.session_id, h.message_id, h.snippet, -h.score) for h in hits]
+                assert got == [(s, m, snip, score + 0.0) for s, m, snip, score in want], (query, kwargs, limit, offset)
+                assert got or query != "heron", kwargs  # never vacuous
+
+
+def test_a_tie_group_larger_than_the_candidates_is_ranked_whole(store: SessionStore, indexer: Indexer) -> None:
     store.create("ties", title=None, model="kimi-k2")
     store.append_messages("ties", [Message(role="user", content="ibis") for _ in range(230)])
     store.create("a-first", title=None, model="kimi-k2")

@@ -75,14 +75,17 @@ def run_queries(
     repeat: int,
     naive: int,
     warmup: int = 2,
+    rank_window: int | None = None,
 ) -> list[QueryResult]:
-    """Time every query ``repeat`` times through ``SearchIndex.search``; time the first
-    ``naive`` queries once each as a naive JSON scan and as ``grep -r``."""
+    """Time every query ``repeat`` times through ``SearchIndex.search`` (with ``rank_window``, or
+    the default window); time the first ``naive`` queries once each as a naive JSON scan and as
+    ``grep -r``."""
     from index import SearchIndex
+    from index.query import RANK_WINDOW
 
     sessions_dir = Layout(root).sessions
     results: list[QueryResult] = []
-    with SearchIndex(root) as index:
+    with SearchIndex(root, rank_window=rank_window or RANK_WINDOW) as index:
         for position, query in enumerate(queries):
             kwargs = query.search_kwargs()
             hits = len(index.search(query.query, **kwargs))
@@ -120,9 +123,10 @@ def search_report(
     naive: int,
     build_seconds: float | None,
     held_out: bool = False,
+    rank_window: int | None = None,
 ) -> SearchReport:
     queries = bench_queries(seed, sessions) + (held_out_queries(seed, sessions) if held_out else [])
-    results = run_queries(root, queries, repeat=repeat, naive=naive)
+    results = run_queries(root, queries, repeat=repeat, naive=naive, rank_window=rank_window)
     # p50/p95/p99 over every timed call of every query: "a query" is any of them, equally likely.
     pooled = [value for result in results for value in result.samples_ms]
     return SearchReport(
@@ -163,14 +167,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeat", type=int, default=50, help="timed runs per query (default: 50)")
     parser.add_argument("--naive", type=int, default=20, help="how many queries also run as naive scans (default: 20)")
     parser.add_argument("--held-out", action="store_true", help="also time the 12 held-out queries (issue 11)")
+    parser.add_argument(
+        "--rank-window",
+        type=int,
+        default=None,
+        metavar="N",
+        help="rank a query with more than N matches among its N newest only (default: the index's RANK_WINDOW)",
+    )
     parser.add_argument("--json", default=None, help="also write the results as JSON to this file")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.sessions < 1 or args.messages < 1 or args.repeat < 1 or not 0 <= args.naive <= 20:
-        print("search_latency.py: --sessions, --messages, --repeat must be >= 1 and --naive within 0..20", file=sys.stderr)
+    if args.sessions < 1 or args.messages < 1 or args.repeat < 1 or not 0 <= args.naive <= 20 or (args.rank_window is not None and args.rank_window < 1):
+        print(
+            "search_latency.py: --sessions, --messages, --repeat, --rank-window must be >= 1 and --naive within 0..20",
+            file=sys.stderr,
+        )
         return 2
     machine = describe()
     root = resolve_root(args.root)
@@ -185,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         naive=args.naive,
         build_seconds=build_seconds,
         held_out=args.held_out,
+        rank_window=args.rank_window,
     )
     print(machine.line())
     print(f"corpus: {report.sessions} sessions / {report.messages} messages at {root}")
