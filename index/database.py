@@ -21,7 +21,7 @@ from filelock import FileLock, Timeout
 from store.schema import as_utc
 
 # Bump when the tables change: an index with another user_version is dropped and rebuilt.
-INDEX_SCHEMA_VERSION = 3
+INDEX_SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 30_000
 # ``user_version`` while a full rebuild fills the tables with the FTS triggers off (see bulk_load).
 BULK_LOADING_VERSION = 1_000_000 + INDEX_SCHEMA_VERSION
@@ -81,6 +81,33 @@ CREATE TRIGGER IF NOT EXISTS "messages_trigram_au" AFTER UPDATE ON "messages" BE
   INSERT INTO "messages_trigram" (rowid, "text") SELECT new.rowid, new."text" WHERE new.cjk = 1;
 END;
 """
+
+
+# ``message_time_blocks``: for every block of 2**TIME_BLOCK_BITS message rowids, the earliest and
+# latest ``created_at`` in it. A search with ``since``/``until`` turns them into a rowid range
+# that holds every message in the time range (so FTS5 walks only that part of its doclists
+# instead of joining every newer match to test its time). Deleted messages leave the block's
+# range as it was: wider than needed, never too narrow.
+TIME_BLOCK_BITS = 12
+_TIME_BLOCKS_SQL = """
+CREATE TABLE IF NOT EXISTS "message_time_blocks" (
+  "block" INTEGER PRIMARY KEY, "min_created_at" TEXT NOT NULL, "max_created_at" TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS "message_time_blocks_ai" AFTER INSERT ON "messages" BEGIN
+  INSERT INTO "message_time_blocks" VALUES (new.message_rowid >> {bits}, new.created_at, new.created_at)
+  ON CONFLICT ("block") DO UPDATE SET "min_created_at" = min("min_created_at", excluded."min_created_at"),
+    "max_created_at" = max("max_created_at", excluded."max_created_at");
+END;
+CREATE TRIGGER IF NOT EXISTS "message_time_blocks_au" AFTER UPDATE OF "created_at" ON "messages" BEGIN
+  INSERT INTO "message_time_blocks" VALUES (new.message_rowid >> {bits}, new.created_at, new.created_at)
+  ON CONFLICT ("block") DO UPDATE SET "min_created_at" = min("min_created_at", excluded."min_created_at"),
+    "max_created_at" = max("max_created_at", excluded."max_created_at");
+END;
+"""
+_FILL_TIME_BLOCKS_SQL = (
+    'INSERT OR REPLACE INTO "message_time_blocks" SELECT message_rowid >> {bits}, min(created_at), max(created_at)'
+    " FROM messages GROUP BY 1"
+)
 
 
 def iso(value: datetime) -> str:
@@ -270,6 +297,7 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     db["sessions"].enable_fts(["title"], tokenize=WORD_TOKENIZER, create_triggers=True)
     conn.executescript(_MESSAGES_TRIGRAM_SQL)
     conn.executescript(_FTS_SQL.format(fts="sessions_trigram", table="sessions", column="title", tokenize="trigram", options=""))
+    conn.executescript(_TIME_BLOCKS_SQL.format(bits=TIME_BLOCK_BITS))
     conn.execute(f"PRAGMA user_version = {INDEX_SCHEMA_VERSION}")
 
 
@@ -318,7 +346,7 @@ def ensure_schema(conn: sqlite3.Connection, lock_path: Path | None = None) -> bo
     # Runs under open_database's file lock; sqlite-utils commits as it goes, so no outer BEGIN.
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    has_tables = {"files", "sessions", "messages", "model_switches", *FTS_TABLES} <= names
+    has_tables = {"files", "sessions", "messages", "model_switches", "message_time_blocks", *FTS_TABLES} <= names
     if version == INDEX_SCHEMA_VERSION and has_tables:
         return False
     if version == BULK_LOADING_VERSION and has_tables and lock_path is not None and not abandoned_bulk_load(conn, lock_path):
@@ -337,8 +365,9 @@ def reset_schema(conn: sqlite3.Connection, lock_path: Path) -> None:
 
 @contextmanager
 def bulk_load(conn: sqlite3.Connection, lock_path: Path) -> Iterator[None]:
-    """A full rebuild: fresh empty tables, filled with the FTS triggers off, then one FTS5
-    ``'rebuild'`` per full-text table and the triggers restored, in one transaction.
+    """A full rebuild: fresh empty tables, filled with the triggers off, then one FTS5
+    ``'rebuild'`` per full-text table, the time blocks computed and the triggers restored, in
+    one transaction.
 
     Row by row, the triggers write every message into the word and the trigram table; one
     rebuild at the end does the same work several times faster and gives the same tables.
@@ -370,6 +399,7 @@ def bulk_load(conn: sqlite3.Connection, lock_path: Path) -> Iterator[None]:
                     conn.execute(sql)
                 for table in FTS_TABLES:
                     conn.execute(f"INSERT INTO \"{table}\" (\"{table}\") VALUES ('rebuild')")
+                conn.execute(_FILL_TIME_BLOCKS_SQL.format(bits=TIME_BLOCK_BITS))
                 conn.execute(f"PRAGMA user_version = {INDEX_SCHEMA_VERSION}")
 
         try:

@@ -13,6 +13,7 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from index import database
 from index.database import is_busy, iso, parse_iso, retry_busy, retry_rebuilding
 from index.fts_query import clean, has_cjk, phrase_fallback, prefix_query, substring_query
 from index.indexer import Indexer
@@ -30,6 +31,7 @@ MAX_OFFSET = 100_000
 # threshold the ranking is exact.
 RANK_WINDOW = 20_000
 SNIPPET_TOKENS = 16
+_NO_ROWS = (1, 0)  # a rowid range nothing is in
 _SNIPPET_CONTEXT = 40
 
 
@@ -296,11 +298,19 @@ class SearchIndex:
         ]
 
     def _ranked(
-        self, conn: sqlite3.Connection, source: _Source, match: str, where: str, args: list[Any], want: int
+        self,
+        conn: sqlite3.Connection,
+        source: _Source,
+        match: str,
+        where: str,
+        args: list[Any],
+        want: int,
+        rowids: tuple[int, int] | None = None,
     ) -> list[tuple[Any, ...]]:
-        """The best ``want`` rows of ``source`` for ``match`` (filters ``where``) among its
-        ranking window, as (session_id, message_id, model, role, created_at, snippet or text,
-        bm25, position), ordered by bm25 then session and position.
+        """The best ``want`` rows of ``source`` for ``match`` (filters ``where``, rows within the
+        ``rowids`` range if given) among its ranking window, as (session_id, message_id, model,
+        role, created_at, snippet or text, bm25, position), ordered by bm25 then session and
+        position.
 
         One pass over the matches, newest first, stops after ``rank_window`` of them (after
         the filters, which join the content row only when there are filters): bm25 is computed
@@ -310,11 +320,12 @@ class SearchIndex:
         """
         fts = source.fts
         join = f" JOIN {source.table} ON {source.key} = {fts}.rowid" if where else ""
+        within = f" AND {fts}.rowid >= ? AND {fts}.rowid <= ?" if rowids is not None else ""
         window = (
             f"SELECT {fts}.rowid AS rid, bm25({fts}) AS score FROM {fts}{join}"
-            f" WHERE {fts} MATCH ?{where} ORDER BY {fts}.rowid DESC LIMIT ?"
+            f" WHERE {fts} MATCH ?{within}{where} ORDER BY {fts}.rowid DESC LIMIT ?"
         )
-        window_args = [match, *args, self.rank_window]
+        window_args = [match, *(rowids or ()), *args, self.rank_window]
         fetch = want * 4 + 200
         top = conn.execute(f"SELECT rid, score FROM ({window}) ORDER BY score LIMIT ?", [*window_args, fetch]).fetchall()
         if len(top) == fetch and top[-1][1] == top[want - 1][1]:
@@ -336,6 +347,39 @@ class SearchIndex:
         winners = sorted(rows, key=lambda row: (scores[row[0]], row[1], row[7]))[:want]
         texts = self._snippets(conn, fts, match, [row[0] for row in winners]) if source.snippets else {}
         return [(*row[1:6], texts.get(row[0], row[6]), scores[row[0]], row[7]) for row in winners]
+
+    @staticmethod
+    def _message_rowids(conn: sqlite3.Connection, filters: tuple[Any, ...]) -> tuple[int, int] | None:
+        """A range of message rowids that holds every message passing the ``session_id``,
+        ``since`` and ``until`` filters (None if none is given). The filters are still applied:
+        the range only spares FTS5 the matches that cannot pass them (a session's messages, or
+        old messages, are a thin slice of a large index)."""
+        _, _, session_id, since, until = filters
+        if session_id is None and since is None and until is None:
+            return None
+        low, high = 0, (1 << 63) - 1
+        if session_id is not None:
+            first, last = conn.execute(
+                "SELECT min(message_rowid), max(message_rowid) FROM messages WHERE session_id = ?", (session_id,)
+            ).fetchone()
+            if first is None:
+                return _NO_ROWS
+            low, high = first, last
+        if until is not None:
+            (block,) = conn.execute(
+                "SELECT max(block) FROM message_time_blocks WHERE min_created_at <= ?", (iso(until),)
+            ).fetchone()
+            if block is None:
+                return _NO_ROWS
+            high = min(high, ((block + 1) << database.TIME_BLOCK_BITS) - 1)
+        if since is not None:
+            (block,) = conn.execute(
+                "SELECT min(block) FROM message_time_blocks WHERE max_created_at >= ?", (iso(since),)
+            ).fetchone()
+            if block is None:
+                return _NO_ROWS
+            low = max(low, block << database.TIME_BLOCK_BITS)
+        return (low, high)
 
     @staticmethod
     def _snippets(conn: sqlite3.Connection, fts: str, match: str, rowids: list[int]) -> dict[int, str]:
@@ -361,7 +405,7 @@ class SearchIndex:
         titles = self._title_filters(filters)
 
         def work(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
-            rows = self._ranked(conn, _MESSAGES_WORDS, match, where, args, want)
+            rows = self._ranked(conn, _MESSAGES_WORDS, match, where, args, want, self._message_rowids(conn, filters))
             if titles is not None:
                 rows += self._ranked(conn, _TITLES_WORDS, match, *titles, want)
             return rows
@@ -377,7 +421,8 @@ class SearchIndex:
             match = sub.match
 
             def work(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
-                rows = self._ranked(conn, _MESSAGES_TRIGRAMS, match, short_sql + where, [*sub.short_terms, *args], want)
+                rowids = self._message_rowids(conn, filters)
+                rows = self._ranked(conn, _MESSAGES_TRIGRAMS, match, short_sql + where, [*sub.short_terms, *args], want, rowids)
                 if titles is not None:
                     title_where, title_args = titles
                     title_short = short_sql.replace("m.text", "s.title")

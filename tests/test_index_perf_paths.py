@@ -262,6 +262,10 @@ def corpus(store: SessionStore) -> None:
     store.record_model_switch("gamma", "kimi-k2", warning="switched")
 
 
+# Three per full-text table (insert, delete, update on its content table) and two for the time blocks.
+ALL_TRIGGERS = 14
+
+
 def fts_counts(root: Path) -> dict[str, int]:
     conn = sqlite3.connect(root / "index.sqlite")
     try:
@@ -285,7 +289,7 @@ def test_full_sync_bulk_load_equals_incremental_and_keeps_triggers(store: Sessio
     searches = {q: search_ids(store.root, q) for q in ("message", "数据库", "walrus", "lock*")}
     indexer.sync(full=True)
     assert table_rows(store.root) == incremental
-    assert fts_counts(store.root) == counts == {**counts, "triggers": 12, "version": INDEX_SCHEMA_VERSION}
+    assert fts_counts(store.root) == counts == {**counts, "triggers": ALL_TRIGGERS, "version": INDEX_SCHEMA_VERSION}
     assert {q: search_ids(store.root, q) for q in searches} == searches
     assert indexer.check() == []
     # the triggers are back: a later incremental write reaches the full-text tables
@@ -321,7 +325,7 @@ def test_an_abandoned_bulk_load_is_rebuilt_by_the_next_open(store: SessionStore,
         ix.rebuild_if_needed()
         assert ix.check() == []
     assert table_rows(store.root) == before
-    assert fts_counts(store.root)["triggers"] == 12
+    assert fts_counts(store.root)["triggers"] == ALL_TRIGGERS
     assert search_ids(store.root, "数据库")
 
 
@@ -331,7 +335,7 @@ def test_an_abandoned_bulk_load_is_noticed_by_an_open_indexer(store: SessionStor
     abandon_a_bulk_load(store.root)
     store.append_message("alpha", Message(role="user", content="capybara"))
     indexer.index_paths([store.path_for("alpha")])  # same connection: sees the mark, rebuilds
-    assert fts_counts(store.root)["triggers"] == 12
+    assert fts_counts(store.root)["triggers"] == ALL_TRIGGERS
     assert_equals_rebuild(indexer, store.root, tmp_path)
     assert search_ids(store.root, "capybara") and search_ids(store.root, "walrus")
 
@@ -353,7 +357,7 @@ def test_a_live_bulk_load_is_left_alone(store: SessionStore, indexer: Indexer) -
         assert len(table_rows(store.root)["messages"]) == 8  # nothing was dropped
     # the loader "died" without finishing: the next use rebuilds
     indexer.rebuild_if_needed()
-    assert fts_counts(store.root)["triggers"] == 12
+    assert fts_counts(store.root)["triggers"] == ALL_TRIGGERS
     assert indexer.check() == []
 
 
@@ -374,7 +378,7 @@ def test_a_failing_full_sync_still_restores_the_triggers(store: SessionStore, in
     with pytest.raises(KeyboardInterrupt):
         indexer.sync(full=True)
     counts = fts_counts(store.root)
-    assert counts["triggers"] == 12 and counts["version"] == INDEX_SCHEMA_VERSION
+    assert counts["triggers"] == ALL_TRIGGERS and counts["version"] == INDEX_SCHEMA_VERSION
     monkeypatch.undo()
     indexer.sync()
     assert indexer.check() == []
