@@ -151,4 +151,11 @@ def message_tokens(message: Message) -> int:
     return total
 
 
+def counted_tokens(message: Message) -> int:
+    """:func:`message_tokens`, memoised per message object."""
+    return _TOKENS.get(message, None, message_tokens)
+
+
 _TOKENS: MessageMemo[int] = MessageMemo()
+# estimate_tokens is a sum over the messages: adapters.prompt.build_prompt counts incrementally.
+estimate_tokens.per_message = counted_tokens  # type: ignore[attr-defined]

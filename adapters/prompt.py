@@ -31,6 +31,9 @@ DEFAULT_OUTPUT_RESERVE = 4096
 NO_RESULT_TEXT = "[no result was recorded for this tool call]"
 
 
+#: Estimated tokens of a prompt's messages. An estimator that is a sum over the messages says
+#: so with a ``per_message`` attribute (the count of one message): :func:`build_prompt` then
+#: counts only the messages it has not counted for the session before.
 Estimator = Callable[[Sequence[Message]], int]
 
 
@@ -167,12 +170,27 @@ class ToolPairRepair:
 
 @dataclass
 class _Folded:
-    """The prompt work done over ``upto`` (a session's first messages): see :class:`_PromptFolds`."""
+    """The prompt work done over ``upto`` (a session's first messages): see :class:`_PromptFolds`.
+
+    ``counted``: ``(per_message, n, tokens)``, the tokens of the first ``n`` repaired messages
+    by an additive estimator's ``per_message`` (see :func:`build_prompt`), once asked for.
+    """
 
     upto: list[Message]
     start: int
     repair: ToolPairRepair
     system: str | None
+    counted: tuple[Callable[[Message], int], int, int] | None = None
+
+    def tokens(self, per_message: Callable[[Message], int]) -> int:
+        """The tokens of ``repair.repaired`` by ``per_message`` (counting only what was not counted before)."""
+        repaired = self.repair.repaired
+        done, total = 0, 0
+        if self.counted is not None and self.counted[0] is per_message:
+            done, total = self.counted[1], self.counted[2]
+        total += sum(map(per_message, repaired[done:]))
+        self.counted = (per_message, len(repaired), total)
+        return total
 
 
 class _PromptFolds:
@@ -196,16 +214,16 @@ class _PromptFolds:
             saved = self._saved.get(session.id)
         if (saved is not None and saved.start == start and len(saved.upto) <= len(messages)
                 and all(map(operator.is_, saved.upto, messages))):
-            done, repair, system = len(saved.upto), saved.repair.copy(), saved.system
+            done, repair, system, counted = len(saved.upto), saved.repair.copy(), saved.system, saved.counted
         else:
-            done, repair, system = 0, ToolPairRepair(), None
+            done, repair, system, counted = 0, ToolPairRepair(), None, None
         for index in range(done, len(messages)):
             message = messages[index]
             if message.role == "system":
                 system = message_text(message)
             elif index >= start and not (message.extra.get(FAILED_MARK) or message.extra.get(INCOMPLETE_MARK)):
                 repair.add(message)
-        folded = _Folded(upto=list(messages), start=start, repair=repair, system=system)
+        folded = _Folded(upto=list(messages), start=start, repair=repair, system=system, counted=counted)
         with self._lock:
             self._saved.pop(session.id, None)
             self._saved[session.id] = folded
@@ -244,7 +262,12 @@ def build_prompt(
     counted = list(messages)
     if sent_system:
         counted.append(Message(role="system", content=sent_system))
-    return Prompt(system=sent_system, messages=messages, summary=summary, estimated_tokens=estimate(counted))
+    per_message: Callable[[Message], int] | None = getattr(estimate, "per_message", None)
+    if per_message is None:
+        tokens = estimate(counted)
+    else:  # a sum over the messages: the session's part is counted once (ToolPairRepair only appends)
+        tokens = folded.tokens(per_message) + sum(map(per_message, counted[len(folded.repair.repaired):]))
+    return Prompt(system=sent_system, messages=messages, summary=summary, estimated_tokens=tokens)
 
 
 def output_reserve(max_tokens: int | None, window: int) -> int:
