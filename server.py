@@ -46,6 +46,7 @@ from adapters.attachments import (
     FileRootsInvalid,
     PreparedAttachments,
     expand_attachments,
+    has_attachments,
     prepare_attachments,
 )
 from adapters.compression import fit_prompt
@@ -554,7 +555,9 @@ async def _chat_unified(
             system_override=system,
         )
         summary = fitted.summary
-        messages, missing = await anyio.to_thread.run_sync(expand_attachments, fitted.prompt.messages, blobs)
+        messages, missing = fitted.prompt.messages, []
+        if any(map(has_attachments, messages)):  # reading blobs: off the event loop
+            messages, missing = await anyio.to_thread.run_sync(expand_attachments, messages, blobs)
         warnings += missing
         request = ChatRequest(
             model=model,

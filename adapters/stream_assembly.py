@@ -27,6 +27,8 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
+import orjson
+
 
 class StreamEventError(ValueError):
     """An event the stream cannot go on after: not JSON, or the provider's own error event."""
@@ -52,10 +54,15 @@ class StreamAssembler(Protocol):
 
 
 def _decode(data: str, provider: str) -> dict[str, Any]:
+    # One call per event, hundreds per answer: orjson (several times faster); what it refuses
+    # but JSON allows in Python (integers beyond 64 bits, NaN) goes to the standard library.
     try:
-        value = json.loads(data)
-    except ValueError:
-        raise StreamEventError(f"{provider} sent a stream event that is not JSON: {data[:200]!r}") from None
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        try:
+            value = json.loads(data)
+        except ValueError:
+            raise StreamEventError(f"{provider} sent a stream event that is not JSON: {data[:200]!r}") from None
     if not isinstance(value, dict):
         raise StreamEventError(f"{provider} sent a stream event that is not a JSON object: {data[:200]!r}")
     return value

@@ -15,6 +15,7 @@ from typing import Any
 
 import anyio
 import httpx
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +25,7 @@ from adapters.base import ChatRequest
 from adapters.context_windows import estimate_tokens, message_tokens
 from adapters.message_memo import MessageMemo
 from adapters.openai_compat import OpenAICompatAdapter
+from adapters.stream_assembly import OpenAIStream, StreamEventError
 from adapters.prompt import build_prompt, conversation_turns, effective_system, latest_summary, repair_tool_pairs, system_text
 from adapters.wire_json import encode_body
 from store import SessionStore
@@ -308,3 +310,17 @@ def test_resumed_body_equals_the_body_built_from_scratch(
     if 0 <= edit < len(edited):
         edited[edit] = edited[edit].model_copy(update={"content": "EDITED", "tool_calls": None})
     assert adapter.build_body(ChatRequest(model="m", messages=edited))["messages"] == _from_scratch(adapter, edited)
+
+
+# ----------------------------------------------------------------------------- stream events
+
+def test_stream_events_decode_fast_and_keep_what_only_python_json_reads() -> None:
+    stream = OpenAIStream("openai")
+    stream.feed("message", '{"choices": [{"delta": {"content": "hé"}}]}')
+    # Beyond orjson (a 70-bit integer, NaN): decoded by the standard library as before.
+    stream.feed("message", '{"choices": [{"delta": {}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 1180591620717411303424, "x": NaN}}')
+    answer = stream.answer()
+    assert answer["choices"][0]["message"]["content"] == "hé"
+    assert answer["usage"]["prompt_tokens"] == 2**70 and answer["usage"]["x"] != answer["usage"]["x"]
+    with pytest.raises(StreamEventError, match="not JSON"):
+        stream.feed("message", "{broken")
