@@ -62,10 +62,11 @@ class SentPrefixes(Generic[T]):
     :func:`adapters._convert.normalize_from`). The output of the longest part already converted
     for ``variant`` whose messages are the first messages of ``history`` (the same objects) is
     reused; the rest is converted, and the result up to the last plain message before the end
-    is kept for the next request (the newest ``slots`` are kept).
+    is kept for the next request (the newest ``slots`` are kept: each holds its messages alive, so
+    no more than the store keeps decoded).
     """
 
-    def __init__(self, slots: int = 16) -> None:
+    def __init__(self, slots: int = 4) -> None:
         self.slots = slots
         self._saved: list[tuple[Hashable, list[Message], list[T], int]] = []
         self._lock = threading.Lock()

@@ -198,12 +198,13 @@ class _PromptFolds:
 
     A session grows by appending, and the store shares the unchanged message objects between
     one turn's session and the next; so the repaired turns (and the system prompt) of the
-    previous turn's messages are kept, per session id, for the last few sessions, and reused
+    previous turn's messages are kept, per session id, for the last four sessions (as many as the
+    store keeps decoded), and reused
     when the session's first messages are those very objects (checked by identity; an edit,
     a re-read file or another summary start does the work afresh). O(new messages) a turn.
     """
 
-    def __init__(self, sessions: int = 16) -> None:
+    def __init__(self, sessions: int = 4) -> None:
         self.sessions = sessions
         self._saved: dict[str, _Folded] = {}
         self._lock = threading.Lock()

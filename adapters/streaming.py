@@ -14,13 +14,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Protocol
 
 import httpx
-from httpx_sse import EventSource
 
 from .errors import ProviderError
 from .redact import redact
@@ -89,10 +88,8 @@ async def read_events(
     """
     listener = current_listener()
     try:
-        async for event in EventSource(response).aiter_sse():
-            if not event.data and event.event == "message":
-                continue  # a comment or keep-alive line
-            text = assembler.feed(event.event, event.data)
+        async for name, data in sse_events(response):
+            text = assembler.feed(name, data)
             if listener is not None:
                 listener.received(text, assembler.characters)
     except StreamEventError as exc:
@@ -100,3 +97,59 @@ async def read_events(
     if not assembler.complete:
         raise interrupted(provider, "the stream ended before the answer was complete", assembler, secrets, attempts)
     return assembler.answer()
+
+
+async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
+    """``(event name, data)`` of each server-sent event of ``response`` with data or a name of its own.
+
+    The event-stream rules of the WHATWG HTML standard: lines end with CRLF, LF or CR; a blank
+    line dispatches the event; ``data`` lines are joined by newlines; a ``:`` line is a comment;
+    one space after the colon is dropped; the name defaults to ``message``; ``id`` and ``retry``
+    are not needed here and ignored; an event not ended by a blank line is dropped. Read
+    straight from the response's bytes in one loop: an answer arrives as hundreds of events,
+    and the per-event layers of a general SSE client cost more than the decoding itself.
+    """
+    parser = _EventLines()
+    pending = b""
+    async for chunk in response.aiter_bytes():
+        pending += chunk
+        end = max(pending.rfind(b"\n"), pending.rfind(b"\r"))
+        if end == len(pending) - 1 and pending[end] == 13:  # a CR that may be half of a CRLF
+            end = max(pending.rfind(b"\n", 0, end), pending.rfind(b"\r", 0, end))
+        if end < 0:
+            continue
+        complete, pending = pending[: end + 1], pending[end + 1 :]
+        for event in parser.lines(complete):
+            yield event
+    if pending.endswith(b"\r"):  # the stream's last line ended with a CR after all
+        for event in parser.lines(pending):
+            yield event
+
+
+class _EventLines:
+    """The event-stream state between lines: the pending event's name and data."""
+
+    def __init__(self) -> None:
+        self.name = ""
+        self.data: list[str] = []
+
+    def lines(self, complete: bytes) -> list[tuple[str, str]]:
+        """The events completed by ``complete`` (whole lines, each with its line end)."""
+        events: list[tuple[str, str]] = []
+        for raw in complete.splitlines():  # bytes split on CRLF, LF and CR only
+            if not raw:
+                joined = "\n".join(self.data)
+                if joined or self.name not in ("", "message"):  # else a keep-alive: nothing to feed
+                    events.append((self.name or "message", joined))
+                self.name, self.data = "", []
+                continue
+            field, _, value = raw.decode("utf-8", "replace").partition(":")
+            if not field:
+                continue  # a comment (keep-alive)
+            if value.startswith(" "):
+                value = value[1:]
+            if field == "data":
+                self.data.append(value)
+            elif field == "event":
+                self.name = value
+        return events
