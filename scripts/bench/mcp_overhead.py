@@ -66,6 +66,7 @@ class OverheadRow(BaseModel):
     direct_http: Latency
     trivial_tool: Latency
     overhead: Latency
+    overhead_ms: list[float]  # per turn, in the order measured (where the tail falls)
 
 
 class OverheadReport(BaseModel):
@@ -160,6 +161,7 @@ async def _exercise(
                         direct_http=summarize(f"direct HTTP, same body, {label}", directs),
                         trivial_tool=summarize(f"trivial tool round trip, {label}", trivials),
                         overhead=summarize(f"OVERHEAD chat - trivial - direct, {label}", [c - t - d for c, d, t in samples]),
+                        overhead_ms=[round((c - t - d) * 1000, 3) for c, d, t in samples],
                     )
                 )
             hwm = proc_status_kb(pid, "VmHWM") / 1024 if Path(f"/proc/{pid}/status").exists() else None
