@@ -7,7 +7,6 @@ the store's quarantine rule (``SessionStore.quarantine``), exactly as the store 
 from __future__ import annotations
 
 import bisect
-import errno
 import hashlib
 import logging
 import os
@@ -16,6 +15,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from index.checkpointer import WalCheckpointer
 from index.database import (
+    BulkLoad,
     PENDING_HASH,
     discard_damaged,
     file_identity,
@@ -38,9 +39,9 @@ from index.database import (
 )
 from index.models import IndexDifference, ReindexReport
 from index.blob_text import BlobTexts
+from index.prepare import Decoded as _Decoded, PreparedFile, decode_file, default_workers, prepared_chunks
 from index.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, SWITCH_COLUMNS, message_rows, session_row, switch_rows
-from store.codec import UnreadableSessionFile, decode_session, read_file_no_follow
-from store.errors import UnsupportedSchemaVersion
+from store.codec import read_file_no_follow
 from store.paths import Layout
 from store.schema import Session
 from store.session_store import Appended
@@ -51,7 +52,9 @@ Progress = Callable[[int, int], None]
 # Files per transaction during a sync: each file's rows are replaced atomically either way;
 # chunks keep a 100,000-file rebuild from holding the write lock for minutes.
 SYNC_CHUNK = 500
-SYMLINK_REASON = "the session file is a symlink; symlinks in sessions/ are not followed"
+# A full sync puts the new messages into the full-text tables every this many chunks: large
+# batches (few FTS5 segments to merge) that still overlap the decoding of the next files.
+FTS_BATCH_CHUNKS = 16
 # Sessions whose last indexed bytes are remembered for the append path (the ones being chatted
 # in): as many as the store caches, whose bytes objects they share, so they cost no extra memory.
 MIRRORED_SESSIONS = 4
@@ -66,16 +69,6 @@ class _Known:
     inode: int | None
     sha256: str
     status: str
-
-
-@dataclass(frozen=True)
-class _Decoded:
-    data: bytes
-    sha256: str
-    stat: os.stat_result
-    session: Session | None
-    problem: str | None  # why it is unreadable
-    refused: str | None  # newer schema: why it is left alone
 
 
 @dataclass(frozen=True)
@@ -97,6 +90,18 @@ def is_session_file_name(name: str) -> bool:
 
 def _placeholders(columns: tuple[str, ...]) -> str:
     return ", ".join("?" for _ in columns)
+
+
+_REMEMBER_SQL = (
+    "INSERT OR REPLACE INTO files (path, session_id, mtime_ns, size, inode, sha256, status, detail, indexed_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _files_row(rel: str, decoded: _Decoded, status: str, detail: str | None, indexed_at: str) -> tuple[Any, ...]:
+    """The ``files`` row that remembers ``decoded`` (its stat and digest) as ``status``."""
+    st = decoded.stat
+    return (rel, Path(rel).stem, st.st_mtime_ns, st.st_size, st.st_ino, decoded.sha256, status, detail, indexed_at)
 
 
 class Indexer:
@@ -223,27 +228,7 @@ class Indexer:
 
     def _decode(self, path: Path) -> _Decoded | None:
         """Read and decode ``path``; None if it vanished. Never raises for bad content."""
-        try:
-            st = os.lstat(path)
-            data = read_file_no_follow(path)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                st = os.lstat(path)
-                return _Decoded(b"", "", st, None, SYMLINK_REASON, None)
-            raise
-        digest = hashlib.sha256(data).hexdigest()
-        try:
-            session = decode_session(data, path)
-        except UnreadableSessionFile as exc:
-            return _Decoded(data, digest, st, None, exc.reason, None)
-        except UnsupportedSchemaVersion as exc:
-            return _Decoded(data, digest, st, None, None, str(exc))
-        if session.id != path.stem:
-            problem = f"the file name says id {path.stem!r} but the document says {session.id!r}"
-            return _Decoded(data, digest, st, None, problem, None)
-        return _Decoded(data, digest, st, session, None, None)
+        return decode_file(path)
 
     # -- writing rows ----------------------------------------------------------------------
 
@@ -259,13 +244,7 @@ class Indexer:
 
     @staticmethod
     def _remember(conn: sqlite3.Connection, rel: str, decoded: _Decoded, status: str, detail: str | None) -> None:
-        st = decoded.stat
-        conn.execute(
-            "INSERT OR REPLACE INTO files (path, session_id, mtime_ns, size, inode, sha256, status, detail, indexed_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (rel, Path(rel).stem, st.st_mtime_ns, st.st_size, st.st_ino, decoded.sha256, status, detail,
-             iso(datetime.now(timezone.utc))),
-        )
+        conn.execute(_REMEMBER_SQL, _files_row(rel, decoded, status, detail, iso(datetime.now(timezone.utc))))
 
     def _write_session(self, conn: sqlite3.Connection, rel: str, session: Session, fresh: bool = False) -> None:
         """Make the rows of ``session`` equal to what a rebuild would write.
@@ -408,14 +387,16 @@ class Indexer:
 
     # -- public operations -----------------------------------------------------------------
 
-    def sync(self, full: bool = False, progress: Progress | None = None) -> ReindexReport:
+    def sync(self, full: bool = False, progress: Progress | None = None, workers: int | None = None) -> ReindexReport:
         """Make the index match ``sessions/``: index new/changed files, drop rows of deleted ones.
 
-        A damaged index file is dropped and rebuilt (see ``recovering``).
+        A damaged index file is dropped and rebuilt (see ``recovering``). ``workers``: processes
+        that decode the files of a full sync (default: one per CPU when there are enough files
+        to pay for starting them, see ``index.prepare.default_workers``; 1: this process only).
         """
-        return self.recovering(lambda: self._sync(full, progress))
+        return self.recovering(lambda: self._sync(full, progress, workers))
 
-    def _sync(self, full: bool, progress: Progress | None) -> ReindexReport:
+    def _sync(self, full: bool, progress: Progress | None, workers: int | None = None) -> ReindexReport:
         """``sync`` without the damage recovery.
 
         Incremental by default: a file whose (mtime_ns, size, inode) is unchanged is skipped, one
@@ -431,30 +412,38 @@ class Indexer:
             conn = self._connection()
             self._needs_rebuild = False
             if full:
-                with bulk_load(conn, self._lock_path):
-                    self._sync_files(conn, full, progress, report)
+                with bulk_load(conn, self._lock_path) as load:
+                    self._sync_files(conn, full, progress, report, workers, load)
                 self.checkpointer.after_commit(conn)
             else:
                 self._sync_files(conn, full, progress, report)
         report.seconds = time.monotonic() - started
         return report
 
-    def _sync_files(self, conn: sqlite3.Connection, full: bool, progress: Progress | None, report: ReindexReport) -> None:
+    def _sync_files(
+        self,
+        conn: sqlite3.Connection,
+        full: bool,
+        progress: Progress | None,
+        report: ReindexReport,
+        workers: int | None = None,
+        load: BulkLoad | None = None,
+    ) -> None:
         # Streamed: only the sorted file names are held in full; the ``files`` rows are read one
         # chunk (a range of paths) at a time, so a no-op sync over 100,000 files stays small.
         names = self._scan_names()
         total = len(names)
-        mode = "full" if full else "stat"
         if progress is not None:
             progress(0, total)
-        for start in range(0, total, SYNC_CHUNK):
+        if load is not None:
+            self._full_sync_files(conn, names, progress, report, workers, load)
+        for start in range(0, 0 if load is not None else total, SYNC_CHUNK):
             chunk = names[start : start + SYNC_CHUNK]
-            if not full:
-                conn = self._let_turns_in(conn)
+            conn = self._let_turns_in(conn)
             with write_transaction(conn):
                 known = self._known_range(conn, chunk[0], chunk[-1])
                 for offset, rel in enumerate(chunk, start=start + 1):
-                    self._index_one(conn, rel, known.get(rel), mode, report)
+                    self._index_one(conn, rel, known.get(rel), "stat", report)
                     if progress is not None:
                         progress(offset, total)
             self.checkpointer.after_commit(conn)
@@ -472,6 +461,98 @@ class Indexer:
             for (session_id,) in orphans:
                 self._delete_rows(conn, session_id)
         self.checkpointer.after_commit(conn)
+
+    def _full_sync_files(
+        self,
+        conn: sqlite3.Connection,
+        names: list[str],
+        progress: Progress | None,
+        report: ReindexReport,
+        workers: int | None,
+        load: BulkLoad,
+    ) -> None:
+        """Write every file's rows into the fresh tables of a full sync, one transaction per chunk.
+
+        The files are decoded ahead of the writer (in worker processes when there are enough of
+        them); inside each chunk's transaction a file whose stat changed since it was decoded
+        (another writer came in between) is decoded again here. Every ``FTS_BATCH_CHUNKS``
+        chunks the new messages go into the full-text tables (``BulkLoad.index_new_rows``).
+        """
+        chunks = [names[start : start + SYNC_CHUNK] for start in range(0, len(names), SYNC_CHUNK)]
+        if workers is None:
+            workers = default_workers(len(names), SYNC_CHUNK)
+        done = 0
+        with closing(prepared_chunks(self.root, chunks, workers, self.attachment_text)) as decoded_chunks:
+            for number, (chunk, prepared) in enumerate(zip(chunks, decoded_chunks), start=1):
+                with write_transaction(conn):
+                    known = self._known_range(conn, chunk[0], chunk[-1])
+                    fresh: list[PreparedFile] = []
+                    for item in prepared:
+                        if not self._apply_prepared(conn, item, known.get(item.rel), fresh, report):
+                            self._write_fresh(conn, fresh, report, load)  # keep the rows in file order
+                            fresh = []
+                            self._index_one(conn, item.rel, known.get(item.rel), "full", report)
+                        done += 1
+                        if progress is not None:
+                            progress(done, len(names))
+                    self._write_fresh(conn, fresh, report, load)
+                    if number % FTS_BATCH_CHUNKS == 0:
+                        load.index_new_rows()
+                self.checkpointer.after_commit(conn)
+
+    def _apply_prepared(
+        self, conn: sqlite3.Connection, item: PreparedFile, known: _Known | None, fresh: list[PreparedFile], report: ReindexReport
+    ) -> bool:
+        """What ``_index_one`` does in mode "full", from a file decoded beforehand; a readable one
+        is added to ``fresh``. False (nothing done) if the file changed since it was decoded."""
+        path = self.root / item.rel
+        try:
+            now: tuple[int, int, int] | None = _stat_key(os.lstat(path))
+        except FileNotFoundError:
+            now = None
+        decoded = item.decoded
+        if now != (None if decoded is None else _stat_key(decoded.stat)):
+            return False
+        report.files_seen += 1
+        if decoded is None:
+            if known is not None:
+                self._forget(conn, item.rel)
+                report.removed += 1
+        elif decoded.refused is not None:
+            self._delete_rows(conn, path.stem)
+            self._remember(conn, item.rel, decoded, "refused", decoded.refused)
+            report.refused.append(decoded.refused)
+            report.skipped += 1
+        elif decoded.problem is not None:
+            self._handle_unreadable(conn, item.rel, path, decoded, report)
+        else:
+            fresh.append(item)
+        return True
+
+    def _write_fresh(self, conn: sqlite3.Connection, fresh: list[PreparedFile], report: ReindexReport, load: BulkLoad) -> None:
+        """The rows of readable files, batched: what ``_write_session(fresh=True)`` and
+        ``_remember`` write for each, in the same order."""
+        if not fresh:
+            return
+        if load.others_wrote():
+            # Stray rows (another writer during the rebuild) must not collide; else each
+            # session's rows are written once, into tables created empty.
+            session_ids = [(Path(item.rel).stem,) for item in fresh]
+            for table in ("messages", "model_switches", "sessions"):
+                conn.executemany(f"DELETE FROM {table} WHERE session_id = ?", session_ids)
+        rows = [item.rows for item in fresh if item.rows is not None]
+        conn.executemany(
+            f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) VALUES ({_placeholders(SESSION_COLUMNS)})",
+            [row.session for row in rows],
+        )
+        self._insert_messages(conn, [message for row in rows for message in row.messages])
+        self._insert_switches(conn, [switch for row in rows for switch in row.switches])
+        indexed_at = iso(datetime.now(timezone.utc))
+        conn.executemany(
+            _REMEMBER_SQL,
+            [_files_row(item.rel, item.decoded, "indexed", None, indexed_at) for item in fresh if item.decoded is not None],
+        )
+        report.indexed += len(fresh)
 
     def _let_turns_in(self, conn: sqlite3.Connection) -> sqlite3.Connection:
         """Between two chunks of an incremental sync (no transaction open): if chat turns wait

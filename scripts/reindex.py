@@ -35,7 +35,8 @@ SQLite FTS5 mirror used by search. This command brings the index up to date.
 
   (default)  incremental: index new and changed files, drop rows of deleted ones; files whose
              size and modification time are unchanged are skipped without being read
-  --full     re-read every file and rebuild every table and full-text index
+  --full     re-read every file and rebuild every table and full-text index (the files are
+             decoded by one process per CPU: --jobs)
   --check    compare the index with the files without changing anything; prints each
              difference and exits 1 if there is any
   --watch    keep the index current as files change (Ctrl-C stops)
@@ -95,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout (for machines)")
     parser.add_argument(
+        "--jobs", type=int, default=None, metavar="N",
+        help="with --full: processes that decode the files, this one included (default: one per CPU; 1: no workers)",
+    )
+    parser.add_argument(
         "--debounce", type=float, default=0.2, metavar="SECONDS",
         help="with --watch: wait this long after the last file event before indexing (default 0.2)",
     )
@@ -114,10 +119,10 @@ def _print_report(report: ReindexReport, as_json: bool, out: TextIO, err: TextIO
         err.write(f"error: {error}\n")
 
 
-def run_sync(root: Path, full: bool, as_json: bool, out: TextIO, err: TextIO) -> int:
+def run_sync(root: Path, full: bool, as_json: bool, out: TextIO, err: TextIO, jobs: int | None = None) -> int:
     bar = ProgressBar(err, "rebuilding" if full else "indexing")
     with Indexer(root) as indexer:
-        report = indexer.sync(full=full, progress=bar)
+        report = indexer.sync(full=full, progress=bar, workers=jobs)
     bar.finish()
     _print_report(report, as_json, out, err)
     return 1 if report.errors else 0
@@ -186,6 +191,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     if args.debounce < 0 or args.debounce > 60:
         err.write("reindex.py: error: --debounce must be between 0 and 60 seconds\n")
         return 2
+    if args.jobs is not None and not (args.full and 1 <= args.jobs <= 64):
+        err.write("reindex.py: error: --jobs goes with --full and must be between 1 and 64\n")
+        return 2
     root = resolve_root(args.root)
     if root.exists() and not root.is_dir():
         err.write(f"reindex.py: error: --root {root} is not a directory\n")
@@ -198,7 +206,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     try:
         if args.check:
             return run_check(root, args.json, out)
-        code = run_sync(root, args.full, args.json, out, err)
+        code = run_sync(root, args.full, args.json, out, err, args.jobs)
         if args.views:
             listing = SessionStore(root).rebuild_views()
             # With --json stdout holds the report alone.

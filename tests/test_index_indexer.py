@@ -209,7 +209,7 @@ def test_file_vanishing_during_indexing(store: SessionStore, indexer: Indexer, m
     store.create("ghost")
     indexer.sync()
     store.set_title("ghost", "changed")
-    import index.indexer as module
+    import index.prepare as module  # where files are read and decoded
 
     def vanished(path: Path) -> bytes:
         raise FileNotFoundError(path)

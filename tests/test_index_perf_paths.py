@@ -366,7 +366,7 @@ def test_a_failing_full_sync_still_restores_the_triggers(store: SessionStore, in
 
     corpus(store)
     calls = {"n": 0}
-    real = Indexer._index_one
+    real = Indexer._apply_prepared  # the full sync's step for each decoded file
 
     def failing(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         calls["n"] += 1
@@ -374,7 +374,7 @@ def test_a_failing_full_sync_still_restores_the_triggers(store: SessionStore, in
             raise KeyboardInterrupt
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Indexer, "_index_one", failing)
+    monkeypatch.setattr(Indexer, "_apply_prepared", failing)
     with pytest.raises(KeyboardInterrupt):
         indexer.sync(full=True)
     counts = fts_counts(store.root)

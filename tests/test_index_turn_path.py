@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import index.indexer as indexer_module
+import index.prepare as prepare_module
 from index import Indexer, IndexWatcher
 from index.database import PENDING_HASH
 from store import Message, SessionStore
@@ -93,7 +94,8 @@ def test_a_turn_after_the_first_inserts_only_the_new_rows(
     index_turn(indexer, turn(store, "chat", "first"))  # the first turn of the process: the safe path
     reads: list[Path] = []
     real_read = indexer_module.read_file_no_follow
-    monkeypatch.setattr(indexer_module, "read_file_no_follow", lambda path: reads.append(path) or real_read(path))
+    for module in (indexer_module, prepare_module):  # the turn path's own reads, and decoding
+        monkeypatch.setattr(module, "read_file_no_follow", lambda path: reads.append(path) or real_read(path))
     statements.clear()
     written = turn(store, "chat", "second")
     assert written.appended is not None and (written.appended.messages, written.appended.switches) == (2, 0)

@@ -107,6 +107,21 @@ def test_root_from_environment_and_quarantine_report(tmp_path: Path) -> None:
     assert (root / "quarantine" / "bad.json").exists()
 
 
+def test_full_rebuild_with_worker_processes_quarantines_and_reports(store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    import index.indexer
+
+    build_corpus(store)
+    (store.layout.sessions / "bad.json").write_text("not json at all", encoding="utf-8")
+    monkeypatch.setattr(index.indexer, "SYNC_CHUNK", 1)  # several chunks: the workers get some
+    out, err = io.StringIO(), io.StringIO()
+    assert reindex.main(["--root", str(store.root), "--full", "--jobs", "2"], out=out, err=err) == 0
+    assert "5 files seen, 4 indexed, 0 skipped, 0 removed, 1 quarantined" in out.getvalue()
+    assert "quarantined" in err.getvalue() and "bad.json" in err.getvalue() and "invalid JSON" in err.getvalue()
+    assert (store.root / "quarantine" / "bad.json").exists()
+    with SearchIndex(store.root) as index:
+        assert index.search("parse_session_id")[0].session_id == "code-ids"
+
+
 def test_default_root_is_dot_llm_sessions(tmp_path: Path) -> None:
     SessionStore(tmp_path / ".llm_sessions").create("here")
     env = {key: value for key, value in os.environ.items() if key != "LLM_SESSIONS_DIR"}
@@ -116,7 +131,8 @@ def test_default_root_is_dot_llm_sessions(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [["--full", "--check"], ["--check", "--watch"], ["--debounce", "-1"], ["--bogus"]]
+    "args",
+    [["--full", "--check"], ["--check", "--watch"], ["--debounce", "-1"], ["--bogus"], ["--jobs", "2"], ["--full", "--jobs", "0"]],
 )
 def test_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
     result = run_script("reindex.py", "--root", str(tmp_path), *args)
@@ -225,7 +241,7 @@ def test_watch_in_process_json_summary(store: SessionStore, monkeypatch: pytest.
 
 
 def test_watch_reports_a_watcher_error(store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    def failing_sync(self: object, full: bool = False, progress: object = None) -> None:
+    def failing_sync(self: object, full: bool = False, progress: object = None, workers: object = None) -> None:
         raise RuntimeError("disk on fire")
 
     from index.indexer import Indexer
@@ -240,7 +256,7 @@ def test_watch_reports_a_watcher_error(store: SessionStore, monkeypatch: pytest.
 def test_ctrl_c_during_a_sync_exits_130(store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
     from index.indexer import Indexer
 
-    def interrupted(self: Indexer, full: bool = False, progress: object = None) -> None:
+    def interrupted(self: Indexer, full: bool = False, progress: object = None, workers: object = None) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Indexer, "sync", interrupted)
