@@ -114,13 +114,13 @@ def test_encode_body_gives_the_bytes_httpx_would_send() -> None:
 # ----------------------------------------------------------------------------- through a real turn
 
 
-def _app(root: Path, adapters: dict[str, OpenAICompatAdapter]) -> server.App:
+def _app(root: Path, adapters: dict[str, OpenAICompatAdapter], window: int = 100_000, estimate: Any = estimate_tokens) -> server.App:
     return server.App(
         store=SessionStore(root),
         legacy_root=root.parent / "legacy",
         resolve_adapter=lambda model: adapters[model],
-        context_window=lambda model: 100_000,
-        estimate_tokens=estimate_tokens,
+        context_window=lambda model: window,
+        estimate_tokens=estimate,
     )
 
 
@@ -197,13 +197,7 @@ def test_a_compressed_prompt_replaces_the_memoised_messages(tmp_path: Path, monk
     monkeypatch.delenv(server.SUMMARY_MODEL_ENV, raising=False)
     with FakeOpenAI() as fake:
         adapter = OpenAICompatAdapter(provider="openai", base_url=fake.base_url, api_key=fake.api_key)
-        app = server.App(
-            store=SessionStore(tmp_path / "root"),
-            legacy_root=tmp_path / "legacy",
-            resolve_adapter=lambda model: adapter,
-            context_window=lambda model: 210,
-            estimate_tokens=simple_estimate,
-        )
+        app = _app(tmp_path / "root", {"gpt-4o-mini": adapter}, window=210, estimate=simple_estimate)
         sid = None
         for number in range(4):
             fake.enqueue_reply(f"answer {number}")
