@@ -21,7 +21,7 @@ from filelock import FileLock, Timeout
 from store.schema import as_utc
 
 # Bump when the tables change: an index with another user_version is dropped and rebuilt.
-INDEX_SCHEMA_VERSION = 4
+INDEX_SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 30_000
 # ``user_version`` while a full rebuild fills the tables with the FTS triggers off (see bulk_load).
 BULK_LOADING_VERSION = 1_000_000 + INDEX_SCHEMA_VERSION
@@ -53,12 +53,35 @@ END;
 # The watcher's event for that write stamps the real digest (``Indexer._index_one``, mode "hash").
 PENDING_HASH = "pending"
 
-# prefix='3' on the messages' word table adds an index of every word's first three characters:
-# a query such as ``mod*`` reads one doclist in rowid order, so the ranking window stops early,
-# instead of merging the doclists of every word starting with ``mod``.
-_MESSAGES_WORDS_SQL = _FTS_SQL.format(
-    fts="messages_fts", table="messages", column="text", tokenize=WORD_TOKENIZER, options=", prefix='3'"
-)
+# The messages' word table has two columns: ``text``, and ``meta``: one token for the role
+# (``r`` + the role's UTF-8 in hex) and one for the model (``m`` + hex, ``mx`` for none), so a
+# ``model``/``role`` filter is one more phrase FTS5 intersects with the query's doclists
+# (``meta : m6770742d346f``) instead of a join per match. Searches scope the user's query to
+# ``text`` and give ``meta`` weight 0 in bm25. The view is the external content, as for the
+# trigram table. prefix='3' adds an index of every word's first three characters: a query such
+# as ``mod*`` reads one doclist in rowid order, so the ranking window stops early, instead of
+# merging the doclists of every word starting with ``mod``.
+def message_meta_sql(row: str) -> str:
+    """The ``meta`` column of a message row (``row`` = ``new.``, ``old.`` or ``""``)."""
+    return f"'r' || lower(hex({row}role)) || ' m' || CASE WHEN {row}model IS NULL THEN 'x' ELSE lower(hex({row}model)) END"
+
+
+_MESSAGES_WORDS_SQL = f"""
+CREATE VIEW IF NOT EXISTS "messages_words" AS SELECT message_rowid, text, {message_meta_sql("")} AS meta FROM messages;
+CREATE VIRTUAL TABLE IF NOT EXISTS "messages_fts" USING FTS5 (
+  "text", "meta", tokenize='{WORD_TOKENIZER}', content="messages_words", content_rowid="message_rowid", prefix='3'
+);
+CREATE TRIGGER IF NOT EXISTS "messages_fts_ai" AFTER INSERT ON "messages" BEGIN
+  INSERT INTO "messages_fts" (rowid, "text", "meta") VALUES (new.rowid, new."text", {message_meta_sql("new.")});
+END;
+CREATE TRIGGER IF NOT EXISTS "messages_fts_ad" AFTER DELETE ON "messages" BEGIN
+  INSERT INTO "messages_fts" ("messages_fts", rowid, "text", "meta") VALUES ('delete', old.rowid, old."text", {message_meta_sql("old.")});
+END;
+CREATE TRIGGER IF NOT EXISTS "messages_fts_au" AFTER UPDATE ON "messages" BEGIN
+  INSERT INTO "messages_fts" ("messages_fts", rowid, "text", "meta") VALUES ('delete', old.rowid, old."text", {message_meta_sql("old.")});
+  INSERT INTO "messages_fts" (rowid, "text", "meta") VALUES (new.rowid, new."text", {message_meta_sql("new.")});
+END;
+"""
 
 # Messages go into the trigram table only if their text holds CJK characters (``cjk`` = 1,
 # set by index.rows): only they can match a query with a CJK term, the one use of that table.

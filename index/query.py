@@ -45,12 +45,21 @@ class _Source:
     # session_id, message_id, model, role, created_at, text (None where a snippet is made), position
     columns: str
     snippets: bool  # FTS5 makes the snippets (word tables); else the text is cut in Python
+    rank: str = ""  # the bm25 call; default: bm25(fts), every column weighted 1
+
+    @property
+    def score(self) -> str:
+        return self.rank or f"bm25({self.fts})"
 
 
 _MESSAGE_COLUMNS = "m.session_id, m.message_id, m.model, m.role, m.created_at, {text}, m.position"
 _TITLE_COLUMNS = "s.session_id, NULL, s.current_model, NULL, s.created_at, {text}, -1"
 
-_MESSAGES_WORDS = _Source("messages_fts", "messages m", "m.message_rowid", _MESSAGE_COLUMNS.format(text="NULL"), True)
+# The messages' word table also has a ``meta`` column (role and model tokens, see
+# index.database): weight 0, so a filter's token adds nothing to a score.
+_MESSAGES_WORDS = _Source(
+    "messages_fts", "messages m", "m.message_rowid", _MESSAGE_COLUMNS.format(text="NULL"), True, "bm25(messages_fts, 1.0, 0.0)"
+)
 _TITLES_WORDS = _Source("sessions_fts", "sessions s", "s.session_rowid", _TITLE_COLUMNS.format(text="NULL"), True)
 # Trigram snippets would cut words at token (3-character) boundaries: the text is cut in Python.
 _MESSAGES_TRIGRAMS = _Source("messages_trigram", "messages m", "m.message_rowid", _MESSAGE_COLUMNS.format(text="m.text"), False)
@@ -118,6 +127,17 @@ def file_of_match(text: str, snippet: str) -> str | None:
         return None
     head = sections[candidates[0]].split("\n", 1)[0]
     return head.removeprefix("file ")
+
+
+def words_match(match: str, model: str | None, role: str | None) -> str:
+    """``match`` for the messages' word table: scoped to the ``text`` column, and the ``model``
+    and ``role`` filters as ``meta`` tokens (``index.database.message_meta_sql``)."""
+    scoped = f"text : ({match})"
+    if model is not None:
+        scoped += f" AND meta : m{model.encode().hex()}"
+    if role is not None:
+        scoped += f" AND meta : r{role.encode().hex()}"
+    return scoped
 
 
 def _add_time_range(column: str, since: datetime | None, until: datetime | None, clauses: list[str], args: list[Any]) -> None:
@@ -322,7 +342,7 @@ class SearchIndex:
         join = f" JOIN {source.table} ON {source.key} = {fts}.rowid" if where else ""
         within = f" AND {fts}.rowid >= ? AND {fts}.rowid <= ?" if rowids is not None else ""
         window = (
-            f"SELECT {fts}.rowid AS rid, bm25({fts}) AS score FROM {fts}{join}"
+            f"SELECT {fts}.rowid AS rid, {source.score} AS score FROM {fts}{join}"
             f" WHERE {fts} MATCH ?{within}{where} ORDER BY {fts}.rowid DESC LIMIT ?"
         )
         window_args = [match, *(rowids or ()), *args, self.rank_window]
@@ -401,11 +421,14 @@ class SearchIndex:
         }
 
     def _word_hits(self, match: str, filters: tuple[Any, ...], want: int) -> list[SearchHit]:
-        where, args = self._message_filters(filters)
+        model, role, *rest = filters
+        where, args = self._message_filters((None, None, *rest))
         titles = self._title_filters(filters)
+        messages_match = words_match(match, model, role)
 
         def work(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
-            rows = self._ranked(conn, _MESSAGES_WORDS, match, where, args, want, self._message_rowids(conn, filters))
+            rowids = self._message_rowids(conn, filters)
+            rows = self._ranked(conn, _MESSAGES_WORDS, messages_match, where, args, want, rowids)
             if titles is not None:
                 rows += self._ranked(conn, _TITLES_WORDS, match, *titles, want)
             return rows

@@ -451,6 +451,24 @@ def test_filtered_ranking_equals_the_joined_ranking(
                 assert got or query != "heron", kwargs  # never vacuous
 
 
+def test_the_role_and_model_tokens_are_never_matched_by_what_a_user_types(store: SessionStore, indexer: Indexer) -> None:
+    store.create("meta", title=None, model="gpt-4o")
+    store.append_messages("meta", [Message(role="user", content="plain words"), Message(role="assistant", content="more words", model="gpt-4o")])
+    indexer.sync()
+    model_token, role_token = "m" + "gpt-4o".encode().hex(), "r" + "user".encode().hex()
+    with SearchIndex(store.root) as index:
+        for query in (model_token, role_token, "m6*", "r7*", f"meta : {model_token}", f'"{role_token}"'):
+            assert index.search(query) == [], query
+        assert [hit.role for hit in index.search("words", role="user")] == ["user"]
+        assert [hit.model for hit in index.search("words", model="gpt-4o")] == ["gpt-4o"]
+        assert index.search("words", model="gpt-4") == [] and index.search("words", model="") == []
+    conn = sqlite3.connect(store.root / "index.sqlite")
+    try:  # what the triggers wrote is what a rebuild writes
+        assert conn.execute("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)").fetchall() == []
+    finally:
+        conn.close()
+
+
 def test_a_tie_group_larger_than_the_candidates_is_ranked_whole(store: SessionStore, indexer: Indexer) -> None:
     store.create("ties", title=None, model="kimi-k2")
     store.append_messages("ties", [Message(role="user", content="ibis") for _ in range(230)])
