@@ -393,10 +393,11 @@ def reset_schema(conn: sqlite3.Connection, lock_path: Path) -> None:
 BULK_CACHE_KIB = 256 * 1024
 BULK_FTS_HASH_BYTES = 64 * 1024 * 1024
 FTS_DEFAULT_HASH_BYTES = 1024 * 1024
-# The messages' full-text tables, filled during the load (``BulkLoad.index_new_rows``).
+# The messages' full-text tables, filled during the load (``BulkLoad.index_new_rows``), each from
+# its content view (which picks the rows and computes the columns, as the triggers do).
 _MESSAGE_FTS = (
-    ("messages_fts", ""),
-    ("messages_trigram", " AND cjk = 1"),
+    ("messages_fts", "messages_words", '"text", "meta"'),
+    ("messages_trigram", "messages_cjk", '"text"'),
 )
 
 
@@ -433,10 +434,10 @@ class BulkLoad:
         last = self.conn.execute("SELECT max(message_rowid) FROM messages").fetchone()[0] or 0
         if last <= self.indexed_rowid:
             return
-        for table, condition in _MESSAGE_FTS:
+        for table, content, columns in _MESSAGE_FTS:
             self.conn.execute(
-                f'INSERT INTO "{table}" (rowid, "text") SELECT message_rowid, "text" FROM messages'
-                f" WHERE message_rowid > ? AND message_rowid <= ?{condition}",
+                f'INSERT INTO "{table}" (rowid, {columns}) SELECT message_rowid, {columns} FROM "{content}"'
+                " WHERE message_rowid > ? AND message_rowid <= ?",
                 (self.indexed_rowid, last),
             )
         self.indexed_rowid = last
@@ -487,14 +488,14 @@ def bulk_load(conn: sqlite3.Connection, lock_path: Path) -> Iterator[BulkLoad]:
         load = BulkLoad(conn)
 
         def set_hash_size(size: int) -> None:
-            for table, _ in _MESSAGE_FTS:
+            for table, _, _ in _MESSAGE_FTS:
                 conn.execute(f"INSERT INTO \"{table}\" (\"{table}\", rank) VALUES ('hashsize', {size})")
 
         def finish(completed: bool) -> None:
             with write_transaction(conn):
                 if completed and not load.others_wrote():
                     load.index_new_rows()
-                    rebuilt = [table for table in FTS_TABLES if table not in dict(_MESSAGE_FTS)]
+                    rebuilt = [table for table in FTS_TABLES if table not in {fts for fts, _, _ in _MESSAGE_FTS}]
                 else:
                     rebuilt = list(FTS_TABLES)
                 for table in rebuilt:
