@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -35,6 +36,8 @@ SYMLINK_REASON = "the session file is a symlink; symlinks in sessions/ are not f
 CHUNKS_AHEAD_PER_WORKER = 2
 # Chunks queued beyond what the workers have taken, that this process may decode itself.
 LOCAL_CHUNKS_AHEAD = 2
+# How often a worker checks that the process that started it is still there.
+PARENT_CHECK_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -117,9 +120,18 @@ def _prepare_in_worker(root: str, rels: list[str]) -> list[PreparedFile]:
     return prepare_files(Path(root), rels, texts)
 
 
-def _start_worker() -> None:
+def _start_worker(parent: int) -> None:
     # Ctrl-C reaches the whole process group: the parent alone handles it (and stops the pool).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker waits for work on a pipe it holds both ends of: if the parent is killed, nothing
+    # would ever wake it. It leaves when it is handed to another parent.
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="exit-with-parent", daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 class _Ahead:
@@ -153,7 +165,9 @@ def prepared_chunks(
             yield prepare_files(root, chunk, attachment_text)
         return
     helpers = workers - 1
-    pool = ProcessPoolExecutor(max_workers=helpers, mp_context=_start_method(), initializer=_start_worker)
+    pool = ProcessPoolExecutor(
+        max_workers=helpers, mp_context=_start_method(), initializer=_start_worker, initargs=(os.getpid(),)
+    )
     # The pool marks up to 2 * helpers + 1 chunks as started (one running per worker, the rest in
     # its call queue); the ones beyond stay cancellable, for this process to take.
     depth = helpers * CHUNKS_AHEAD_PER_WORKER + 1 + LOCAL_CHUNKS_AHEAD

@@ -8,8 +8,12 @@ from __future__ import annotations
 import json
 import multiprocessing
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +26,8 @@ from index.database import FTS_TABLES
 from index.prepare import default_workers
 from store import Message, SessionStore
 from tests.test_index_indexer import table_rows
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 QUERIES = ("walrus", "lock*", "数据库", "message OR zebra", "narwhal", "quokka")
 
@@ -230,3 +236,61 @@ def test_an_error_in_a_worker_stops_the_sync_and_restores_the_index(
 def test_default_workers_start_only_for_enough_files() -> None:
     assert default_workers(100, 500) == 1
     assert default_workers(100_000, 500) >= 1
+
+
+# A full sync with slow workers (each chunk of one file takes 0.2 s), in a process of its own.
+SLOW_SYNC = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import index.indexer as indexer_module
+import index.prepare as prepare_module
+from index import Indexer
+indexer_module.SYNC_CHUNK = 1
+real = prepare_module.prepare_files
+def slow(*args, **kwargs):
+    time.sleep(0.2)
+    return real(*args, **kwargs)
+prepare_module.prepare_files = slow
+Indexer(sys.argv[2]).sync(full=True, workers=3)
+"""
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_workers_leave_when_the_rebuild_is_killed_and_the_next_run_repairs(store: SessionStore) -> None:
+    corpus(store, 30)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_SYNC, str(REPO_ROOT), str(store.root)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers := children_of(process.pid)) < 2:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "the workers never started"
+            time.sleep(0.05)
+        time.sleep(0.5)  # the load is under way
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    deadline = time.monotonic() + 20
+    while [pid for pid in workers if Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]]:
+        assert time.monotonic() < deadline, "orphaned workers are still running"
+        time.sleep(0.1)
+    with Indexer(store.root) as indexer:  # the killed load is noticed (its lock is free) and redone
+        indexer.sync()
+        assert indexer.check() == []
+    assert len(everything(store.root)["sessions"]) == 30  # type: ignore[arg-type]
