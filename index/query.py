@@ -385,20 +385,17 @@ class SearchIndex:
             if first is None:
                 return _NO_ROWS
             low, high = first, last
-        if until is not None:
-            (block,) = conn.execute(
-                "SELECT max(block) FROM message_time_blocks WHERE min_created_at <= ?", (iso(until),)
+        if since is not None or until is not None:
+            # An open end compares with "" (before any time) or "~" (after any time).
+            first_block, last_block = conn.execute(
+                "SELECT (SELECT min(block) FROM message_time_blocks WHERE max_created_at >= ?),"
+                " (SELECT max(block) FROM message_time_blocks WHERE min_created_at <= ?)",
+                ("" if since is None else iso(since), "~" if until is None else iso(until)),
             ).fetchone()
-            if block is None:
+            if first_block is None or last_block is None:
                 return _NO_ROWS
-            high = min(high, ((block + 1) << database.TIME_BLOCK_BITS) - 1)
-        if since is not None:
-            (block,) = conn.execute(
-                "SELECT min(block) FROM message_time_blocks WHERE max_created_at >= ?", (iso(since),)
-            ).fetchone()
-            if block is None:
-                return _NO_ROWS
-            low = max(low, block << database.TIME_BLOCK_BITS)
+            low = max(low, first_block << database.TIME_BLOCK_BITS)
+            high = min(high, ((last_block + 1) << database.TIME_BLOCK_BITS) - 1)
         return (low, high)
 
     @staticmethod
