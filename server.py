@@ -1162,6 +1162,8 @@ environment:
   LLM_SUMMARY_MODEL      model that writes compression summaries (default: the session's model)
   LLM_MCP_FILE_ROOTS     folders chat may read files/images from (os.pathsep-separated; default: the working directory)
   LLM_LOG_LEVEL          DEBUG, INFO (default), WARNING, ERROR; logs go to stderr
+  LLM_SEARCH_RANK_WINDOW a search with more matches than this ranks its newest this-many only
+                         (default 20000; smaller is faster for very common terms: docs/search-index.md)
   LLM_MCP_TOKEN          over http, every request to /mcp needs 'Authorization: Bearer <token>'
                          (else 401); required for a --host that is not a loopback address
   provider keys and base URLs: see the README, section "Providers"
@@ -1276,6 +1278,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"server.py: {exc}", file=sys.stderr)
             return 2
     root = resolve_root(args.root)
+    from index.query import configured_rank_window
+
+    try:
+        configured_rank_window()
+    except ValueError as exc:
+        print(f"server.py: {exc}", file=sys.stderr)
+        return 2
     try:
         app = default_app(root)
     except OSError as exc:

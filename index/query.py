@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from index import database
@@ -30,6 +30,7 @@ MAX_OFFSET = 100_000
 # order, so finding the window's oldest rowid and ranking from there is cheap. Below the
 # threshold the ranking is exact.
 RANK_WINDOW = 20_000
+RANK_WINDOW_ENV = "LLM_SEARCH_RANK_WINDOW"
 SNIPPET_TOKENS = 16
 _NO_ROWS = (1, 0)  # a rowid range nothing is in
 _SNIPPET_CONTEXT = 40
@@ -64,6 +65,20 @@ _TITLES_WORDS = _Source("sessions_fts", "sessions s", "s.session_rowid", _TITLE_
 # Trigram snippets would cut words at token (3-character) boundaries: the text is cut in Python.
 _MESSAGES_TRIGRAMS = _Source("messages_trigram", "messages m", "m.message_rowid", _MESSAGE_COLUMNS.format(text="m.text"), False)
 _TITLES_TRIGRAMS = _Source("sessions_trigram", "sessions s", "s.session_rowid", _TITLE_COLUMNS.format(text="s.title"), False)
+
+
+def configured_rank_window(environ: Mapping[str, str] | None = None) -> int:
+    """``$LLM_SEARCH_RANK_WINDOW`` if set, else ``RANK_WINDOW``; ``ValueError`` naming the
+    variable if it is not a positive whole number."""
+    raw = (os.environ if environ is None else environ).get(RANK_WINDOW_ENV, "").strip()
+    if not raw:
+        return RANK_WINDOW
+    value = int(raw) if raw.isdigit() else 0
+    if value < 1:
+        raise ValueError(
+            f"{RANK_WINDOW_ENV} must be a positive whole number of matches (default {RANK_WINDOW}), got {raw!r}"
+        )
+    return value
 
 
 def _validate_page(limit: int, offset: int) -> None:
@@ -157,7 +172,10 @@ class SearchIndex:
     (except to (re)build a missing index).
     """
 
-    def __init__(self, root: Path | str, *, rank_window: int = RANK_WINDOW) -> None:
+    def __init__(self, root: Path | str, *, rank_window: int | None = None) -> None:
+        """``rank_window``: see ``RANK_WINDOW``; default ``configured_rank_window()``."""
+        if rank_window is None:
+            rank_window = configured_rank_window()
         if isinstance(rank_window, bool) or not isinstance(rank_window, int) or rank_window < 1:
             raise ValueError(f"rank_window must be a positive integer, got {rank_window!r}")
         self.root = Path(root)

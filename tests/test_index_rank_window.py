@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from index import Indexer, SearchHit, SearchIndex
-from index.query import RANK_WINDOW
+from index.query import RANK_WINDOW, configured_rank_window
 from store import Message, SessionStore
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
@@ -187,3 +187,16 @@ def test_a_bad_window_is_refused(root: Path) -> None:
     for bad in (0, -1, True, 2.5):
         with pytest.raises(ValueError, match="rank_window must be a positive integer"):
             SearchIndex(root, rank_window=bad)  # type: ignore[arg-type]
+
+
+def test_the_window_comes_from_the_environment(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert configured_rank_window({}) == RANK_WINDOW and configured_rank_window({"LLM_SEARCH_RANK_WINDOW": " 7 "}) == 7
+    for bad in ("abc", "0", "-1", "1e3"):
+        with pytest.raises(ValueError, match="LLM_SEARCH_RANK_WINDOW must be a positive whole number"):
+            configured_rank_window({"LLM_SEARCH_RANK_WINDOW": bad})
+    monkeypatch.setenv("LLM_SEARCH_RANK_WINDOW", "7")
+    with SearchIndex(root) as index:
+        assert index.rank_window == 7
+        assert _messages_only(index.search("beacon", limit=100)) == _exact(root, "messages_fts", "beacon", window=7)
+    with SearchIndex(root, rank_window=3) as index:  # an explicit window wins
+        assert index.rank_window == 3

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import server
-from tests.hardening_helpers import run_script
+from tests.hardening_helpers import run_script, subprocess_env
 
 
 @pytest.mark.parametrize("port", ["99999", "0", "http"])
@@ -48,3 +48,11 @@ def test_http_security_is_on_for_every_host(monkeypatch: pytest.MonkeyPatch) -> 
     assert {"box.lan:8765", "box", "box:*"} <= set(extra.allowed_hosts)
     assert "box.lan:8765:*" not in extra.allowed_hosts
     assert "https://box.lan:8765" in extra.allowed_origins
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "2.5"])
+def test_a_bad_rank_window_stops_the_server_at_start(tmp_path: Path, value: str) -> None:
+    result = run_script("server.py", "--root", str(tmp_path / "root"), env=subprocess_env({"LLM_SEARCH_RANK_WINDOW": value}), cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"LLM_SEARCH_RANK_WINDOW must be a positive whole number of matches (default 20000), got {value!r}" in result.stderr
+    assert "Traceback" not in result.stderr

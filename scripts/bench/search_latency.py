@@ -81,11 +81,10 @@ def run_queries(
     the default window); time the first ``naive`` queries once each as a naive JSON scan and as
     ``grep -r``."""
     from index import SearchIndex
-    from index.query import RANK_WINDOW
 
     sessions_dir = Layout(root).sessions
     results: list[QueryResult] = []
-    with SearchIndex(root, rank_window=rank_window or RANK_WINDOW) as index:
+    with SearchIndex(root, rank_window=rank_window) as index:
         for position, query in enumerate(queries):
             kwargs = query.search_kwargs()
             hits = len(index.search(query.query, **kwargs))
@@ -172,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="rank a query with more than N matches among its N newest only (default: the index's RANK_WINDOW)",
+        help="rank a query with more than N matches among its N newest only (default: $LLM_SEARCH_RANK_WINDOW, else 20000)",
     )
     parser.add_argument("--json", default=None, help="also write the results as JSON to this file")
     return parser
