@@ -27,8 +27,8 @@ MAX_OFFSET = 100_000
 # A query that matches more rows than this is ranked among its newest RANK_WINDOW matches only
 # (highest rowid: the most recently indexed). Scoring every match of a very common term costs
 # about 0.4 us a match (150 ms for "session" at 1M messages); FTS5 walks its doclists in rowid
-# order, so finding the window's oldest rowid and ranking from there is cheap. Below the
-# threshold the ranking is exact.
+# order, so ``_ranked`` walks the newest matches first and stops after the window. Below the
+# threshold the ranking is exact. ``$LLM_SEARCH_RANK_WINDOW`` overrides it.
 RANK_WINDOW = 20_000
 RANK_WINDOW_ENV = "LLM_SEARCH_RANK_WINDOW"
 SNIPPET_TOKENS = 16
@@ -46,11 +46,7 @@ class _Source:
     # session_id, message_id, model, role, created_at, text (None where a snippet is made), position
     columns: str
     snippets: bool  # FTS5 makes the snippets (word tables); else the text is cut in Python
-    rank: str = ""  # the bm25 call; default: bm25(fts), every column weighted 1
-
-    @property
-    def score(self) -> str:
-        return self.rank or f"bm25({self.fts})"
+    score: str  # the bm25 call
 
 
 _MESSAGE_COLUMNS = "m.session_id, m.message_id, m.model, m.role, m.created_at, {text}, m.position"
@@ -61,10 +57,16 @@ _TITLE_COLUMNS = "s.session_id, NULL, s.current_model, NULL, s.created_at, {text
 _MESSAGES_WORDS = _Source(
     "messages_fts", "messages m", "m.message_rowid", _MESSAGE_COLUMNS.format(text="NULL"), True, "bm25(messages_fts, 1.0, 0.0)"
 )
-_TITLES_WORDS = _Source("sessions_fts", "sessions s", "s.session_rowid", _TITLE_COLUMNS.format(text="NULL"), True)
+_TITLES_WORDS = _Source(
+    "sessions_fts", "sessions s", "s.session_rowid", _TITLE_COLUMNS.format(text="NULL"), True, "bm25(sessions_fts)"
+)
 # Trigram snippets would cut words at token (3-character) boundaries: the text is cut in Python.
-_MESSAGES_TRIGRAMS = _Source("messages_trigram", "messages m", "m.message_rowid", _MESSAGE_COLUMNS.format(text="m.text"), False)
-_TITLES_TRIGRAMS = _Source("sessions_trigram", "sessions s", "s.session_rowid", _TITLE_COLUMNS.format(text="s.title"), False)
+_MESSAGES_TRIGRAMS = _Source(
+    "messages_trigram", "messages m", "m.message_rowid", _MESSAGE_COLUMNS.format(text="m.text"), False, "bm25(messages_trigram)"
+)
+_TITLES_TRIGRAMS = _Source(
+    "sessions_trigram", "sessions s", "s.session_rowid", _TITLE_COLUMNS.format(text="s.title"), False, "bm25(sessions_trigram)"
+)
 
 
 def configured_rank_window(environ: Mapping[str, str] | None = None) -> int:
