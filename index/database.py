@@ -112,19 +112,18 @@ END;
 # instead of joining every newer match to test its time). Deleted messages leave the block's
 # range as it was: wider than needed, never too narrow.
 TIME_BLOCK_BITS = 12
-_TIME_BLOCKS_SQL = """
+# Widen the new row's block to take in its time (both triggers).
+_WIDEN_TIME_BLOCK_SQL = """
+  INSERT INTO "message_time_blocks" VALUES (new.message_rowid >> {bits}, new.created_at, new.created_at)
+  ON CONFLICT ("block") DO UPDATE SET "min_created_at" = min("min_created_at", excluded."min_created_at"),
+    "max_created_at" = max("max_created_at", excluded."max_created_at");"""
+_TIME_BLOCKS_SQL = f"""
 CREATE TABLE IF NOT EXISTS "message_time_blocks" (
   "block" INTEGER PRIMARY KEY, "min_created_at" TEXT NOT NULL, "max_created_at" TEXT NOT NULL
 );
-CREATE TRIGGER IF NOT EXISTS "message_time_blocks_ai" AFTER INSERT ON "messages" BEGIN
-  INSERT INTO "message_time_blocks" VALUES (new.message_rowid >> {bits}, new.created_at, new.created_at)
-  ON CONFLICT ("block") DO UPDATE SET "min_created_at" = min("min_created_at", excluded."min_created_at"),
-    "max_created_at" = max("max_created_at", excluded."max_created_at");
+CREATE TRIGGER IF NOT EXISTS "message_time_blocks_ai" AFTER INSERT ON "messages" BEGIN{_WIDEN_TIME_BLOCK_SQL}
 END;
-CREATE TRIGGER IF NOT EXISTS "message_time_blocks_au" AFTER UPDATE OF "created_at" ON "messages" BEGIN
-  INSERT INTO "message_time_blocks" VALUES (new.message_rowid >> {bits}, new.created_at, new.created_at)
-  ON CONFLICT ("block") DO UPDATE SET "min_created_at" = min("min_created_at", excluded."min_created_at"),
-    "max_created_at" = max("max_created_at", excluded."max_created_at");
+CREATE TRIGGER IF NOT EXISTS "message_time_blocks_au" AFTER UPDATE OF "created_at" ON "messages" BEGIN{_WIDEN_TIME_BLOCK_SQL}
 END;
 """
 _FILL_TIME_BLOCKS_SQL = (
