@@ -123,10 +123,7 @@ def estimate_tokens(messages: Iterable[Message], system: str | None = None) -> i
     turn counts only the messages it has not counted before.
     """
     total = estimate_text_tokens(system) + MESSAGE_OVERHEAD if system else 0
-    memo = _TOKENS.get
-    for message in messages:
-        total += memo(message, None, message_tokens)
-    return total
+    return total + sum(map(counted_tokens, messages))
 
 
 def message_tokens(message: Message) -> int:
