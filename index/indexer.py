@@ -313,9 +313,7 @@ class Indexer:
         try:
             st = os.lstat(path)
         except FileNotFoundError:
-            if known is not None:
-                self._forget(conn, rel)
-                report.removed += 1
+            self._forget_vanished(conn, rel, known, report)
             return
         unchanged = known is not None and _stat_key(st) == (known.mtime_ns, known.size, known.inode)
         if mode == "stat" and unchanged:
@@ -328,28 +326,39 @@ class Indexer:
             return
         decoded = self._decode(path)
         if decoded is None:
-            if known is not None:
-                self._forget(conn, rel)
-                report.removed += 1
+            self._forget_vanished(conn, rel, known, report)
             return
         if mode != "full" and known is not None and known.sha256 == decoded.sha256:
             # Touched but not changed: remember the new stat so the next sync skips it cheaply.
             self._remember(conn, rel, decoded, known.status, None)
             report.skipped += 1
             return
-        if decoded.refused is not None:
-            self._delete_rows(conn, path.stem)
-            self._remember(conn, rel, decoded, "refused", decoded.refused)
-            report.refused.append(decoded.refused)
-            report.skipped += 1
-            return
-        if decoded.problem is not None:
-            self._handle_unreadable(conn, rel, path, decoded, report)
+        if self._settle_unusable(conn, rel, path, decoded, report):
             return
         assert decoded.session is not None
         self._write_session(conn, rel, decoded.session, fresh=mode == "full")
         self._remember(conn, rel, decoded, "indexed", None)
         report.indexed += 1
+
+    def _forget_vanished(self, conn: sqlite3.Connection, rel: str, known: _Known | None, report: ReindexReport) -> None:
+        """A file that is gone: drop what the index knew of it."""
+        if known is not None:
+            self._forget(conn, rel)
+            report.removed += 1
+
+    def _settle_unusable(self, conn: sqlite3.Connection, rel: str, path: Path, decoded: _Decoded, report: ReindexReport) -> bool:
+        """A file written by a newer schema (left in place, refused) or unreadable (quarantined,
+        ``_handle_unreadable``): record it so; False if it is a readable session."""
+        if decoded.refused is not None:
+            self._delete_rows(conn, path.stem)
+            self._remember(conn, rel, decoded, "refused", decoded.refused)
+            report.refused.append(decoded.refused)
+            report.skipped += 1
+            return True
+        if decoded.problem is not None:
+            self._handle_unreadable(conn, rel, path, decoded, report)
+            return True
+        return False
 
     @staticmethod
     def _stamp_digest(conn: sqlite3.Connection, rel: str, path: Path, known: _Known) -> None:
@@ -413,22 +422,23 @@ class Indexer:
             self._needs_rebuild = False
             if full:
                 with bulk_load(conn, self._lock_path) as load:
-                    self._sync_files(conn, full, progress, report, workers, load)
+                    self._sync_files(conn, progress, report, workers, load)
                 self.checkpointer.after_commit(conn)
             else:
-                self._sync_files(conn, full, progress, report)
+                self._sync_files(conn, progress, report)
         report.seconds = time.monotonic() - started
         return report
 
     def _sync_files(
         self,
         conn: sqlite3.Connection,
-        full: bool,
         progress: Progress | None,
         report: ReindexReport,
         workers: int | None = None,
         load: BulkLoad | None = None,
     ) -> None:
+        # ``load``: the bulk load of a full sync; None for an incremental one (which lets chat
+        # turns in between chunks).
         # Streamed: only the sorted file names are held in full; the ``files`` rows are read one
         # chunk (a range of paths) at a time, so a no-op sync over 100,000 files stays small.
         names = self._scan_names()
@@ -437,17 +447,17 @@ class Indexer:
             progress(0, total)
         if load is not None:
             self._full_sync_files(conn, names, progress, report, workers, load)
-        for start in range(0, 0 if load is not None else total, SYNC_CHUNK):
-            chunk = names[start : start + SYNC_CHUNK]
-            conn = self._let_turns_in(conn)
-            with write_transaction(conn):
-                known = self._known_range(conn, chunk[0], chunk[-1])
-                for offset, rel in enumerate(chunk, start=start + 1):
-                    self._index_one(conn, rel, known.get(rel), "stat", report)
-                    if progress is not None:
-                        progress(offset, total)
-            self.checkpointer.after_commit(conn)
-        if not full:
+        else:
+            for start in range(0, total, SYNC_CHUNK):
+                chunk = names[start : start + SYNC_CHUNK]
+                conn = self._let_turns_in(conn)
+                with write_transaction(conn):
+                    known = self._known_range(conn, chunk[0], chunk[-1])
+                    for offset, rel in enumerate(chunk, start=start + 1):
+                        self._index_one(conn, rel, known.get(rel), "stat", report)
+                        if progress is not None:
+                            progress(offset, total)
+                self.checkpointer.after_commit(conn)
             conn = self._let_turns_in(conn)
         with write_transaction(conn):
             for rel in self._known_but_not_in(conn, names):
@@ -515,17 +525,8 @@ class Indexer:
             return False
         report.files_seen += 1
         if decoded is None:
-            if known is not None:
-                self._forget(conn, item.rel)
-                report.removed += 1
-        elif decoded.refused is not None:
-            self._delete_rows(conn, path.stem)
-            self._remember(conn, item.rel, decoded, "refused", decoded.refused)
-            report.refused.append(decoded.refused)
-            report.skipped += 1
-        elif decoded.problem is not None:
-            self._handle_unreadable(conn, item.rel, path, decoded, report)
-        else:
+            self._forget_vanished(conn, item.rel, known, report)
+        elif not self._settle_unusable(conn, item.rel, path, decoded, report):
             fresh.append(item)
         return True
 
