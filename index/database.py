@@ -134,7 +134,15 @@ _FILL_TIME_BLOCKS_SQL = (
 
 def iso(value: datetime) -> str:
     """How times are stored: UTC, fixed width, so text order is time order (``...Z``)."""
-    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = as_utc(value)
+    if utc.year < 1000:
+        # strftime's %Y does not pad these years to four digits here: keep what it always wrote.
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # What strftime("%Y-%m-%dT%H:%M:%S.%fZ") gives, in a fifth of the time (a full reindex
+    # formats ~1.2 million times).
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (
+        utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond
+    )
 
 
 def parse_iso(value: str) -> datetime:

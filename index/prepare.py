@@ -31,11 +31,12 @@ from store.errors import UnsupportedSchemaVersion
 from store.schema import Session
 
 SYMLINK_REASON = "the session file is a symlink; symlinks in sessions/ are not followed"
-# Chunks handed to the pool ahead of the one being written, per worker: enough to keep the
-# workers busy while the writer commits, few enough to bound the rows held in memory.
-CHUNKS_AHEAD_PER_WORKER = 2
-# Chunks queued beyond what the workers have taken, that this process may decode itself.
-LOCAL_CHUNKS_AHEAD = 2
+# Chunks handed to the pool and not yet written, per worker: enough to keep the workers busy
+# while the writer fills the full-text tables (a batch of FTS_BATCH_CHUNKS chunks takes as long
+# as decoding about five chunks), few enough to bound the rows held in memory (~8 MB a chunk).
+CHUNKS_AHEAD_PER_WORKER = 8
+# Chunks this process may decode itself, ahead of the one being written, while it waits.
+LOCAL_CHUNKS_AHEAD = 4
 # How often a worker checks that the process that started it is still there.
 PARENT_CHECK_SECONDS = 0.5
 
@@ -169,26 +170,37 @@ def prepared_chunks(
         max_workers=helpers, mp_context=_start_method(), initializer=_start_worker, initargs=(os.getpid(),)
     )
     # The pool marks up to 2 * helpers + 1 chunks as started (one running per worker, the rest in
-    # its call queue); the ones beyond stay cancellable, for this process to take.
-    depth = helpers * CHUNKS_AHEAD_PER_WORKER + 1 + LOCAL_CHUNKS_AHEAD
+    # its call queue); the ones beyond stay cancellable, for this process to take. Whatever this
+    # process takes is handed back to the pool at once (``fill``): taking from the pool's queue
+    # must never leave a worker idle (the writer's own work is the longer part).
+    pooled = helpers * CHUNKS_AHEAD_PER_WORKER + 1
     try:
         waiting: deque[_Ahead] = deque()
         upcoming = iter(chunks)
 
         def fill() -> None:
-            while len(waiting) < depth:
+            while sum(1 for item in waiting if item.result is None) < pooled:
                 chunk = next(upcoming, None)
                 if chunk is None:
                     return
                 waiting.append(_Ahead(chunk, pool.submit(_prepare_in_worker, str(root), list(chunk))))
 
+        def take_one() -> bool:
+            """Decode here the last chunk no worker has started; False if there is none (or enough
+            are decoded here already)."""
+            if sum(1 for item in waiting if item.result is not None) >= LOCAL_CHUNKS_AHEAD:
+                return False
+            queued = next((item for item in reversed(waiting) if item.result is None and item.future.cancel()), None)
+            if queued is None:
+                return False
+            queued.result = prepare_files(root, queued.chunk, attachment_text)
+            fill()
+            return True
+
         fill()
         while waiting:
-            while not waiting[0].ready():
-                queued = next((item for item in reversed(waiting) if item.result is None and item.future.cancel()), None)
-                if queued is None:
-                    break  # every chunk is with a worker: wait for the next one
-                queued.result = prepare_files(root, queued.chunk, attachment_text)
+            while not waiting[0].ready() and take_one():
+                pass
             yield waiting.popleft().take()
             fill()
     finally:
