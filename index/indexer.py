@@ -39,6 +39,7 @@ from index.database import (
 )
 from index.models import IndexDifference, ReindexReport
 from index.blob_text import BlobTexts
+from index.chunk_tables import ChunkTables
 from index.prepare import Decoded as _Decoded, PreparedFile, decode_file, default_workers, prepared_chunks
 from index.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, SWITCH_COLUMNS, message_rows, session_row, switch_rows
 from store.codec import read_file_no_follow
@@ -492,29 +493,44 @@ class Indexer:
         if workers is None:
             workers = default_workers(len(names), SYNC_CHUNK)
         done = 0
-        with closing(prepared_chunks(self.root, chunks, workers, self.attachment_text)) as decoded_chunks:
-            for number, (chunk, prepared) in enumerate(zip(chunks, decoded_chunks), start=1):
-                with write_transaction(conn):
-                    known = self._known_range(conn, chunk[0], chunk[-1])
-                    fresh: list[PreparedFile] = []
-                    for item in prepared:
-                        if not self._apply_prepared(conn, item, known.get(item.rel), fresh, report):
-                            self._write_fresh(conn, fresh, report, load)  # keep the rows in file order
-                            fresh = []
-                            self._index_one(conn, item.rel, known.get(item.rel), "full", report)
-                        done += 1
-                        if progress is not None:
-                            progress(done, len(names))
-                    self._write_fresh(conn, fresh, report, load)
-                    if number % FTS_BATCH_CHUNKS == 0:
-                        load.index_new_rows()
-                self.checkpointer.after_commit(conn)
+        tables = ChunkTables(conn)
+        tables.attach()
+        try:
+            with closing(prepared_chunks(self.root, chunks, workers, self.attachment_text)) as decoded_chunks:
+                for number, (chunk, prepared) in enumerate(zip(chunks, decoded_chunks), start=1):
+                    with write_transaction(conn):
+                        if prepared.tables is not None:
+                            tables.load(prepared.tables)
+                        source = tables if prepared.tables is not None else None
+                        known = self._known_range(conn, chunk[0], chunk[-1])
+                        fresh: list[tuple[int, PreparedFile]] = []
+                        for file_no, item in enumerate(prepared.files):
+                            if not self._apply_prepared(conn, file_no, item, known.get(item.rel), fresh, report):
+                                self._write_fresh(conn, fresh, source, report, load)  # keep the rows in file order
+                                fresh = []
+                                self._index_one(conn, item.rel, known.get(item.rel), "full", report)
+                            done += 1
+                            if progress is not None:
+                                progress(done, len(names))
+                        self._write_fresh(conn, fresh, source, report, load)
+                        if number % FTS_BATCH_CHUNKS == 0:
+                            load.index_new_rows()
+                    self.checkpointer.after_commit(conn)
+        finally:
+            tables.detach()
 
     def _apply_prepared(
-        self, conn: sqlite3.Connection, item: PreparedFile, known: _Known | None, fresh: list[PreparedFile], report: ReindexReport
+        self,
+        conn: sqlite3.Connection,
+        file_no: int,
+        item: PreparedFile,
+        known: _Known | None,
+        fresh: list[tuple[int, PreparedFile]],
+        report: ReindexReport,
     ) -> bool:
         """What ``_index_one`` does in mode "full", from a file decoded beforehand; a readable one
-        is added to ``fresh``. False (nothing done) if the file changed since it was decoded."""
+        is added to ``fresh`` (with its place in the chunk). False (nothing done) if the file
+        changed since it was decoded."""
         path = self.root / item.rel
         try:
             now: tuple[int, int, int] | None = _stat_key(os.lstat(path))
@@ -527,31 +543,42 @@ class Indexer:
         if decoded is None:
             self._forget_vanished(conn, item.rel, known, report)
         elif not self._settle_unusable(conn, item.rel, path, decoded, report):
-            fresh.append(item)
+            fresh.append((file_no, item))
         return True
 
-    def _write_fresh(self, conn: sqlite3.Connection, fresh: list[PreparedFile], report: ReindexReport, load: BulkLoad) -> None:
+    def _write_fresh(
+        self,
+        conn: sqlite3.Connection,
+        fresh: list[tuple[int, PreparedFile]],
+        tables: ChunkTables | None,
+        report: ReindexReport,
+        load: BulkLoad,
+    ) -> None:
         """The rows of readable files, batched: what ``_write_session(fresh=True)`` and
-        ``_remember`` write for each, in the same order."""
+        ``_remember`` write for each, in the same order. ``fresh`` is a run of files of one chunk
+        (the files between them have no rows); their rows are in ``tables`` if given."""
         if not fresh:
             return
         if load.others_wrote():
             # Stray rows (another writer during the rebuild) must not collide; else each
             # session's rows are written once, into tables created empty.
-            session_ids = [(Path(item.rel).stem,) for item in fresh]
+            session_ids = [(Path(item.rel).stem,) for _, item in fresh]
             for table in ("messages", "model_switches", "sessions"):
                 conn.executemany(f"DELETE FROM {table} WHERE session_id = ?", session_ids)
-        rows = [item.rows for item in fresh if item.rows is not None]
-        conn.executemany(
-            f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) VALUES ({_placeholders(SESSION_COLUMNS)})",
-            [row.session for row in rows],
-        )
-        self._insert_messages(conn, [message for row in rows for message in row.messages])
-        self._insert_switches(conn, [switch for row in rows for switch in row.switches])
+        if tables is not None:
+            tables.copy(fresh[0][0], fresh[-1][0])
+        else:
+            rows = [item.rows for _, item in fresh if item.rows is not None]
+            conn.executemany(
+                f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) VALUES ({_placeholders(SESSION_COLUMNS)})",
+                [row.session for row in rows],
+            )
+            self._insert_messages(conn, [message for row in rows for message in row.messages])
+            self._insert_switches(conn, [switch for row in rows for switch in row.switches])
         indexed_at = iso(datetime.now(timezone.utc))
         conn.executemany(
             _REMEMBER_SQL,
-            [_files_row(item.rel, item.decoded, "indexed", None, indexed_at) for item in fresh if item.decoded is not None],
+            [_files_row(item.rel, item.decoded, "indexed", None, indexed_at) for _, item in fresh if item.decoded is not None],
         )
         report.indexed += len(fresh)
 

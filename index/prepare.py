@@ -4,8 +4,10 @@
 ``prepared_chunks`` does that for a full rebuild over chunks of files and adds the rows each
 file gives, in a pool of worker processes when there are enough files: decoding (JSON, schema
 validation, row building) is most of a full rebuild's CPU time, and the one writer connection
-stays in the calling process. Chunks come back in order, a few ahead of the writer, so the
-rows are written in file-name order (as without workers) and memory stays bounded.
+stays in the calling process. A worker hands a chunk's rows back as one small SQLite database
+(``index.chunk_tables``) that the writer copies from inside SQLite. Chunks come back in order,
+a few ahead of the writer, so the rows are written in file-name order (as without workers) and
+memory stays bounded.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from index.blob_text import BlobTexts
+from index.chunk_tables import pack
 from index.rows import message_rows, session_row, switch_rows
 from store.codec import UnreadableSessionFile, decode_session, read_file_no_follow
 from store.errors import UnsupportedSchemaVersion
@@ -68,6 +71,15 @@ class PreparedFile:
     rel: str
     decoded: Decoded | None
     rows: Rows | None
+
+
+@dataclass(frozen=True)
+class PreparedChunk:
+    """A chunk's files in order. When a worker decoded them, their rows are in ``tables`` (an
+    ``index.chunk_tables`` database, ``file_no`` = the place in ``files``) instead of ``rows``."""
+
+    files: list[PreparedFile]
+    tables: bytes | None = None
 
 
 def decode_file(path: Path) -> Decoded | None:
@@ -114,11 +126,15 @@ def prepare_files(root: Path, rels: Sequence[str], attachment_text: BlobTexts) -
 _worker_texts: dict[str, BlobTexts] = {}
 
 
-def _prepare_in_worker(root: str, rels: list[str]) -> list[PreparedFile]:
+def _prepare_in_worker(root: str, rels: list[str]) -> PreparedChunk:
     texts = _worker_texts.get(root)
     if texts is None:
         texts = _worker_texts[root] = BlobTexts(root)
-    return prepare_files(Path(root), rels, texts)
+    prepared = prepare_files(Path(root), rels, texts)
+    tables = pack(
+        [(number, item.rows.session, item.rows.messages, item.rows.switches) for number, item in enumerate(prepared) if item.rows]
+    )
+    return PreparedChunk([PreparedFile(item.rel, item.decoded, None) for item in prepared], tables)
 
 
 def _start_worker(parent: int) -> None:
@@ -138,21 +154,21 @@ def _exit_with_parent(parent: int) -> None:
 class _Ahead:
     """A chunk handed to the pool, or decoded here (``result``) while its turn had not come."""
 
-    def __init__(self, chunk: Sequence[str], future: Future[list[PreparedFile]]) -> None:
+    def __init__(self, chunk: Sequence[str], future: Future[PreparedChunk]) -> None:
         self.chunk = chunk
         self.future = future
-        self.result: list[PreparedFile] | None = None
+        self.result: PreparedChunk | None = None
 
     def ready(self) -> bool:
         return self.result is not None or self.future.done()
 
-    def take(self) -> list[PreparedFile]:
+    def take(self) -> PreparedChunk:
         return self.result if self.result is not None else self.future.result()
 
 
 def prepared_chunks(
     root: Path, chunks: Sequence[Sequence[str]], workers: int, attachment_text: BlobTexts
-) -> Iterator[list[PreparedFile]]:
+) -> Iterator[PreparedChunk]:
     """``prepare_files`` of each chunk, in order, by ``workers`` processes: this one and
     ``workers - 1`` worker processes (none if ``workers`` <= 1).
 
@@ -163,7 +179,7 @@ def prepared_chunks(
     """
     if workers <= 1 or len(chunks) <= 1:
         for chunk in chunks:
-            yield prepare_files(root, chunk, attachment_text)
+            yield PreparedChunk(prepare_files(root, chunk, attachment_text))
         return
     helpers = workers - 1
     pool = ProcessPoolExecutor(
@@ -186,14 +202,15 @@ def prepared_chunks(
                 waiting.append(_Ahead(chunk, pool.submit(_prepare_in_worker, str(root), list(chunk))))
 
         def take_one() -> bool:
-            """Decode here the last chunk no worker has started; False if there is none (or enough
+            """Decode here the next chunk no worker has started; False if there is none (or enough
             are decoded here already)."""
             if sum(1 for item in waiting if item.result is not None) >= LOCAL_CHUNKS_AHEAD:
                 return False
-            queued = next((item for item in reversed(waiting) if item.result is None and item.future.cancel()), None)
+            # The nearest one: it is written soon, so the chunks decoded here wait least.
+            queued = next((item for item in waiting if item.result is None and item.future.cancel()), None)
             if queued is None:
                 return False
-            queued.result = prepare_files(root, queued.chunk, attachment_text)
+            queued.result = PreparedChunk(prepare_files(root, queued.chunk, attachment_text))
             fill()
             return True
 
