@@ -18,6 +18,7 @@ from typing import TypeVar
 import sqlite_utils
 from filelock import FileLock, Timeout
 
+from index.merging import BULK_AUTOMERGE, BULK_CRISISMERGE, defer_merges, set_merge_settings
 from store.schema import as_utc
 
 # Bump when the tables change: an index with another user_version is dropped and rebuilt.
@@ -328,6 +329,7 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(_MESSAGES_TRIGRAM_SQL)
     conn.executescript(_FTS_SQL.format(fts="sessions_trigram", table="sessions", column="title", tokenize="trigram", options=""))
     conn.executescript(_TIME_BLOCKS_SQL.format(bits=TIME_BLOCK_BITS))
+    defer_merges(conn, FTS_TABLES)
     conn.execute(f"PRAGMA user_version = {INDEX_SCHEMA_VERSION}")
 
 
@@ -486,6 +488,7 @@ def bulk_load(conn: sqlite3.Connection, lock_path: Path) -> Iterator[BulkLoad]:
                 indexes = _deferred_indexes(conn)
                 for name, _ in indexes:
                     conn.execute(f'DROP INDEX "{name}"')
+                set_merge_settings(conn, FTS_TABLES, BULK_AUTOMERGE, BULK_CRISISMERGE)
                 conn.execute(f"PRAGMA user_version = {BULK_LOADING_VERSION}")
                 return [sql for _, sql in rows], [sql for _, sql in indexes]
 
@@ -508,6 +511,7 @@ def bulk_load(conn: sqlite3.Connection, lock_path: Path) -> Iterator[BulkLoad]:
                 for table in rebuilt:
                     conn.execute(f"INSERT INTO \"{table}\" (\"{table}\") VALUES ('rebuild')")
                 set_hash_size(FTS_DEFAULT_HASH_BYTES)
+                defer_merges(conn, FTS_TABLES)
                 for sql in indexes:
                     conn.execute(sql)
                 for sql in triggers:
@@ -554,6 +558,8 @@ def open_database(path: Path, lock_path: Path, *, autocheckpoint: bool = True) -
         if not autocheckpoint:
             conn.execute("PRAGMA wal_autocheckpoint = 0")
         created = ensure_schema(conn, lock_path)
+        if conn.execute("PRAGMA user_version").fetchone()[0] == INDEX_SCHEMA_VERSION:
+            retry_busy(lambda: defer_merges(conn, FTS_TABLES))  # an index made before merges were deferred
     return conn, created
 
 

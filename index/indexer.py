@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from index.checkpointer import WalCheckpointer
 from index.database import (
+    FTS_TABLES,
     BulkLoad,
     PENDING_HASH,
     discard_damaged,
@@ -37,6 +38,7 @@ from index.database import (
     retry_rebuilding,
     write_transaction,
 )
+from index.merging import merge_slice
 from index.models import IndexDifference, ReindexReport
 from index.blob_text import BlobTexts
 from index.chunk_tables import ChunkTables
@@ -403,8 +405,12 @@ class Indexer:
         A damaged index file is dropped and rebuilt (see ``recovering``). ``workers``: processes
         that decode the files of a full sync (default: one per CPU when there are enough files
         to pay for starting them, see ``index.prepare.default_workers``; 1: this process only).
+        An incremental sync ends with the full-text merges left undone (``merge_deferred``).
         """
-        return self.recovering(lambda: self._sync(full, progress, workers))
+        report = self.recovering(lambda: self._sync(full, progress, workers))
+        if not full:  # what its writes left unmerged (a full rebuild merges as it goes)
+            self.merge_deferred()
+        return report
 
     def _sync(self, full: bool, progress: Progress | None, workers: int | None = None) -> ReindexReport:
         """``sync`` without the damage recovery.
@@ -607,6 +613,31 @@ class Indexer:
             if counted:  # pragma: no cover - only if acquiring the lock itself raised
                 with self._turns_guard:
                     self._turns_waiting -= 1
+
+    def merge_deferred(self, seconds: float | None = None) -> int:
+        """Do the full-text segment merges the writes leave undone (``index.merging``), one slice at a time.
+
+        Stops when nothing is left to merge, when a chat turn waits for the lock (it gets the
+        lock after at most one slice), or after ``seconds``. Returns the slices that merged
+        something. Nothing is done while the index waits for a rebuild.
+        """
+        deadline = None if seconds is None else time.monotonic() + seconds
+        merged = 0
+        for table in FTS_TABLES:
+            while not self._turns_waiting and (deadline is None or time.monotonic() < deadline):
+                with self._lock:
+                    if self._turns_waiting:
+                        return merged
+                    conn = self._connection()
+                    if self._needs_rebuild:
+                        return merged
+                    with write_transaction(conn):
+                        worked = merge_slice(conn, table)
+                    self.checkpointer.after_commit(conn)
+                if not worked:
+                    break
+                merged += 1
+        return merged
 
     def _scan_names(self) -> list[str]:
         """The ``sessions/<name>`` of every session file, sorted (plain strings: small)."""

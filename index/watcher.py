@@ -28,6 +28,8 @@ BURST_SIZE = 500
 MAX_DELAY_SECONDS = 0.15
 
 
+# Seconds of full-text merging after each batch or idle wake-up (a chat turn stops it sooner).
+MERGE_SECONDS = 0.05
 _CHANGE_EVENTS = frozenset({"created", "modified", "moved", "deleted", "closed"})
 
 
@@ -73,6 +75,7 @@ class IndexWatcher:
         self.indexer = Indexer(self.root) if indexer is None else indexer
         self.last_error: BaseException | None = None
         self.reports: list[ReindexReport] = []
+        self.merges = 0  # merge slices done (index.merging)
         self._pending: set[str] = set()
         self._first_event = 0.0
         self._last_event = 0.0
@@ -195,6 +198,8 @@ class IndexWatcher:
                     last_reconcile = 0.0
             else:
                 self._guarded("checking the index file", self.indexer.rebuild_if_needed)
+            # The writes leave FTS5's merging to us (index.merging): a little at a time, yielding to turns.
+            self._guarded("merging full-text segments", self._merge_some)
             now = time.monotonic()
             due = now - last_reconcile >= (1.0 if resync else self.reconcile_seconds)
             if due:
@@ -207,6 +212,9 @@ class IndexWatcher:
         with self._condition:
             self._busy = False
             self._condition.notify_all()
+
+    def _merge_some(self) -> None:
+        self.merges += self.indexer.merge_deferred(MERGE_SECONDS)
 
     # -- for tests and benchmarks ----------------------------------------------------------
 
