@@ -134,6 +134,10 @@ class Indexer:
         self.attachment_text = BlobTexts(self.root)
         # Checkpoints run on its thread, not inside a chat turn's COMMIT.
         self.checkpointer = WalCheckpointer(self.db_path)
+        # Row writes committed, and their count at the last complete merge pass (merge_deferred);
+        # unequal at start: an index opened may hold merging left by an earlier process.
+        self._writes = 0
+        self._merged_writes = -1
 
     # -- connection ------------------------------------------------------------------------
 
@@ -430,7 +434,7 @@ class Indexer:
             if full:
                 with bulk_load(conn, self._lock_path) as load:
                     self._sync_files(conn, progress, report, workers, load)
-                self.checkpointer.after_commit(conn)
+                self._after_write(conn)
             else:
                 self._sync_files(conn, progress, report)
         report.seconds = time.monotonic() - started
@@ -464,7 +468,7 @@ class Indexer:
                         self._index_one(conn, rel, known.get(rel), "stat", report)
                         if progress is not None:
                             progress(offset, total)
-                self.checkpointer.after_commit(conn)
+                self._after_write(conn)
             conn = self._let_turns_in(conn)
         with write_transaction(conn):
             for rel in self._known_but_not_in(conn, names):
@@ -477,7 +481,7 @@ class Indexer:
             ).fetchall()
             for (session_id,) in orphans:
                 self._delete_rows(conn, session_id)
-        self.checkpointer.after_commit(conn)
+        self._after_write(conn)
 
     def _full_sync_files(
         self,
@@ -521,7 +525,7 @@ class Indexer:
                         self._write_fresh(conn, fresh, source, report, load)
                         if number % FTS_BATCH_CHUNKS == 0:
                             load.index_new_rows()
-                    self.checkpointer.after_commit(conn)
+                    self._after_write(conn)
         finally:
             tables.detach()
 
@@ -619,12 +623,18 @@ class Indexer:
 
         Stops when nothing is left to merge, when a chat turn waits for the lock (it gets the
         lock after at most one slice), or after ``seconds``. Returns the slices that merged
-        something. Nothing is done while the index waits for a rebuild.
+        something. Costs nothing when this indexer wrote nothing since the last complete pass,
+        and nothing is done while the index waits for a rebuild.
         """
+        writes = self._writes
+        if writes == self._merged_writes:
+            return 0
         deadline = None if seconds is None else time.monotonic() + seconds
         merged = 0
         for table in FTS_TABLES:
-            while not self._turns_waiting and (deadline is None or time.monotonic() < deadline):
+            while True:
+                if self._turns_waiting or (deadline is not None and time.monotonic() >= deadline):
+                    return merged
                 with self._lock:
                     if self._turns_waiting:
                         return merged
@@ -637,7 +647,13 @@ class Indexer:
                 if not worked:
                     break
                 merged += 1
+        self._merged_writes = writes  # later writes (a turn let in between slices) count again
         return merged
+
+    def _after_write(self, conn: sqlite3.Connection) -> None:
+        """After each committed write of rows: count it (it may leave merging to do) and checkpoint."""
+        self._writes += 1
+        self.checkpointer.after_commit(conn)
 
     def _scan_names(self) -> list[str]:
         """The ``sessions/<name>`` of every session file, sorted (plain strings: small)."""
@@ -702,7 +718,7 @@ class Indexer:
                 for rel in wanted:
                     known = self._known(conn, rel).get(rel)
                     self._index_one(conn, rel, known, "hash", report)
-            self.checkpointer.after_commit(conn)
+            self._after_write(conn)
         report.seconds = time.monotonic() - started
         return report
 
@@ -767,7 +783,7 @@ class Indexer:
                         self._write_session(conn, rel, session)
                         self._remember(conn, rel, decoded, "indexed", None)
                         report.indexed += 1
-            self.checkpointer.after_commit(conn)
+            self._after_write(conn)
             if recorded is not None and data is not None:
                 self._mirrored[session.id] = _Mirrored(data, recorded)
                 while len(self._mirrored) > MIRRORED_SESSIONS:

@@ -35,9 +35,9 @@ def deferred() -> dict[str, tuple[int | None, int | None]]:
     return {table: (DEFERRED_AUTOMERGE, DEFERRED_CRISISMERGE) for table in FTS_TABLES}
 
 
-def chat_turns(store: SessionStore, indexer: Indexer, turns: int = TURNS) -> None:
+def chat_turns(store: SessionStore, indexer: Indexer, turns: int = TURNS, first: int = 0) -> None:
     """One session per turn, each indexed in its own transaction, as chat turns are."""
-    for number in range(turns):
+    for number in range(first, first + turns):
         session_id = f"s{number:03d}"
         store.create(session_id, title=f"title {number} walrus", model="kimi-k2")
         store.append_messages(
@@ -153,3 +153,19 @@ def test_the_watcher_merges_what_turns_left(store: SessionStore, indexer: Indexe
         watcher.stop()
     assert watcher.last_error is None
     assert_equals_rebuild(indexer, store.root, tmp_path)
+
+
+def test_merge_deferred_costs_nothing_until_this_indexer_writes_again(store: SessionStore, indexer: Indexer) -> None:
+    chat_turns(store, indexer, turns=2)
+    indexer.merge_deferred()  # a complete pass
+    statements: list[str] = []
+    indexer.connection.set_trace_callback(statements.append)
+    try:
+        assert indexer.merge_deferred() == 0
+        assert statements == []  # no transaction at all: an idle watcher wakes without writing
+        chat_turns(store, indexer, turns=1, first=2)
+        statements.clear()
+        indexer.merge_deferred()
+        assert any("'merge'" in sql for sql in statements)
+    finally:
+        indexer.connection.set_trace_callback(None)
