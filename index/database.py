@@ -214,6 +214,11 @@ def retry_busy(action: Callable[[], T], deadline_seconds: float = 120.0) -> T:
     return _retry(action, is_busy, deadline_seconds, max_delay=0.5)
 
 
+def is_bulk_loading(conn: sqlite3.Connection) -> bool:
+    """True while a full rebuild (this connection's or another process's) fills the tables."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0]) == BULK_LOADING_VERSION
+
+
 def is_rebuilding(error: sqlite3.OperationalError) -> bool:
     """True if a table is missing for a moment because another process is rebuilding (``--full``)."""
     text = str(error).lower()
@@ -492,10 +497,12 @@ def bulk_load(conn: sqlite3.Connection, lock_path: Path) -> Iterator[BulkLoad]:
                 conn.execute(f"PRAGMA user_version = {BULK_LOADING_VERSION}")
                 return [sql for _, sql in rows], [sql for _, sql in indexes]
 
+        # Before the tables are made: a commit of another writer right after start() (rows in
+        # the new, empty tables) must count as "others wrote", or the load's rows collide with them.
+        load = BulkLoad(conn)
         triggers, indexes = retry_busy(start)
         cache_size = conn.execute("PRAGMA cache_size").fetchone()[0]
         conn.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
-        load = BulkLoad(conn)
 
         def set_hash_size(size: int) -> None:
             for table, _, _ in _MESSAGE_FTS:
