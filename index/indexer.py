@@ -28,7 +28,9 @@ from index.database import (
     PENDING_HASH,
     discard_damaged,
     file_identity,
+    is_bulk_loading,
     is_damaged,
+    is_rebuilding,
     iso,
     abandoned_bulk_load,
     bulk_load,
@@ -639,10 +641,15 @@ class Indexer:
                     if self._turns_waiting:
                         return merged
                     conn = self._connection()
-                    if self._needs_rebuild:
-                        return merged
-                    with write_transaction(conn):
-                        worked = merge_slice(conn, table)
+                    if self._needs_rebuild or is_bulk_loading(conn):
+                        return merged  # a rebuild (here or in another process) merges as it goes
+                    try:
+                        with write_transaction(conn):
+                            worked = merge_slice(conn, table)
+                    except sqlite3.OperationalError as exc:
+                        if is_rebuilding(exc):  # another process dropped the tables to rebuild them
+                            return merged
+                        raise
                     self.checkpointer.after_commit(conn)
                 if not worked:
                     break
