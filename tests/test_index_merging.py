@@ -6,8 +6,6 @@ import sqlite3
 import threading
 from pathlib import Path
 
-import pytest
-
 from index import Indexer, IndexWatcher
 from index.database import FTS_TABLES
 from index.merging import (
@@ -21,7 +19,7 @@ from index.merging import (
 )
 from store import Message, SessionStore
 from tests.hardening_helpers import wait_until
-from tests.test_index_perf_paths import assert_equals_rebuild, search_ids
+from tests.test_index_perf_paths import assert_equals_rebuild, indexer, search_ids, store  # noqa: F401 - fixtures
 
 # Each turn writes two small segments: 20 turns leave ten, short of FTS5's crisis merge (16 on a level).
 TURNS = 20
@@ -49,17 +47,6 @@ def chat_turns(store: SessionStore, indexer: Indexer, turns: int = TURNS, first:
         )
         path = store.path_for(session_id)
         indexer.index_session(path, store.load(session_id), path.read_bytes())
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> SessionStore:
-    return SessionStore(tmp_path / "root")
-
-
-@pytest.fixture
-def indexer(store: SessionStore) -> Indexer:
-    with Indexer(store.root) as ix:
-        yield ix
 
 
 def test_a_new_index_defers_merges_in_every_full_text_table(indexer: Indexer) -> None:
