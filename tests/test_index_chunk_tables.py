@@ -14,8 +14,8 @@ from index import Indexer
 from index.chunk_tables import SCHEMA, ChunkTables, pack
 from index.database import open_database, write_transaction
 from index.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, SWITCH_COLUMNS
-from store import Message, SessionStore
-from tests.test_index_full_sync_workers import after_decoding, copy_root, corpus, everything
+from store import SessionStore
+from tests.test_index_full_sync_workers import after_decoding, change_and_remove, copy_root, corpus, everything
 
 
 def session(number: int) -> tuple[object, ...]:
@@ -91,14 +91,7 @@ def test_workers_rows_around_a_file_changed_after_decoding(
     monkeypatch.setattr(indexer_module, "FTS_BATCH_CHUNKS", 2)
     monkeypatch.setattr(prepare_module, "LOCAL_CHUNKS_AHEAD", 0)  # every chunk through a worker's tables
     corpus(store, 12)
-
-    def meanwhile(names: list[str]) -> None:
-        if "s05" in names:
-            store.append_message("s05", Message(role="user", content="narwhal late"))
-        if "s09" in names:
-            store.path_for("s09").unlink()
-
-    after_decoding(monkeypatch, meanwhile)  # forked workers inherit it
+    after_decoding(monkeypatch, change_and_remove(store, "s05", "s09"))  # forked workers inherit it
     with Indexer(store.root) as indexer:
         report = indexer.sync(full=True, workers=2)
         assert indexer.check() == []

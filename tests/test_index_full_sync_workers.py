@@ -158,18 +158,24 @@ def after_decoding(monkeypatch: pytest.MonkeyPatch, action: Callable[[list[str]]
     monkeypatch.setattr(prepare_module, "prepare_files", prepare)
 
 
+def change_and_remove(store: SessionStore, changed: str, removed: str) -> Callable[[list[str]], None]:
+    """An ``after_decoding`` action: once decoded, ``changed`` gets a "narwhal" message and
+    ``removed`` is deleted."""
+
+    def meanwhile(names: list[str]) -> None:
+        if changed in names:
+            store.append_message(changed, Message(role="user", content="narwhal late"))
+        if removed in names:
+            store.path_for(removed).unlink()
+
+    return meanwhile
+
+
 def test_a_file_changed_or_removed_after_it_was_decoded_is_read_again(
     store: SessionStore, tmp_path: Path, small_chunks: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     corpus(store, 6)
-
-    def meanwhile(names: list[str]) -> None:
-        if "s02" in names:
-            store.append_message("s02", Message(role="user", content="narwhal late"))
-        if "s03" in names:
-            store.path_for("s03").unlink()
-
-    after_decoding(monkeypatch, meanwhile)
+    after_decoding(monkeypatch, change_and_remove(store, "s02", "s03"))
     with Indexer(store.root) as indexer:
         report = indexer.sync(full=True, workers=1)
         assert indexer.check() == []
