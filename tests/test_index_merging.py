@@ -6,8 +6,10 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from filelock import FileLock
+
 from index import Indexer, IndexWatcher
-from index.database import FTS_TABLES
+from index.database import BULK_LOADING_VERSION, FTS_TABLES, INDEX_SCHEMA_VERSION, _bulk_lock_path
 from index.merging import (
     BULK_AUTOMERGE,
     BULK_CRISISMERGE,
@@ -156,3 +158,23 @@ def test_merge_deferred_costs_nothing_until_this_indexer_writes_again(store: Ses
         assert any("'merge'" in sql for sql in statements)
     finally:
         indexer.connection.set_trace_callback(None)
+
+
+def test_merge_deferred_leaves_a_rebuild_of_another_process_alone(store: SessionStore, indexer: Indexer) -> None:
+    chat_turns(store, indexer)
+    other = sqlite3.connect(indexer.db_path, isolation_level=None)
+    # Another process's full rebuild: its mark on the index, and its bulk lock held.
+    with FileLock(str(_bulk_lock_path(indexer.layout.locks / "index.sqlite.lock"))):
+        other.execute(f"PRAGMA user_version = {BULK_LOADING_VERSION}")
+        statements: list[str] = []
+        indexer.connection.set_trace_callback(statements.append)
+        try:
+            assert indexer.merge_deferred() == 0
+        finally:
+            indexer.connection.set_trace_callback(None)
+        assert not any("'merge'" in sql for sql in statements)
+        other.execute(f"PRAGMA user_version = {INDEX_SCHEMA_VERSION}")
+    # ... and the moment it has dropped the tables to make them again.
+    other.execute("DROP TABLE messages_fts")
+    assert indexer.merge_deferred() == 0
+    other.close()
