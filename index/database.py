@@ -565,8 +565,6 @@ def open_database(path: Path, lock_path: Path, *, autocheckpoint: bool = True) -
         if not autocheckpoint:
             conn.execute("PRAGMA wal_autocheckpoint = 0")
         created = ensure_schema(conn, lock_path)
-        if conn.execute("PRAGMA user_version").fetchone()[0] == INDEX_SCHEMA_VERSION:
-            retry_busy(lambda: defer_merges(conn, FTS_TABLES))  # an index made before merges were deferred
     return conn, created
 
 

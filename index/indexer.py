@@ -40,7 +40,7 @@ from index.database import (
     retry_rebuilding,
     write_transaction,
 )
-from index.merging import merge_slice
+from index.merging import defer_merges, merge_slice
 from index.models import IndexDifference, ReindexReport
 from index.blob_text import BlobTexts
 from index.chunk_tables import ChunkTables
@@ -140,6 +140,9 @@ class Indexer:
         # unequal at start: an index opened may hold merging left by an earlier process.
         self._writes = 0
         self._merged_writes = -1
+        # The connection on which the index's merge settings were last checked (merge_deferred:
+        # not on open, so that a read-only ``check`` never writes them).
+        self._deferred_on: sqlite3.Connection | None = None
 
     # -- connection ------------------------------------------------------------------------
 
@@ -645,6 +648,9 @@ class Indexer:
                         return merged  # a rebuild (here or in another process) merges as it goes
                     try:
                         with write_transaction(conn):
+                            if self._deferred_on is not conn:  # an index made before merges were deferred
+                                defer_merges(conn, FTS_TABLES)
+                                self._deferred_on = conn
                             worked = merge_slice(conn, table)
                     except sqlite3.OperationalError as exc:
                         if is_rebuilding(exc):  # another process dropped the tables to rebuild them
