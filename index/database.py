@@ -364,7 +364,7 @@ def abandoned_bulk_load(conn: sqlite3.Connection, lock_path: Path) -> bool:
     full-text tables: it must be dropped and rebuilt. While the loader runs it holds the bulk
     lock, and the index is used as it is (its final FTS rebuild covers every row written meanwhile).
     """
-    if conn.execute("PRAGMA user_version").fetchone()[0] != BULK_LOADING_VERSION:
+    if not is_bulk_loading(conn):
         return False
     probe = FileLock(str(_bulk_lock_path(lock_path)))
     try:
@@ -373,7 +373,7 @@ def abandoned_bulk_load(conn: sqlite3.Connection, lock_path: Path) -> bool:
         return False  # the loader is alive
     try:
         # Re-read under the lock: the loader may have finished between the two reads.
-        return conn.execute("PRAGMA user_version").fetchone()[0] == BULK_LOADING_VERSION
+        return is_bulk_loading(conn)
     finally:
         probe.release()
 
