@@ -2,12 +2,13 @@
 
 Starts ``python server.py --root ROOT`` as a subprocess (or the ``--server`` given, e.g. an older
 checkout, for before/after figures from the same command), talks to it with the MCP SDK's stdio
-client, and points its OpenAI adapter at a loopback fake provider (``tests.fakes.FakeOpenAI``:
+client, and points the adapter of ``--provider`` (``openai``, the default; ``anthropic``; ``gemini``) at
+that wire format's loopback fake provider (``tests.fakes.FakeOpenAI``, ``FakeAnthropic``, ``FakeGemini``:
 real HTTP on 127.0.0.1, validating the wire format). Every measured turn is three timed calls:
 
 * ``chat``: the ``chat`` tool's round trip (load, prompt, HTTP call to the fake, store, index);
-* ``direct HTTP``: the exact body the server just sent, POSTed by this process to the fake with a
-  kept-alive client (what the provider call costs without the server);
+* ``direct HTTP``: the exact body the server just sent, POSTed by this process to the same URL of the
+  fake with the same key and a kept-alive client (what the provider call costs without the server);
 * ``trivial tool``: a ``list_models`` round trip (what MCP stdio itself costs);
 
 and its overhead is ``chat - trivial tool - direct HTTP`` (per turn; p50/p99 of those). Sessions of
@@ -29,8 +30,10 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -48,10 +51,30 @@ from scripts.bench.turn_latency import measure_chat_turns  # noqa: E402
 from scripts.bench.workloads import add_corpus_arguments, ensure_corpus  # noqa: E402
 from store.codec import encode_session  # noqa: E402
 from store.paths import Layout, resolve_root  # noqa: E402
-from tests.fakes import FakeOpenAI  # noqa: E402
+from tests.fakes import FakeAnthropic, FakeGemini, FakeOpenAI, FakeProvider, RecordedRequest  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MODEL = "gpt-4o"
+
+
+@dataclass(frozen=True)
+class ProviderTarget:
+    """A wire format to measure: its loopback fake, the variables that point the server at it, the
+    model chatted with, and the headers a direct call to the fake needs (from the fake's key)."""
+
+    fake: Callable[[], FakeProvider]
+    env_prefix: str
+    model: str
+    headers: Callable[[str], dict[str, str]]
+
+
+PROVIDERS: dict[str, ProviderTarget] = {
+    "openai": ProviderTarget(FakeOpenAI, "OPENAI", "gpt-4o", lambda key: {"Authorization": f"Bearer {key}"}),
+    "anthropic": ProviderTarget(
+        FakeAnthropic, "ANTHROPIC", "claude-sonnet-4-5", lambda key: {"x-api-key": key, "anthropic-version": "2023-06-01"}
+    ),
+    "gemini": ProviderTarget(FakeGemini, "GEMINI", "gemini-2.5-flash", lambda key: {"x-goog-api-key": key}),
+}
+MODEL = PROVIDERS["openai"].model
 # Corpus indexes of the sessions this benchmark talks to: far above any corpus size.
 FIRST_TURN_INDEX = 20_000_000
 
@@ -71,6 +94,8 @@ class OverheadRow(BaseModel):
 
 class OverheadReport(BaseModel):
     server: str
+    provider: str = "openai"
+    model: str = MODEL
     sessions_on_disk: int
     pause_seconds: float
     rows: list[OverheadRow]
@@ -104,22 +129,27 @@ def _prompt(number: int) -> str:
     return f"Turn {number}: does the watcher debounce atomic renames? 索引"
 
 
+def _sent_url(fake: FakeProvider, request: RecordedRequest) -> str:
+    """The URL ``request`` was POSTed to (Gemini's names the model and asks for a stream in it)."""
+    query = urlencode(request.query, doseq=True)
+    return f"{fake.origin}{request.path}{'?' + query if query else ''}"
+
+
 async def _exercise(
-    server_py: Path, root: Path, groups: list[tuple[int, list[str]]], turns: int, pause: float
+    server_py: Path, root: Path, groups: list[tuple[int, list[str]]], turns: int, pause: float, target: ProviderTarget
 ) -> tuple[list[OverheadRow], float | None]:
     from mcp import Client
     from mcp.client.stdio import StdioServerParameters
 
     rows: list[OverheadRow] = []
-    with FakeOpenAI() as fake:
+    with target.fake() as fake:
         params = StdioServerParameters(
             command=sys.executable,
             args=[str(server_py), "--root", str(root)],
             cwd=str(server_py.parent),
-            env={"LLM_LOG_LEVEL": "WARNING", **fake.env("OPENAI")},
+            env={"LLM_LOG_LEVEL": "WARNING", **fake.env(target.env_prefix)},
         )
-        url = f"{fake.base_url}/chat/completions"
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {fake.api_key}"}
+        headers = {"Content-Type": "application/json", **target.headers(fake.api_key or "")}
         async with Client(params, read_timeout_seconds=600) as client, httpx.AsyncClient() as http:
             pid = find_server_pid(os.getpid(), marker=server_py.name)
             counter = 0
@@ -128,14 +158,16 @@ async def _exercise(
                 nonlocal counter
                 counter += 1
                 begun = time.perf_counter()
-                result = await client.call_tool("chat", {"prompt": _prompt(counter), "model": MODEL, "session_id": session_id})
+                arguments = {"prompt": _prompt(counter), "model": target.model, "session_id": session_id}
+                result = await client.call_tool("chat", arguments)
                 chat = time.perf_counter() - begun
                 if result.is_error:
                     raise RuntimeError(f"chat failed: {result.content}")
-                raw = fake.requests[-1].raw
+                sent = fake.requests[-1]
+                url = _sent_url(fake, sent)
                 fake.reset()
                 begun = time.perf_counter()
-                answer = await http.post(url, content=raw, headers=headers)
+                answer = await http.post(url, content=sent.raw, headers=headers)
                 direct = time.perf_counter() - begun
                 answer.raise_for_status()
                 begun = time.perf_counter()
@@ -147,7 +179,7 @@ async def _exercise(
             for messages, session_ids in groups:
                 samples: list[tuple[float, float, float]] = []
                 for session_id in session_ids:
-                    await one_turn(session_id)  # warm-up: first read of the file, model switch to MODEL
+                    await one_turn(session_id)  # warm-up: first read of the file, model switch to the target's
                     for _ in range(turns):
                         samples.append(await one_turn(session_id))
                 chats, directs, trivials = zip(*samples)
@@ -198,15 +230,19 @@ def run(
     per_size: int,
     in_process: bool,
     sizes: Sequence[int] = (10, 1000),
+    provider: str = "openai",
 ) -> OverheadReport:
+    target = PROVIDERS[provider]
     ensure_corpus(root, sessions, messages, seed, jobs=default_jobs(), progress=stderr_progress("corpus"))
     groups = [(size, turn_sessions(root, seed, size, per_size, number * 1000)) for number, size in enumerate(sizes)]
     index_with(server_py, root)
-    rows, hwm = anyio.run(_exercise, server_py, root, groups, turns, pause)
+    rows, hwm = anyio.run(_exercise, server_py, root, groups, turns, pause, target)
     extra = in_process_rows(root, groups, turns) if in_process else []
     gc.collect()
     return OverheadReport(
         server=str(server_py),
+        provider=provider,
+        model=target.model,
         sessions_on_disk=sessions + 2 * per_size,
         pause_seconds=pause,
         rows=rows,
@@ -219,6 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mcp_overhead.py", description=__doc__.split("\n\n")[0])
     add_corpus_arguments(parser, sessions=10_000)
     parser.add_argument("--server", default=str(REPO_ROOT / "server.py"), help="the server.py to run (default: this checkout's)")
+    parser.add_argument(
+        "--provider", choices=sorted(PROVIDERS), default="openai",
+        help="the wire format chatted with, through its adapter and loopback fake (default: openai)",
+    )
     parser.add_argument("--turns", type=int, default=20, help="timed turns per session (default: 20)")
     parser.add_argument("--per-size", type=int, default=10, help="sessions of each size (default: 10)")
     parser.add_argument(
@@ -250,10 +290,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = resolve_root(args.root).resolve()
     report = run(
         root, server_py, args.seed, args.sessions, args.messages, args.turns, args.pause, args.per_size,
-        not args.no_in_process, sizes,
+        not args.no_in_process, sizes, args.provider,
     )
     print(machine.line())
-    print(f"server {report.server}, {report.sessions_on_disk:,} sessions on disk, {report.pause_seconds:g} s between turns")
+    print(f"server {report.server}, provider {report.provider} ({report.model}), {report.sessions_on_disk:,} sessions on disk, {report.pause_seconds:g} s between turns")
     table = []
     for row in report.rows:
         table += [row.overhead.row(), row.chat.row(), row.direct_http.row(), row.trivial_tool.row()]

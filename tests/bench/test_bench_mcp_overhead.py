@@ -1,5 +1,6 @@
 """The chat overhead users see (``scripts/bench/mcp_overhead.py``): server.py over MCP stdio, the
-real OpenAI adapter, a loopback provider; overhead = chat - trivial tool - direct HTTP, per turn.
+real adapter of ``--provider`` (OpenAI by default) and its loopback provider; overhead = chat -
+trivial tool - direct HTTP, per turn.
 
 Targets (issue 11): 10 messages p50 < 1 ms / p99 < 5 ms; 1,000 messages p50 < 3 ms / p99 < 10 ms
 (figures recorded, never asserted: the machine is shared and noisy). The smoke test below runs in
@@ -13,7 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scripts.bench.mcp_overhead import REPO_ROOT, run
+import pytest
+
+from scripts.bench.mcp_overhead import PROVIDERS, REPO_ROOT, run
 from tests.bench.figures import record
 from tests.bench.sizes import SEED, BenchSizes
 
@@ -64,3 +67,30 @@ def test_bad_arguments_are_refused_with_a_message(tmp_path: Path) -> None:
     ):
         completed = subprocess.run([sys.executable, script, "--root", str(tmp_path / "r"), *args], capture_output=True, text=True, timeout=60)
         assert completed.returncode == 2 and message in completed.stderr
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "gemini"])
+def test_the_provider_option_chats_through_that_wire_format(tmp_path: Path, provider: str) -> None:
+    out = tmp_path / "overhead.json"
+    completed = subprocess.run(
+        [
+            sys.executable, str(REPO_ROOT / "scripts" / "bench" / "mcp_overhead.py"), "--root", str(tmp_path / "root"),
+            "--sessions", "3", "--messages", "2", "--sizes", "6", "--per-size", "1", "--turns", "2", "--pause", "0",
+            "--no-in-process", "--provider", provider, "--json", str(out),
+        ],
+        capture_output=True, text=True, timeout=300, cwd=REPO_ROOT,
+    )
+    assert completed.returncode == 0, completed.stderr
+    model = PROVIDERS[provider].model
+    assert f"provider {provider} ({model})" in completed.stdout
+    assert "OVERHEAD chat - trivial - direct, 6 msgs" in completed.stdout
+    report = json.loads(out.read_text())["report"]
+    assert (report["provider"], report["model"]) == (provider, model)
+    assert [(row["messages"], row["turns"], row["direct_http"]["n"]) for row in report["rows"]] == [(6, 2, 2)]
+    # The chatted-in session holds that model's answers: the fake echoed each prompt (warm-up + 2 turns).
+    sessions = [json.loads(path.read_text()) for path in (tmp_path / "root" / "sessions").glob("*.json")]
+    chatted = [session for session in sessions if any(str(m["content"]).startswith("Turn 1: ") for m in session["messages"])]
+    assert len(chatted) == 1
+    answers = [m for m in chatted[0]["messages"] if m["role"] == "assistant"][-3:]
+    assert [m["model"] for m in answers] == [model] * 3
+    assert all(m["content"].startswith("echo: ") and f"Turn {n}: " in m["content"] for n, m in enumerate(answers, 1))
