@@ -21,7 +21,7 @@ from typing import Any
 from store.schema import Message, ToolCall, Usage
 
 from .base import ToolSpec
-from .errors import AdapterError
+from .turns import TurnShape
 
 SAFE_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 SAFE_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -245,14 +245,11 @@ def split_system(messages: list[Message], system: str | None) -> tuple[str, list
     """For wire formats without a system role: the system text (``system`` + any ``system``-role
     messages, in order, joined by blank lines) and the remaining messages."""
     texts = [system] if system and system.strip() else []
-    rest: list[Message] = []
-    for message in messages:
-        if message.role == "system":
-            text = content_text(message.content)
-            if text.strip():
+    rest = [message for message in messages if message.role != "system"]  # one pass: it runs every turn
+    if len(rest) < len(messages):
+        for message in messages:
+            if message.role == "system" and (text := content_text(message.content)).strip():
                 texts.append(text)
-        else:
-            rest.append(message)
     return "\n\n".join(texts), rest
 
 
@@ -269,33 +266,25 @@ def alternating_turns(
     Pieces without items are dropped and consecutive pieces of one role are merged into one
     turn; in every ``user`` turn the items for which ``is_result`` holds (tool results) come
     first; when the first turn is not ``user`` (e.g. after compression) a ``user`` turn holding
-    only ``placeholder`` is put in front. Raises AdapterError when no turn is left.
+    only ``placeholder`` is put in front. Raises AdapterError when no turn is left. The same in
+    parts: :class:`adapters.turns.TurnShape`.
     """
-    turns: list[dict[str, Any]] = []
-    for role, items in pieces:
-        if not items:
-            continue
-        if turns and turns[-1]["role"] == role:
-            turns[-1][items_key].extend(items)
-        else:
-            turns.append({"role": role, items_key: items})
-    if not turns:
-        raise AdapterError("the conversation has no message to send")
-    for turn in turns:
-        if turn["role"] == "user":
-            items = turn[items_key]
-            turn[items_key] = [i for i in items if is_result(i)] + [i for i in items if not is_result(i)]
-    if turns[0]["role"] != "user":
-        turns.insert(0, {"role": "user", items_key: [placeholder]})
-    return turns
+    shape = TurnShape(items_key, is_result, placeholder)
+    return shape.finish(shape.merge(pieces))
 
 
 def history_only_tools(declared: Iterable[str], history: list[Message]) -> list[str]:
     """Safe names of the tools called in ``history`` but not among ``declared`` (safe names),
     each once, in order of first use: strict APIs reject a history that calls an undeclared tool."""
+    return undeclared_tools(declared, tool_names_in(history))
+
+
+def undeclared_tools(declared: Iterable[str], called: Iterable[str]) -> list[str]:
+    """Safe names of the tools in ``called`` (names as called, in order of first use) not among
+    ``declared`` (safe names), each once: :func:`history_only_tools` from the names it needs."""
     seen = set(declared)
     names: list[str] = []
-    for name in tool_names_in(history):
+    for name in called:
         safe = safe_name(name)
         if safe not in seen:
             seen.add(safe)

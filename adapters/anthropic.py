@@ -22,6 +22,11 @@ Request rules this adapter keeps (what the real API checks):
   tool names likewise by :func:`adapters._convert.safe_name` (mapped back in the reply);
 - tools named in the history are defined in ``tools`` even when the caller offers none, and
   then ``tool_choice`` is ``{"type": "none"}`` so the model cannot call them.
+
+A turn converts only the messages it has not sent before: the turns of the part of the
+conversation a request shares with an earlier one are reused (:class:`adapters.message_memo.SentPrefixes`,
+with the tool ids sent so far) and the blocks of each message without tool calls or results
+are memoised (:class:`adapters.message_memo.MessageMemo`).
 """
 
 from __future__ import annotations
@@ -36,11 +41,20 @@ from . import _convert as cv
 from ._convert import CONTINUE_PLACEHOLDER, arguments_object, content_text, safe_id, safe_name
 from .base import ChatReply, ChatRequest
 from .http_adapter import HttpAdapter
+from .message_memo import MessageMemo, SentPrefixes
 from .reasoning import ReasoningPlan, anthropic_plan
 from .stream_assembly import AnthropicStream
+from .turns import SentHistory, Turn, TurnShape
 
 ANTHROPIC_VERSION = "2023-06-01"
 HISTORY_TOOL_DESCRIPTION = "A tool used earlier in this conversation (not available now)."
+_TURNS = TurnShape("content", lambda block: block["type"] == "tool_result", {"type": "text", "text": CONTINUE_PLACEHOLDER})
+# The blocks of each stored message without tool calls or results (they depend on the message
+# alone; those of calls and results depend on the ids sent before them in the request).
+_BLOCKS: MessageMemo[list[dict[str, Any]]] = MessageMemo()
+# The turns of recent requests (they depend on the messages alone): a turn converts only the
+# messages after the part it shares with an earlier request.
+_SENT: SentPrefixes[Turn, SentHistory] = SentPrefixes()
 
 
 def default_max_tokens(model: str) -> int:
@@ -106,17 +120,14 @@ class AnthropicAdapter(HttpAdapter):
         """The JSON body sent for ``request`` (pure; no I/O)."""
         model = self.upstream_model or request.model
         system, history = cv.split_system(request.messages, request.system)
-        history = cv.normalize_history(history)
-        turns = cv.alternating_turns(
-            self._pieces(history),
-            items_key="content",
-            is_result=lambda block: block["type"] == "tool_result",
-            placeholder={"type": "text", "text": CONTINUE_PLACEHOLDER},
-        )
+        turns, sent = _SENT.converted(None, history, self._turns, SentHistory(), _TURNS.join)
+        turns = _TURNS.finish(turns)
         last = turns[-1]
         if last["role"] == "assistant" and last["content"][-1]["type"] == "text":
-            # A final assistant turn is a prefill, which must not end with whitespace.
-            last["content"][-1]["text"] = last["content"][-1]["text"].rstrip()
+            # A final assistant turn is a prefill, which must not end with whitespace (a copy:
+            # the turns are shared with the memos).
+            final = {**last["content"][-1], "text": last["content"][-1]["text"].rstrip()}
+            turns = [*turns[:-1], {"role": "assistant", "content": [*last["content"][:-1], final]}]
 
         plan = self.reasoning_plan(request)
         body: dict[str, Any] = {
@@ -135,7 +146,7 @@ class AnthropicAdapter(HttpAdapter):
         ]
         tools += [
             {"name": name, "description": HISTORY_TOOL_DESCRIPTION, "input_schema": {"type": "object"}}
-            for name in cv.history_only_tools((tool["name"] for tool in tools), history)
+            for name in cv.undeclared_tools((tool["name"] for tool in tools), sent.tool_names)
         ]
         if tools:
             body["tools"] = tools
@@ -148,13 +159,28 @@ class AnthropicAdapter(HttpAdapter):
         return anthropic_plan(model, request, default_max_tokens(model))
 
     @classmethod
-    def _pieces(cls, history: list[Message]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-        used_ids: set[str] = set()
+    def _turns(cls, part: list[Message], before: SentHistory) -> tuple[list[Turn], SentHistory]:
+        """The turns of a part of the history that follows a plain message (see SentPrefixes)."""
+        normalized, renamed = cv.normalize_from(part, before.renamed)
+        used_ids = set(before.tool_ids)
+        turns = _TURNS.merge(cls._pieces(normalized, used_ids))
+        return turns, before.after(normalized, renamed, frozenset(used_ids))
+
+    @classmethod
+    def _pieces(cls, history: list[Message], used_ids: set[str]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """(role, blocks) of each normalised message; ``used_ids`` (the ids sent before) gains the new ones."""
         current_ids: dict[str, str] = {}  # original id -> sent id, for the latest assistant tool calls
         for message in history:
             if message.role == "assistant" and message.tool_calls:
                 current_ids = _unique_ids([call.id for call in message.tool_calls], used_ids)
+            elif message.role != "tool":
+                yield ("assistant" if message.role == "assistant" else "user"), _BLOCKS.get(message, None, cls._plain_blocks)
+                continue
             yield ("assistant" if message.role == "assistant" else "user"), cls._blocks(message, current_ids)
+
+    @classmethod
+    def _plain_blocks(cls, message: Message) -> list[dict[str, Any]]:
+        return cls._blocks(message, {})
 
     @staticmethod
     def _blocks(message: Message, ids: dict[str, str]) -> list[dict[str, Any]]:

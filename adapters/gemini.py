@@ -21,6 +21,10 @@ Request rules this adapter keeps (what the real API checks):
 
 The reply's function calls get ids ``gemini_<n>_<random>`` (Gemini itself sends none unless
 asked); their thought signatures are kept in ``ToolCall.extra["gemini"]``.
+
+A turn converts only the messages it has not sent before: the contents of the part of the
+conversation a request shares with an earlier one are reused (:class:`adapters.message_memo.SentPrefixes`)
+and each message's parts are memoised (:class:`adapters.message_memo.MessageMemo`).
 """
 
 from __future__ import annotations
@@ -37,12 +41,19 @@ from . import _convert as cv
 from ._convert import CONTINUE_PLACEHOLDER, arguments_object, content_text, safe_name
 from .base import ChatReply, ChatRequest
 from .http_adapter import HttpAdapter
+from .message_memo import MessageMemo, SentPrefixes
 from .reasoning import ReasoningPlan, gemini_plan
 from .stream_assembly import GeminiStream
+from .turns import SentHistory, Turn, TurnShape
 
 SKIP_SIGNATURE = "skip_thought_signature_validator"
 HISTORY_TOOL_DESCRIPTION = "A tool used earlier in this conversation."
 _SCHEMA_KEYS_DROPPED = frozenset({"$schema", "$id"})
+_CONTENTS = TurnShape("parts", lambda part: "functionResponse" in part, {"text": CONTINUE_PLACEHOLDER})
+# Each stored message's parts (they depend on the message alone) and the contents of recent
+# requests: a turn converts only the messages after the part it shares with an earlier request.
+_PARTS: MessageMemo[list[dict[str, Any]]] = MessageMemo()
+_SENT: SentPrefixes[Turn, SentHistory] = SentPrefixes()
 
 
 def _clean_schema(schema: Any) -> Any:
@@ -89,19 +100,8 @@ class GeminiAdapter(HttpAdapter):
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         """The JSON body sent for ``request`` (pure; no I/O)."""
         system, history = cv.split_system(request.messages, request.system)
-        history = cv.normalize_history(history)
-        contents = cv.alternating_turns(
-            (("model" if message.role == "assistant" else "user", self._parts(message)) for message in history),
-            items_key="parts",
-            is_result=lambda part: "functionResponse" in part,
-            placeholder={"text": CONTINUE_PLACEHOLDER},
-        )
-        for content in contents:
-            if content["role"] == "model":
-                first_call = next((p for p in content["parts"] if "functionCall" in p), None)
-                if first_call is not None and "thoughtSignature" not in first_call:
-                    first_call["thoughtSignature"] = SKIP_SIGNATURE
-        body: dict[str, Any] = {"contents": contents}
+        contents, sent = _SENT.converted(None, history, self._contents, SentHistory(), _CONTENTS.join)
+        body: dict[str, Any] = {"contents": _CONTENTS.finish(contents)}
         if system:
             body["systemInstruction"] = {"parts": [{"text": system}]}
         config: dict[str, Any] = {}
@@ -118,7 +118,7 @@ class GeminiAdapter(HttpAdapter):
         ]
         declarations += [
             {"name": name, "description": HISTORY_TOOL_DESCRIPTION}
-            for name in cv.history_only_tools((d["name"] for d in declarations), history)
+            for name in cv.undeclared_tools((d["name"] for d in declarations), sent.tool_names)
         ]
         if declarations:
             body["tools"] = [{"functionDeclarations": declarations}]
@@ -129,8 +129,20 @@ class GeminiAdapter(HttpAdapter):
     def reasoning_plan(self, request: ChatRequest) -> ReasoningPlan:
         return gemini_plan(self.upstream_model or request.model, request)
 
+    @classmethod
+    def _contents(cls, part: list[Message], before: SentHistory) -> tuple[list[Turn], SentHistory]:
+        """The contents of a part of the history that follows a plain message (see SentPrefixes)."""
+        normalized, renamed = cv.normalize_from(part, before.renamed)
+        pieces = (("model" if m.role == "assistant" else "user", _PARTS.get(m, None, cls._parts)) for m in normalized)
+        return _CONTENTS.merge(pieces), before.after(normalized, renamed)
+
     @staticmethod
     def _parts(message: Message) -> list[dict[str, Any]]:
+        """``message``'s parts (memoised per message: never modify the result).
+
+        The first function call gets the thought signature Gemini 3 checks on each model turn with
+        calls (a model turn holds at most one message with calls: its results end the turn).
+        """
         if message.role == "tool":
             answer = {"name": safe_name(message.name or "tool"), "response": _response_object(content_text(message.content))}
             return [{"functionResponse": answer}]
@@ -147,12 +159,14 @@ class GeminiAdapter(HttpAdapter):
             if text.strip():
                 parts.append({"text": text})
         if message.role == "assistant":
-            for call in message.tool_calls or []:
+            for number, call in enumerate(message.tool_calls or []):
                 part: dict[str, Any] = {"functionCall": {"name": safe_name(call.name), "args": arguments_object(call.arguments)}}
                 stored = call.extra.get("gemini")
                 signature = stored.get("thoughtSignature") if isinstance(stored, dict) else None
                 if isinstance(signature, str) and signature:
                     part["thoughtSignature"] = signature
+                elif number == 0:
+                    part["thoughtSignature"] = SKIP_SIGNATURE
                 parts.append(part)
         return parts
 

@@ -24,6 +24,7 @@ from typing import Generic, TypeVar
 from store.schema import Message
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 
 class MessageMemo(Generic[T]):
@@ -53,47 +54,56 @@ class MessageMemo(Generic[T]):
         self._entries.clear()
 
 
-class SentPrefixes(Generic[T]):
+class SentPrefixes(Generic[T, S]):
     """The converted histories of recent requests, to convert only what a new request adds.
 
-    ``converted(variant, history, convert)`` returns ``convert``'s output for the whole
-    ``history`` where ``convert(part, counter) -> (items, counter)`` works on a part that follows
-    a plain message (:func:`adapters._convert.is_plain`) and carries a count across parts (see
-    :func:`adapters._convert.normalize_from`). The output of the longest part already converted
-    for ``variant`` whose messages are the first messages of ``history`` (the same objects) is
-    reused; the rest is converted, and the result up to the last plain message before the end
-    is kept for the next request (the newest ``slots`` are kept: each holds its messages alive, so
-    no more than the store keeps decoded).
+    ``converted(variant, history, convert, start)`` returns ``convert``'s output for the whole
+    ``history`` and the state after it, where ``convert(part, state) -> (items, state)`` works on
+    a part that follows a plain message (:func:`adapters._convert.is_plain`) and carries a state
+    across parts (``start`` before the first; e.g. the count of :func:`adapters._convert.normalize_from`).
+    The outputs of two consecutive parts are put together by ``join`` (default: concatenated;
+    it must not modify its arguments, which may be kept). The output of the longest part already
+    converted for ``variant`` whose messages are the first messages of ``history`` (the same
+    objects) is reused; the rest is converted, and the result up to the last plain message before
+    the end is kept for the next request (the newest ``slots`` are kept: each holds its messages
+    alive, so no more than the store keeps decoded). ``variant`` must name everything else the
+    output depends on.
     """
 
     def __init__(self, slots: int = 4) -> None:
         self.slots = slots
-        self._saved: list[tuple[Hashable, list[Message], list[T], int]] = []
+        self._saved: list[tuple[Hashable, list[Message], list[T], S]] = []
         self._lock = threading.Lock()
 
     def converted(
-        self, variant: Hashable, history: list[Message], convert: Callable[[list[Message], int], tuple[list[T], int]]
-    ) -> list[T]:
+        self,
+        variant: Hashable,
+        history: list[Message],
+        convert: Callable[[list[Message], S], tuple[list[T], S]],
+        start: S,
+        join: Callable[[list[T], list[T]], list[T]] = operator.add,
+    ) -> tuple[list[T], S]:
         from ._convert import is_plain
 
-        done, head, counter = 0, [], 0
+        done, head, state = 0, [], start
         used = None
         with self._lock:
             saved = list(self._saved)
         for entry in reversed(saved):
             upto = entry[1]
             if entry[0] == variant and len(upto) <= len(history) and all(map(operator.is_, upto, history)):
-                done, head, counter, used = len(upto), entry[2], entry[3], entry
+                done, head, state, used = len(upto), entry[2], entry[3], entry
                 break
         cut = len(history) - 1
         while cut > done and not is_plain(history[cut - 1]):
             cut -= 1
         cut = max(cut, done)
-        middle, counter = convert(history[done:cut], counter) if cut > done else ([], counter)
-        tail, _ = convert(history[cut:], counter)
-        kept = head + middle
+        if cut > done:
+            middle, state = convert(history[done:cut], state)
+            head = join(head, middle)
+        tail, end = convert(history[cut:], state)
         with self._lock:
             self._saved = [entry for entry in self._saved if entry is not used]  # superseded by the longer one
-            self._saved.append((variant, history[:cut], kept, counter))
+            self._saved.append((variant, history[:cut], head, state))
             del self._saved[: -self.slots]
-        return kept + tail
+        return join(head, tail), end

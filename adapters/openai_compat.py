@@ -47,7 +47,7 @@ _USAGE_STREAMED_UNASKED = frozenset({"moonshot"})
 _WIRE: MessageMemo[dict[str, Any]] = MessageMemo()
 # The converted messages of recent requests, per provider: a turn normalises and converts only
 # the messages after the part it shares with an earlier request.
-_SENT: SentPrefixes[dict[str, Any]] = SentPrefixes()
+_SENT: SentPrefixes[dict[str, Any], int] = SentPrefixes()
 
 
 @dataclass(kw_only=True, eq=False, repr=False)
@@ -93,7 +93,7 @@ class OpenAICompatAdapter(HttpAdapter):
         messages: list[dict[str, Any]] = []
         if request.system and request.system.strip():
             messages.append({"role": "system", "content": request.system})
-        messages += _SENT.converted(self.provider, request.messages, self._wire_messages)
+        messages += _SENT.converted(self.provider, request.messages, self._wire_messages, 0)[0]
         body: dict[str, Any] = {"model": model, "messages": messages}
         plan = self.reasoning_plan(request)
         if request.temperature is not None and plan.send_temperature:

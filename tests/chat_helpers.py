@@ -85,3 +85,23 @@ def make_indexed_app(tmp_path: Path, windows: dict[str, int] | None = None) -> t
     app.list_models = lambda: [{"pattern": model, "provider": provider, "configured": True} for model, provider in PROVIDERS.items()]
     app.extra["closers"] = [indexer.close, searcher.close]
     return app, providers
+
+
+def loopback_app(root: Path, adapters: dict[str, Any], window: int = 100_000, estimate: Any = None) -> server.App:
+    """An ``App`` whose models are the given real adapters (pointed at loopback fakes), no index."""
+    from adapters.context_windows import estimate_tokens
+
+    return server.App(
+        store=SessionStore(root),
+        legacy_root=root.parent / "legacy",
+        resolve_adapter=lambda model: adapters[model],
+        context_window=lambda model: window,
+        estimate_tokens=estimate or estimate_tokens,
+    )
+
+
+def unified_turn(app: server.App, prompt: str, model: str, session_id: str | None, system: str | None = None) -> dict[str, Any]:
+    """One ``chat`` turn through ``server._chat_unified``; its result."""
+    import anyio
+
+    return anyio.run(lambda: server._chat_unified(app, prompt, model, session_id, system))

@@ -31,7 +31,7 @@ from adapters.wire_json import encode_body
 from store import SessionStore
 from store.codec import encode_session
 from store.schema import FAILED_MARK, Message, Session, Summary, ToolCall
-from tests.chat_helpers import simple_estimate
+from tests.chat_helpers import loopback_app, simple_estimate, unified_turn
 from tests.fakes import FakeOpenAI
 
 # ----------------------------------------------------------------------------- MessageMemo
@@ -115,17 +115,11 @@ def test_encode_body_gives_the_bytes_httpx_would_send() -> None:
 
 
 def _app(root: Path, adapters: dict[str, OpenAICompatAdapter], window: int = 100_000, estimate: Any = estimate_tokens) -> server.App:
-    return server.App(
-        store=SessionStore(root),
-        legacy_root=root.parent / "legacy",
-        resolve_adapter=lambda model: adapters[model],
-        context_window=lambda model: window,
-        estimate_tokens=estimate,
-    )
+    return loopback_app(root, adapters, window, estimate)
 
 
 def _turn(app: server.App, prompt: str, model: str, session_id: str | None) -> dict[str, Any]:
-    return anyio.run(lambda: server._chat_unified(app, prompt, model, session_id))
+    return unified_turn(app, prompt, model, session_id)
 
 
 def _sent(fake: FakeOpenAI) -> list[dict[str, Any]]:
