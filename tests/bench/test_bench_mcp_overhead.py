@@ -94,3 +94,22 @@ def test_the_provider_option_chats_through_that_wire_format(tmp_path: Path, prov
     answers = [m for m in chatted[0]["messages"] if m["role"] == "assistant"][-3:]
     assert [m["model"] for m in answers] == [model] * 3
     assert all(m["content"].startswith("echo: ") and f"Turn {n}: " in m["content"] for n, m in enumerate(answers, 1))
+
+
+def test_the_collector_is_off_only_while_turns_are_timed() -> None:
+    import gc
+
+    from scripts.bench.mcp_overhead import collector_between_turns
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collector_between_turns():
+        assert not gc.isenabled()
+        raise RuntimeError("a failed turn")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_between_turns():
+            pass
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
