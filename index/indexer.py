@@ -103,10 +103,19 @@ _REMEMBER_SQL = (
 )
 
 
+def session_id_of(rel: str) -> str:
+    """``Path(rel).stem`` without building a ``Path`` (a full sync asks for 100,000 of them):
+    the session id a ``sessions/<id>.json`` file name gives."""
+    name = rel.rpartition("/")[2]
+    if name.endswith(".json") and name != ".json":
+        return name[: -len(".json")]
+    return Path(rel).stem
+
+
 def _files_row(rel: str, decoded: _Decoded, status: str, detail: str | None, indexed_at: str) -> tuple[Any, ...]:
     """The ``files`` row that remembers ``decoded`` (its stat and digest) as ``status``."""
     st = decoded.stat
-    return (rel, Path(rel).stem, st.st_mtime_ns, st.st_size, st.st_ino, decoded.sha256, status, detail, indexed_at)
+    return (rel, session_id_of(rel), st.st_mtime_ns, st.st_size, st.st_ino, decoded.sha256, status, detail, indexed_at)
 
 
 class Indexer:
@@ -546,9 +555,8 @@ class Indexer:
         """What ``_index_one`` does in mode "full", from a file decoded beforehand; a readable one
         is added to ``fresh`` (with its place in the chunk). False (nothing done) if the file
         changed since it was decoded."""
-        path = self.root / item.rel
         try:
-            now: tuple[int, int, int] | None = _stat_key(os.lstat(path))
+            now: tuple[int, int, int] | None = _stat_key(os.lstat(os.path.join(self.root, item.rel)))
         except FileNotFoundError:
             now = None
         decoded = item.decoded
@@ -557,8 +565,10 @@ class Indexer:
         report.files_seen += 1
         if decoded is None:
             self._forget_vanished(conn, item.rel, known, report)
-        elif not self._settle_unusable(conn, item.rel, path, decoded, report):
-            fresh.append((file_no, item))
+        elif decoded.refused is None and decoded.problem is None:
+            fresh.append((file_no, item))  # readable (the common case: no Path built for it)
+        else:
+            self._settle_unusable(conn, item.rel, self.root / item.rel, decoded, report)
         return True
 
     def _write_fresh(
@@ -577,7 +587,7 @@ class Indexer:
         if load.others_wrote():
             # Stray rows (another writer during the rebuild) must not collide; else each
             # session's rows are written once, into tables created empty.
-            session_ids = [(Path(item.rel).stem,) for _, item in fresh]
+            session_ids = [(session_id_of(item.rel),) for _, item in fresh]
             for table in ("messages", "model_switches", "sessions"):
                 conn.executemany(f"DELETE FROM {table} WHERE session_id = ?", session_ids)
         if tables is not None:

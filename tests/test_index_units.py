@@ -7,11 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, strategies as st
 
 import index.watcher as watcher_module
 from index import Indexer, IndexWatcher, InvalidQuery
 from index.database import retry_busy, write_transaction
 from index.fts_query import has_cjk, substring_query
+from index.indexer import session_id_of
 from index.query import _make_snippet
 from index.rows import searchable_text
 from store import Message, SessionStore, ToolCall
@@ -129,3 +131,9 @@ def test_roots_with_spaces_and_uri_characters(tmp_path: Path) -> None:
         assert indexer.signature_matches() is True
     with IndexWatcher(root, debounce_seconds=0.02) as watcher:
         assert watcher.wait_until_idle(20)
+
+
+@given(st.text(alphabet="ab.-_/", max_size=12))
+def test_session_id_of_is_the_path_stem(name: str) -> None:
+    for rel in (name, f"sessions/{name}", f"sessions/{name}.json"):
+        assert session_id_of(rel) == Path(rel).stem
