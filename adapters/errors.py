@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from store.errors import UserFacingError
 
-class AdapterError(Exception):
+
+class AdapterError(UserFacingError):
     """Base class of adapter errors."""
 
 

@@ -12,6 +12,7 @@ from store.errors import (
     SessionExists,
     SessionNotFound,
     StoreError,
+    UserFacingError,
     UnsupportedSchemaVersion,
 )
 from store.ids import new_session_id, validate_session_id
@@ -55,6 +56,7 @@ __all__ = [
     "Summary",
     "ToolCall",
     "UnsupportedSchemaVersion",
+    "UserFacingError",
     "Usage",
     "message_text",
     "model_switch_warning",

@@ -7,7 +7,17 @@ from pathlib import Path
 from filelock import Timeout
 
 
-class StoreError(Exception):
+class UserFacingError(Exception):
+    """An anticipated error whose message is written for the user: shown as it is.
+
+    The root of the project's one error tree: each package subclasses it (``StoreError``,
+    ``adapters.errors.AdapterError``, ``chat.errors.InvalidToolArgument``,
+    ``index.InvalidQuery``...), and ``server.py`` maps it to a tool error by this base class
+    alone. Any other exception is a bug: logged with its traceback, reported as an internal error.
+    """
+
+
+class StoreError(UserFacingError):
     """Base class of every error raised by ``store``."""
 
 
