@@ -27,7 +27,7 @@ SAFE_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 SAFE_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 NO_RESULT = "(no result was recorded for this tool call)"
 CONTINUE_PLACEHOLDER = "(continuing the conversation)"
-# The key of a text part that holds an attached file (set by ``adapters.attachments.expand``):
+# The key of a text part that holds an attached file (set by ``chat.attachments.expand``):
 # ``{"path", "sha256", "body"}``, ``body`` being the numbered lines. Adapters may send such a
 # part in their wire format's natural shape (Anthropic: a ``document`` block); as plain text
 # (the part's ``text``) it is right for every provider.

@@ -154,5 +154,5 @@ def counted_tokens(message: Message) -> int:
 
 
 _TOKENS: MessageMemo[int] = MessageMemo()
-# estimate_tokens is a sum over the messages: adapters.prompt.build_prompt counts incrementally.
+# estimate_tokens is a sum over the messages: chat.prompt.build_prompt counts incrementally.
 estimate_tokens.per_message = counted_tokens  # type: ignore[attr-defined]

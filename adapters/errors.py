@@ -5,6 +5,11 @@ from __future__ import annotations
 from store.errors import UserFacingError
 
 
+class InvalidToolArgument(UserFacingError, ValueError):
+    """An argument of a tool (``chat``'s limits, a page, a filter, a reasoning setting a model
+    cannot take) is not usable; the message says what is allowed. Raised before anything is sent."""
+
+
 class AdapterError(UserFacingError):
     """Base class of adapter errors."""
 

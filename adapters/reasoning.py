@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from .base import ChatRequest
-from .prompt import InvalidToolArgument
+from .errors import InvalidToolArgument
 
 ReasoningEffort = Literal["low", "medium", "high"]
 EFFORTS: tuple[str, ...] = ("low", "medium", "high")

@@ -745,6 +745,10 @@ class Indexer:
         report.seconds = time.monotonic() - started
         return report
 
+    def on_written(self, receipt: Any) -> ReindexReport:
+        """Mirror what the store just wrote (its write receipt) into the index."""
+        return self.index_session(receipt.path, receipt.session, receipt.data, receipt.appended)
+
     def index_session(
         self, path: Path | str, session: Session, data: bytes | None = None, appended: Appended | None = None
     ) -> ReindexReport:

@@ -7,10 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
+from store.errors import UserFacingError
 from store.quarantine import QuarantineRecord
 
 
-class InvalidQuery(ValueError):
+class InvalidQuery(UserFacingError, ValueError):
     """A search query that cannot be run even as a plain phrase; the message says why."""
 
 

@@ -17,7 +17,7 @@ from index import database
 from index.database import is_busy, iso, parse_iso, retry_busy, retry_rebuilding
 from index.fts_query import clean, has_cjk, phrase_fallback, prefix_query, substring_query
 from index.indexer import Indexer
-from index.models import IndexStats, RecentSession, SearchHit, SwitchRecord
+from index.models import IndexStats, InvalidQuery, RecentSession, SearchHit, SwitchRecord
 from index.rows import ATTACHMENT_MARK
 from index.usage import Grouping, UsageReport, build_report
 
@@ -85,13 +85,13 @@ def configured_rank_window(environ: Mapping[str, str] | None = None) -> int:
 
 def _validate_page(limit: int, offset: int) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int):
-        raise ValueError(f"limit must be an integer, got {limit!r}")
+        raise InvalidQuery(f"limit must be an integer, got {limit!r}")
     if isinstance(offset, bool) or not isinstance(offset, int):
-        raise ValueError(f"offset must be an integer, got {offset!r}")
+        raise InvalidQuery(f"offset must be an integer, got {offset!r}")
     if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+        raise InvalidQuery(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
     if not 0 <= offset <= MAX_OFFSET:
-        raise ValueError(f"offset must be between 0 and {MAX_OFFSET}, got {offset}")
+        raise InvalidQuery(f"offset must be between 0 and {MAX_OFFSET}, got {offset}")
 
 
 def _make_snippet(text: str, terms: list[str]) -> str:
@@ -250,7 +250,7 @@ class SearchIndex:
         text = clean(query)
         _validate_page(limit, offset)
         if since is not None and until is not None and since > until:
-            raise ValueError("since is later than until: nothing can match")
+            raise InvalidQuery("since is later than until: nothing can match")
         want = offset + limit
         filters = (model, role, session_id, since, until)
         if has_cjk(text):

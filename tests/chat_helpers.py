@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import ChatReply, ChatRequest
-from adapters.compression import SUMMARISER_SYSTEM
+from chat.compression import SUMMARISER_SYSTEM
 from adapters.errors import MissingApiKey, UnknownModel
 from adapters.scripted import ScriptedAdapter
 from store import Message, SessionStore, message_text
@@ -19,7 +19,7 @@ PROVIDERS = {"gpt-test": "openai", "claude-test": "anthropic", "small-test": "op
 
 class ScriptedProvider(ScriptedAdapter):
     """The project's ``ScriptedAdapter`` (queued replies, else ``echo: <last user text>``) that
-    also answers summarisation requests (``adapters.compression``) with ``summary_text``."""
+    also answers summarisation requests (``chat.compression``) with ``summary_text``."""
 
     def __init__(self, model: str, provider: str) -> None:
         super().__init__(provider=provider)
@@ -31,6 +31,19 @@ class ScriptedProvider(ScriptedAdapter):
             self.requests.append(request)
             return ChatReply(text=self.summary_text, model=request.model, provider=self.provider)
         return await super().complete(request)
+
+
+class RecordingIndex:
+    """An ``IndexWriter`` that records the paths it was asked to index."""
+
+    def __init__(self, indexed: list[list[Path]]) -> None:
+        self.indexed = indexed
+
+    def on_written(self, receipt: Any) -> None:
+        self.indexed.append([receipt.path])
+
+    def index_paths(self, paths: Sequence[Path]) -> None:
+        self.indexed.append(list(paths))
 
 
 def simple_estimate(messages: Sequence[Message]) -> int:
@@ -55,7 +68,7 @@ def make_app(tmp_path: Path, windows: dict[str, int] | None = None) -> tuple[ser
         resolve_adapter=resolve,
         context_window=lambda model: sizes.get(model, 100_000),
         estimate_tokens=simple_estimate,
-        index_paths=indexed.append,
+        index=RecordingIndex(indexed),
         extra={"indexed": indexed},
     )
     return app, providers
@@ -78,9 +91,8 @@ def make_indexed_app(tmp_path: Path, windows: dict[str, int] | None = None) -> t
     root = app.store.root
     indexer = Indexer(root)
     searcher = SearchIndex(root)
-    app.index_paths = indexer.index_paths
-    app.search = searcher.search
-    app.switch_history = searcher.model_switch_history
+    app.index = indexer
+    app.reader = searcher
     app.migrate_legacy = migrate_legacy_session
     app.list_models = lambda: [{"pattern": model, "provider": provider, "configured": True} for model, provider in PROVIDERS.items()]
     app.extra["closers"] = [indexer.close, searcher.close]
@@ -104,4 +116,27 @@ def unified_turn(app: server.App, prompt: str, model: str, session_id: str | Non
     """One ``chat`` turn through ``server._chat_unified``; its result."""
     import anyio
 
-    return anyio.run(lambda: server._chat_unified(app, prompt, model, session_id, system))
+    return anyio.run(lambda: chat_unified(app, prompt, model, session_id, system))
+
+
+async def chat_unified(
+    app: server.App,
+    prompt: str,
+    model: str,
+    session_id: str | None = None,
+    system: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    reasoning_effort: str | None = None,
+    progress: Any = None,
+    watch: Any = None,
+    files: list[str] | None = None,
+    images: list[str] | None = None,
+    title: str | None = None,
+) -> dict[str, Any]:
+    """One turn through ``chat.run_turn`` with the options spelled out, as the ``chat`` tool passes them."""
+    from chat import TurnOptions, run_turn
+
+    options = TurnOptions.checked(system=system, temperature=temperature, max_tokens=max_tokens,
+                                  reasoning_effort=reasoning_effort, files=files, images=images, title=title)
+    return (await run_turn(app, prompt, model, session_id, options, progress=progress, watch=watch)).as_dict()

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from adapters import ChatRequest, ProviderError, resolve
-from adapters.prompt import InvalidToolArgument
+from chat.errors import InvalidToolArgument
 from adapters.reasoning import ANTHROPIC_BUDGETS, GEMINI_BUDGETS, NO_PLAN, check_effort, plan_for
 from store.schema import Message
 from tests.fakes import FakeAnthropic, FakeGemini, FakeOpenAI, fake_anthropic, fake_gemini, fake_openai  # noqa: F401

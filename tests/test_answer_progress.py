@@ -1,4 +1,4 @@
-"""The cadence and values of progress notifications (utils/answer_progress.py), on a simulated clock."""
+"""The cadence and values of progress notifications (chat/progress.py), on a simulated clock."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 import anyio
 import pytest
 
-from utils.answer_progress import AnswerWatch, report_progress
+from chat.progress import AnswerWatch, report_progress
 
 
 class Stop(Exception):

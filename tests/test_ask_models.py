@@ -11,10 +11,11 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 import server
 from adapters.errors import ProviderError
-from adapters.prompt import FAILED_MARK
+from chat.prompt import FAILED_MARK
 from store.branches import FORK_KEY, GROUP_KEY
 from tests.chat_helpers import ScriptedProvider, call_tool
 from tests.test_server_tools import wired  # noqa: F401 (the in-process server over scripted providers)
+from chat.options import check_model_list
 
 
 def ask(mcp: Any, **arguments: Any) -> dict[str, Any]:
@@ -124,6 +125,6 @@ def test_bad_arguments_are_refused_before_anything_is_written_or_sent(wired: Any
 
 def test_check_model_list_refuses_what_the_mcp_schema_cannot() -> None:
     with pytest.raises(server.InvalidToolArgument, match="must be a list of model names"):
-        server.check_model_list("gpt-test")
+        check_model_list("gpt-test")
     with pytest.raises(server.InvalidToolArgument, match="must be a list of model names"):
-        server.check_model_list(["gpt-test", 3])
+        check_model_list(["gpt-test", 3])

@@ -30,8 +30,8 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def wired(tmp_path: Path) -> Iterator[tuple[server.App, Any]]:
     app = server.default_app(tmp_path / "root", tmp_path / "legacy")
     yield app, server.build_server(app)
-    if app.indexer is not None:
-        app.indexer.close()
+    if app.index is not None:
+        app.index.close()
 
 
 def stored_user(app: server.App, session_id: str, index: int = 0) -> Any:
@@ -167,18 +167,18 @@ def test_the_live_index_equals_a_rebuild_and_blobs_survive_trash_and_reindex(
     call(mcp, "chat", prompt="two", model="gpt-4o", session_id=sid, files=[str(repo / "docs" / "guide.md")])
     call(mcp, "chat", prompt="other", model="gpt-4o", files=[str(repo / "src" / "util.py")])
     root = app.store.root
-    assert app.indexer is not None and app.indexer.check() == []
+    assert app.index is not None and app.index.check() == []
     copy = tmp_path / "copy"
     shutil.copytree(root / "sessions", copy / "sessions")
     shutil.copytree(root / "blobs", copy / "blobs")
     with Indexer(copy) as fresh:
         fresh.sync(full=True)
         rebuilt = fresh.connection.execute("SELECT session_id, position, text FROM messages ORDER BY 1, 2").fetchall()
-    live = app.indexer.connection.execute("SELECT session_id, position, text FROM messages ORDER BY 1, 2").fetchall()
+    live = app.index.connection.execute("SELECT session_id, position, text FROM messages ORDER BY 1, 2").fetchall()
     assert live == rebuilt and any("flux capacitor" in row[2] for row in live)
     blobs = sorted(p.name for p in (root / "blobs").iterdir())
     app.store.delete(sid)
-    app.indexer.sync(full=True)
+    app.index.sync(full=True)
     assert sorted(p.name for p in (root / "blobs").iterdir()) == blobs
 
 

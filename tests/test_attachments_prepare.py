@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.attachments import (
+from chat.attachments import (
     MAX_FILE_BYTES,
     MAX_FILES,
     MAX_IMAGE_BYTES,
@@ -19,7 +19,7 @@ from adapters.attachments import (
     prepare_attachments,
     secret_reason,
 )
-from adapters.attachments.render import file_block, numbered
+from chat.attachments.render import file_block, numbered
 from store.blobs import BlobStore, sha256_hex
 from tests.attachment_helpers import GIF, JPEG, PNG, WEBP, data_url, project, write
 
@@ -267,7 +267,7 @@ def test_blob_store_is_content_addressed_and_idempotent(tmp_path: Path) -> None:
 
 
 def test_caps_on_counts_and_total_bytes(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import adapters.attachments.prepare as prepare_module
+    import chat.attachments.prepare as prepare_module
 
     monkeypatch.setattr(prepare_module, "MAX_TOTAL_FILE_BYTES", 100)
     big = write(repo / "a.txt", "x" * 80 + "\n")
@@ -286,7 +286,7 @@ def test_caps_on_counts_and_total_bytes(repo: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_odd_image_inputs(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import adapters.attachments.prepare as prepare_module
+    import chat.attachments.prepare as prepare_module
 
     (repo / "folder.png").mkdir()
     monkeypatch.setattr(prepare_module, "MAX_IMAGE_BYTES", 30)
@@ -341,7 +341,7 @@ def test_stale_temp_files_of_a_crashed_blob_writer_are_cleaned(tmp_path: Path) -
 
 
 def test_the_summariser_transcript_names_attachments(repo: Path) -> None:
-    from adapters.prompt import transcript
+    from chat.prompt import transcript
     from store import Message
 
     write(repo / "i.png", PNG)

@@ -19,14 +19,18 @@ from mcp.server.mcpserver.exceptions import ToolError
 import server
 from adapters.base import ChatReply, ChatRequest
 from adapters.errors import MissingApiKey, ProviderError, UnknownModel
-from adapters.prompt import FAILED_MARK, InvalidToolArgument
+from chat.errors import InvalidToolArgument
+from chat.prompt import FAILED_MARK
 from store import InvalidSessionId, Message, SessionStore, ToolCall, Usage
 
 from tests.chat_helpers import ScriptedProvider, make_app, simple_estimate
+from tests.chat_helpers import chat_unified
+from chat.errors import user_message
+from chat.errors import ChatFailed
 
 
 def chat(app: server.App, prompt: str, model: str = "gpt-test", **kwargs: Any) -> dict[str, Any]:
-    return anyio.run(lambda: server._chat_unified(app, prompt, model, **kwargs))
+    return anyio.run(lambda: chat_unified(app, prompt, model, **kwargs))
 
 
 def test_new_session_stores_both_messages_with_reply_metadata(tmp_path: Path) -> None:
@@ -114,7 +118,7 @@ def test_provider_failure_keeps_user_message_and_retry_does_not_resend_it(tmp_pa
     app, providers = make_app(tmp_path)
     sid = chat(app, "q1")["session_id"]
     providers["claude-test"].queue(ProviderError("upstream 500", status=500, retryable=True))
-    with pytest.raises(server.ChatFailed, match=f"saved in session '{sid}'") as caught:
+    with pytest.raises(ChatFailed, match=f"saved in session '{sid}'") as caught:
         chat(app, "q2 will fail", model="claude-test", session_id=sid)
     assert isinstance(caught.value.cause, ProviderError)
     session = app.store.load(sid)
@@ -129,7 +133,7 @@ def test_provider_failure_keeps_user_message_and_retry_does_not_resend_it(tmp_pa
 
 def test_compression_stores_summary_keeps_history_and_warns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app, providers = make_app(tmp_path, windows={"small-test": 400})
-    monkeypatch.setenv(server.SUMMARY_MODEL_ENV, "gpt-test")
+    monkeypatch.setenv("LLM_SUMMARY_MODEL", "gpt-test")
     providers["gpt-test"].summary_text = "SUMMARY TEXT"
     sid = None
     warnings: list[str] = []
@@ -153,7 +157,7 @@ def test_compression_stores_summary_keeps_history_and_warns(tmp_path: Path, monk
 
 def test_prompt_over_the_window_is_refused_but_saved(tmp_path: Path) -> None:
     app, _ = make_app(tmp_path, windows={"small-test": 50})
-    with pytest.raises(server.ChatFailed, match="context window of 50"):
+    with pytest.raises(ChatFailed, match="context window of 50"):
         chat(app, "y" * 400, model="small-test", session_id="big")
     (message,) = app.store.load("big").messages
     assert message.extra[FAILED_MARK]["model"] == "small-test"
@@ -162,10 +166,10 @@ def test_prompt_over_the_window_is_refused_but_saved(tmp_path: Path) -> None:
 def test_reply_tool_calls_are_stored_and_index_failure_does_not_fail_chat(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     app, providers = make_app(tmp_path)
 
-    def broken_index(paths: list[Path]) -> None:
+    def broken_index(receipt: object) -> None:
         raise RuntimeError("index is locked")
 
-    app.index_paths = broken_index
+    app.index.on_written = broken_index  # type: ignore[union-attr]
     providers["gpt-test"].queue(ChatReply(text="", model="gpt-test", provider="openai",
                                           tool_calls=[ToolCall(id="call_1", name="grep", arguments={"q": "x"})]))
     with caplog.at_level(logging.WARNING, logger="llm_mcp_server"):
@@ -181,7 +185,7 @@ def test_reply_tool_calls_are_stored_and_index_failure_does_not_fail_chat(tmp_pa
 
 def test_summariser_model_defaults_to_session_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app, providers = make_app(tmp_path, windows={"small-test": 400})
-    monkeypatch.delenv(server.SUMMARY_MODEL_ENV, raising=False)
+    monkeypatch.delenv("LLM_SUMMARY_MODEL", raising=False)
     sid = None
     for i in range(7):
         sid = chat(app, f"question {i} " + "x" * 120, model="small-test", session_id=sid)["session_id"]
@@ -191,12 +195,12 @@ def test_summariser_model_defaults_to_session_model(tmp_path: Path, monkeypatch:
 
 def test_unusable_summariser_model_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app, providers = make_app(tmp_path, windows={"small-test": 200})
-    monkeypatch.setenv(server.SUMMARY_MODEL_ENV, "gemini-nokey")
+    monkeypatch.setenv("LLM_SUMMARY_MODEL", "gemini-nokey")
     sid = None
-    with pytest.raises(server.ChatFailed) as caught:
+    with pytest.raises(ChatFailed) as caught:
         for i in range(8):
             sid = chat(app, f"question {i} " + "x" * 120, model="small-test", session_id=sid)["session_id"]
-    message = server._error_message(caught.value)
+    message = user_message(caught.value)
     assert message is not None
     assert "LLM_SUMMARY_MODEL='gemini-nokey' cannot summarise older turns" in message
     assert "GEMINI_API_KEY" in message and "unset it to use the chat model" in message

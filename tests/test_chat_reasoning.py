@@ -12,12 +12,13 @@ import pytest
 
 import server
 from adapters import context_windows, registry
-from adapters.prompt import InvalidToolArgument
+from chat.errors import InvalidToolArgument
 from store import SessionStore
 from tests.fakes import FakeAnthropic, FakeGemini, FakeOpenAI, fake_anthropic, fake_gemini, fake_openai  # noqa: F401
 from tests.fakes.anthropic_fake import THINKING_TEXT
 from tests.fakes.gemini_fake import THOUGHT_TEXT
 from tests.fakes.openai_fake import REASONING_TEXT
+from tests.chat_helpers import chat_unified
 
 
 def loopback_app(tmp_path: Path) -> server.App:
@@ -32,7 +33,7 @@ def loopback_app(tmp_path: Path) -> server.App:
 
 
 def chat(app: server.App, prompt: str, model: str, **kwargs: Any) -> dict[str, Any]:
-    return anyio.run(lambda: server._chat_unified(app, prompt, model, **kwargs))
+    return anyio.run(lambda: chat_unified(app, prompt, model, **kwargs))
 
 
 def test_claude_thinking_is_stored_apart_from_the_reply(tmp_path: Path, fake_anthropic: FakeAnthropic) -> None:

@@ -19,6 +19,10 @@ import server
 from adapters.base import ChatReply
 from store import Message, SessionBusy, SessionStore, Summary, model_switch_warning
 from tests.chat_helpers import make_app, make_indexed_app
+from tests.chat_helpers import chat_unified
+from chat.legacy import _chat_legacy
+from chat.errors import user_message
+from chat.errors import ChatFailed
 
 KEY = "sk-turn-parts-0123456789abcdef"
 
@@ -63,7 +67,7 @@ def test_the_legacy_kimi_path_scrubs_the_reply(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("LLM_UNIFIED", "0")
     app, providers = make_app(tmp_path)
     providers["kimi-k2-0711-preview"].queue(_echoing(f"your key is {KEY}"))
-    result = anyio.run(lambda: server._chat_legacy(app, "what is my key?", None))
+    result = anyio.run(lambda: _chat_legacy(app, "what is my key?", None))
     assert result["reply"] == "your key is [REDACTED]"
     stored = (tmp_path / "legacy" / f"{result['session_id']}.json").read_text(encoding="utf-8")
     assert KEY not in stored and "[REDACTED]" in stored
@@ -75,7 +79,7 @@ def test_the_summariser_reply_is_scrubbed_before_it_is_stored(tmp_path: Path, mo
     providers["small-test"].summary_text = f"the user pasted {KEY}"
     sid = None
     for i in range(7):
-        sid = anyio.run(lambda: server._chat_unified(app, f"question {i} " + "x" * 120, "small-test", sid))["session_id"]
+        sid = anyio.run(lambda: chat_unified(app, f"question {i} " + "x" * 120, "small-test", sid))["session_id"]
     assert sid is not None
     session = app.store.load(sid)
     assert session.summaries and all(s.text == "the user pasted [REDACTED]" for s in session.summaries)
@@ -101,9 +105,9 @@ def wired(tmp_path: Path) -> Any:
 
 def test_session_busy_keeps_its_own_message(wired: Any, caplog: pytest.LogCaptureFixture) -> None:
     app, _, mcp = wired
-    sid = anyio.run(lambda: server._chat_unified(app, "first", "gpt-test"))["session_id"]
+    sid = anyio.run(lambda: chat_unified(app, "first", "gpt-test"))["session_id"]
     busy = SessionBusy(str(app.store.path_for(sid).with_suffix(".lock")), timeout=0.5)
-    assert server._error_message(busy) == str(busy)
+    assert user_message(busy) == str(busy)
     real_update = app.store.update_shared
 
     def held_elsewhere(session_id: str, change: Any) -> Any:  # what ``locked`` raises after its timeout
@@ -133,7 +137,7 @@ def test_a_validation_error_from_a_bug_is_a_crash_logged_with_its_traceback(wire
     assert text == "internal error in list_models (ValidationError); the server log has the details"
     (record,) = [r for r in caplog.records if r.getMessage() == "tool list_models crashed"]
     assert record.levelno == logging.ERROR and record.exc_info is not None and record.exc_info[0].__name__ == "ValidationError"
-    assert server._error_message(ValueError("a plain ValueError is a bug too")) is None
+    assert user_message(ValueError("a plain ValueError is a bug too")) is None
 
 
 def test_a_crashing_provider_is_logged_as_an_error(wired: Any, caplog: pytest.LogCaptureFixture) -> None:
@@ -157,8 +161,8 @@ def test_search_refusals_are_argument_errors(wired: Any) -> None:
 def test_the_failed_turn_is_stored_through_record_exchange(tmp_path: Path) -> None:
     app, providers = make_app(tmp_path)
     providers["gpt-test"].queue(ValueError("boom"))
-    with pytest.raises(server.ChatFailed):
-        anyio.run(lambda: server._chat_unified(app, "kept", "gpt-test", "kept-session"))
+    with pytest.raises(ChatFailed):
+        anyio.run(lambda: chat_unified(app, "kept", "gpt-test", "kept-session"))
     doc = json.loads(app.store.path_for("kept-session").read_text(encoding="utf-8"))
     (user,) = doc["messages"]
     assert user["content"] == "kept" and user["extra"]["delivery_failed"]["error"] == "ValueError"

@@ -9,16 +9,18 @@ from pathlib import Path
 import anyio
 
 import server
-from adapters.compression import SUMMARISER_SYSTEM, SUMMARY_MAX_TOKENS, summariser_input
+from chat.compression import SUMMARISER_SYSTEM, SUMMARY_MAX_TOKENS, summariser_input
 from adapters.openai_compat import OpenAICompatAdapter
-from adapters.prompt import transcript
+from chat.prompt import transcript
 from store import Message, SessionStore
-from tests.chat_helpers import simple_estimate
+from tests.chat_helpers import RecordingIndex, simple_estimate
 from tests.fakes import FakeOpenAI
+from tests.chat_helpers import chat_unified
+from chat.prompt import output_reserve
 
 
 def test_compressed_prompt_on_the_wire_and_summary_stored(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.delenv(server.SUMMARY_MODEL_ENV, raising=False)
+    monkeypatch.delenv("LLM_SUMMARY_MODEL", raising=False)
     with FakeOpenAI() as fake:
         adapter = OpenAICompatAdapter(provider="openai", base_url=fake.base_url, api_key=fake.api_key)
         indexed: list[list[Path]] = []
@@ -28,19 +30,19 @@ def test_compressed_prompt_on_the_wire_and_summary_stored(tmp_path: Path, monkey
             resolve_adapter=lambda model: adapter,
             context_window=lambda model: 210,
             estimate_tokens=simple_estimate,
-            index_paths=indexed.append,
+            index=RecordingIndex(indexed),
         )
         turns = [f"turn {i}: " + "lorem ipsum " * 8 for i in range(4)]
         sid = None
         for text in turns:
             fake.enqueue_reply(f"answer to {text[:6]}")
-            sid = anyio.run(lambda: server._chat_unified(app, text, "gpt-4o-mini", sid, "You are terse."))["session_id"]
+            sid = anyio.run(lambda: chat_unified(app, text, "gpt-4o-mini", sid, "You are terse."))["session_id"]
         assert sid is not None
         before = app.store.load(sid)
         assert before.summaries == [] and len(before.messages) == 9  # system + 4 exchanges
         fake.enqueue_reply("SUMMARY: four lorem turns, answered.")
         fake.enqueue_reply("final answer")
-        result = anyio.run(lambda: server._chat_unified(app, "what did we cover?", "gpt-4o-mini", sid))
+        result = anyio.run(lambda: chat_unified(app, "what did we cover?", "gpt-4o-mini", sid))
         assert result["reply"] == "final answer"
         assert "messages 1-7 were summarised by gpt-4o-mini" in result["warnings"][0]
 
@@ -74,9 +76,9 @@ def test_compressed_prompt_on_the_wire_and_summary_stored(tmp_path: Path, monkey
 def test_a_summariser_that_ignores_max_tokens_still_converges(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The fake echoes the whole summariser input back (far over max_tokens, like a proxy that
     ignores it): the summary is summarised again with its exact room, then cut to fit."""
-    from adapters.compression import CUT_MARK, resummariser_input
+    from chat.compression import CUT_MARK, resummariser_input
 
-    monkeypatch.delenv(server.SUMMARY_MODEL_ENV, raising=False)
+    monkeypatch.delenv("LLM_SUMMARY_MODEL", raising=False)
     window = 260
     with FakeOpenAI() as fake:
         adapter = OpenAICompatAdapter(provider="openai", base_url=fake.base_url, api_key=fake.api_key)
@@ -89,9 +91,9 @@ def test_a_summariser_that_ignores_max_tokens_still_converges(tmp_path: Path, mo
         )
         sid = None
         for i in range(5):
-            sid = anyio.run(lambda: server._chat_unified(app, f"turn {i}: " + "lorem ipsum " * 12, "gpt-4o-mini", sid))["session_id"]
+            sid = anyio.run(lambda: chat_unified(app, f"turn {i}: " + "lorem ipsum " * 12, "gpt-4o-mini", sid))["session_id"]
         assert sid is not None
-        result = anyio.run(lambda: server._chat_unified(app, "what did we cover?", "gpt-4o-mini", sid))
+        result = anyio.run(lambda: chat_unified(app, "what did we cover?", "gpt-4o-mini", sid))
         assert result["reply"] == "echo: what did we cover?"
         assert "summarised by gpt-4o-mini, then cut to fit for this prompt" in result["warnings"][0]
         stored = app.store.load(sid)
@@ -104,7 +106,7 @@ def test_a_summariser_that_ignores_max_tokens_still_converges(tmp_path: Path, mo
         room = resummarised[-1]["max_completion_tokens"]
         assert resummarised[-1]["messages"][1]["content"].startswith(resummariser_input("", room).split("Summary:")[0])
         # ...and every chat prompt sent fits the window minus the answer reserve.
-        reserve = server.output_reserve(None, window)
+        reserve = output_reserve(None, window)
         for body in bodies:
             if body["messages"][0]["content"] != SUMMARISER_SYSTEM:
                 sent = [Message(role=m["role"], content=m["content"]) for m in body["messages"]]

@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 from adapters.base import ChatReply, ChatRequest
-from adapters.compression import (
+from chat.compression import (
     CUT_MARK,
     SUMMARISER_SYSTEM,
     Compression,
@@ -24,12 +24,9 @@ from adapters.compression import (
     summariser_input,
 )
 from adapters.errors import ProviderError
-from adapters.prompt import (
+from chat.prompt import (
     FAILED_MARK,
     NO_RESULT_TEXT,
-    InvalidToolArgument,
-    MAX_PROMPT_CHARS,
-    PromptTooLarge,
     build_prompt,
     effective_system,
     latest_summary,
@@ -37,8 +34,9 @@ from adapters.prompt import (
     repair_tool_pairs,
     summary_block,
     transcript,
-    validate_chat_args,
 )
+from chat.errors import InvalidToolArgument, PromptTooLarge
+from chat.options import MAX_PROMPT_CHARS, TurnOptions, check_prompt
 from store.schema import Message, Session, Summary, ToolCall, Usage
 
 
@@ -68,17 +66,18 @@ def session_with(texts: Sequence[tuple[str, str]], **kwargs: object) -> Session:
     return Session(id="s1", messages=[Message(role=role, content=text) for role, text in texts], **kwargs)  # type: ignore[arg-type]
 
 
-def test_validate_chat_args_accepts_and_refuses() -> None:
-    assert validate_chat_args("hi", 0.5, 100) == "hi"
+def test_turn_arguments_are_accepted_and_refused() -> None:
+    assert check_prompt("hi") == "hi"
+    assert TurnOptions.checked(temperature=0.5, max_tokens=100).max_tokens == 100
     for bad in ("", "   ", None):
         with pytest.raises(InvalidToolArgument, match="prompt is empty"):
-            validate_chat_args(bad, None, None)
+            check_prompt(bad)
     with pytest.raises(InvalidToolArgument, match="over the limit"):
-        validate_chat_args("x" * (MAX_PROMPT_CHARS + 1), None, None)
+        check_prompt("x" * (MAX_PROMPT_CHARS + 1))
     with pytest.raises(InvalidToolArgument, match="temperature 3"):
-        validate_chat_args("hi", 3, None)
+        TurnOptions.checked(temperature=3)
     with pytest.raises(InvalidToolArgument, match="max_tokens 0"):
-        validate_chat_args("hi", None, 0)
+        TurnOptions.checked(max_tokens=0)
 
 
 def test_build_prompt_uses_latest_system_and_skips_failed_turns() -> None:

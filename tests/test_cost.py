@@ -17,10 +17,11 @@ import genai_prices
 import pytest
 
 import server
-from adapters.pricing import PRICED_PROVIDERS, cost_usd, price_data_version
+from chat.pricing import PRICED_PROVIDERS, cost_usd, price_data_version
 from store import Message, Session, Usage, total_cost
 from tests.chat_helpers import call_tool
 from tests.fakes import FakeAnthropic, FakeGemini, FakeOpenAI
+from tests.chat_helpers import chat_unified
 
 OPENAI_BODY = {
     "id": "chatcmpl-1",
@@ -152,7 +153,7 @@ def test_a_reply_without_usage_has_no_cost(tmp_path: Path, fakes: dict[str, Any]
     del body["usage"]
     fakes["openai"].enqueue(body)
     app = server.default_app(tmp_path / "root", tmp_path / "legacy")
-    result = anyio.run(lambda: server._chat_unified(app, "2+2?", "gpt-4o"))
+    result = anyio.run(lambda: chat_unified(app, "2+2?", "gpt-4o"))
     assert result["usage"] == {"input_tokens": None, "output_tokens": None, "cost_usd": None}
     assert app.store.load(result["session_id"]).messages[-1].usage is None
 
@@ -205,7 +206,7 @@ def test_each_ask_models_answer_carries_its_cost(tmp_path: Path, fakes: dict[str
 
 
 def test_load_prices_builds_the_bundled_table() -> None:
-    from adapters.pricing import load_prices
+    from chat.pricing import load_prices
     from genai_prices import data_snapshot
 
     load_prices()

@@ -22,6 +22,7 @@ from store.legacy.kimi_store import LegacyKimiStore
 from tests.chat_helpers import make_indexed_app
 from tests.fakes import FakeOpenAI
 from tests.hardening_helpers import SERVER, McpClient, mcp_server, snapshot, subprocess_env
+from chat.errors import user_message
 
 
 def _no_space(*args: object, **kwargs: object) -> None:
@@ -80,9 +81,9 @@ def test_disk_full_in_legacy_kimi_chat_keeps_the_legacy_file(tmp_path: Path, mon
 
 def test_error_text_for_every_disk_errno() -> None:
     for code in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS):
-        text = server._error_message(OSError(code, os.strerror(code)))
+        text = user_message(OSError(code, os.strerror(code)))
         assert text is not None and os.strerror(code).lower() in text.lower() and "intact" in text
-    assert server._error_message(OSError(errno.EIO, "I/O error")) is None  # a real crash stays a crash
+    assert user_message(OSError(errno.EIO, "I/O error")) is None  # a real crash stays a crash
 
 
 def _limited_server(root: Path, env: dict[str, str], log: Path, limit: int) -> Any:

@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from adapters.attachments import prepare_attachments
+from chat.attachments import prepare_attachments
 from index import Indexer, IndexWatcher, SearchIndex
 from store.blobs import BlobStore
 from store import Message, SessionExists, SessionNotFound, SessionStore

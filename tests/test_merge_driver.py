@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from adapters import ChatRequest, resolve
 from adapters.context_windows import estimate_tokens
-from adapters.prompt import FAILED_MARK, build_prompt
+from chat.prompt import FAILED_MARK, build_prompt
 from scripts import sessions as sessions_cli
 from store.codec import decode_session, encode_session
 from store.merge import THEIRS_KEY, UnmergeableSession, merge_files, merge_sessions

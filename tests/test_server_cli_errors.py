@@ -8,6 +8,7 @@ import pytest
 
 import server
 from tests.hardening_helpers import run_script, subprocess_env
+from utils.http_auth import ALLOWED_HOSTS_ENV
 
 
 @pytest.mark.parametrize("port", ["99999", "0", "http"])
@@ -34,7 +35,7 @@ def test_help_lists_the_environment_variables(tmp_path: Path) -> None:
 
 
 def test_http_security_is_on_for_every_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(server.ALLOWED_HOSTS_ENV, raising=False)
+    monkeypatch.delenv(ALLOWED_HOSTS_ENV, raising=False)
     wildcard = server.http_security("0.0.0.0")
     assert wildcard.enable_dns_rebinding_protection
     assert "0.0.0.0:*" not in wildcard.allowed_hosts and "localhost:*" in wildcard.allowed_hosts
@@ -43,7 +44,7 @@ def test_http_security_is_on_for_every_host(monkeypatch: pytest.MonkeyPatch) -> 
     assert "10.1.2.3:*" in named.allowed_hosts and "http://10.1.2.3:*" in named.allowed_origins
     assert "[::2]:*" in server.http_security("::2").allowed_hosts
 
-    monkeypatch.setenv(server.ALLOWED_HOSTS_ENV, "box.lan:8765, box")
+    monkeypatch.setenv(ALLOWED_HOSTS_ENV, "box.lan:8765, box")
     extra = server.http_security("0.0.0.0")
     assert {"box.lan:8765", "box", "box:*"} <= set(extra.allowed_hosts)
     assert "box.lan:8765:*" not in extra.allowed_hosts

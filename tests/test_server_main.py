@@ -51,9 +51,9 @@ def test_default_app_uses_the_registry_and_lists_models_without_keys(tmp_path: P
     assert "sk-never-shown" not in repr(listed) and models is not None
     app.store.create("s1", model="gpt-4o")
     app.store.append_message("s1", Message(role="user", content="quokka facts"))
-    app.index_paths([app.store.path_for("s1")])  # type: ignore[misc]
-    assert [hit.session_id for hit in app.search("quokka")] == ["s1"]  # type: ignore[misc]
-    assert app.switch_history(session_id="s1") == []  # type: ignore[misc]
+    app.index.index_paths([app.store.path_for("s1")])  # type: ignore[misc]
+    assert [hit.session_id for hit in app.reader.search("quokka")] == ["s1"]  # type: ignore[misc]
+    assert app.reader.model_switch_history(session_id="s1") == []  # type: ignore[misc]
 
 
 def test_main_cleans_up_runs_the_watcher_and_stops_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
@@ -109,19 +109,19 @@ def test_main_cleans_up_runs_the_watcher_and_stops_it(tmp_path: Path, monkeypatc
 def test_the_server_and_its_watcher_share_one_index_writer(tmp_path: Path) -> None:
     root = tmp_path / "root"
     app = server.default_app(root, tmp_path / "legacy")
-    with server.background_indexing(root, app.indexer) as watcher:
-        assert watcher.indexer is app.indexer
+    with server.background_indexing(root, app.index) as watcher:
+        assert watcher.indexer is app.index
         app.store.create("ours", model="gpt-4o")
         app.store.append_message("ours", Message(role="user", content="numbat survey"))
-        app.index_paths([app.store.path_for("ours")])  # type: ignore[misc]
+        app.index.index_paths([app.store.path_for("ours")])  # type: ignore[misc]
         other = SessionStore(root)  # a file written by another process: the watcher indexes it
         other.create("theirs")
         other.append_message("theirs", Message(role="user", content="numbat census"))
         assert watcher.wait_until_idle(timeout=20)
-        assert {hit.session_id for hit in app.search("numbat")} == {"ours", "theirs"}  # type: ignore[misc]
+        assert {hit.session_id for hit in app.reader.search("numbat")} == {"ours", "theirs"}  # type: ignore[misc]
         # One writer: one WAL checkpointer thread serves both the turns and the watcher.
         assert sum(t.name == "index-checkpoint" for t in threading.enumerate()) <= 1
-    assert app.indexer._conn is None  # closed once, by its owner, after the watcher stopped
+    assert app.index._conn is None  # closed once, by its owner, after the watcher stopped
     assert not any(t.name in ("index-watcher", "index-checkpoint") for t in threading.enumerate())
 
 
@@ -148,11 +148,11 @@ def test_main_freezes_start_up_objects_and_raises_the_gc_thresholds(tmp_path: Pa
 
 def test_main_loads_the_price_table_before_freezing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The genai-prices table is start-up data: loaded before ``tune_for_serving`` freezes it."""
-    import adapters.pricing
+    import chat.pricing
     import utils.gc_tuning
 
     order: list[str] = []
-    monkeypatch.setattr(adapters.pricing, "load_prices", lambda: order.append("prices"))
+    monkeypatch.setattr(chat.pricing, "load_prices", lambda: order.append("prices"))
     monkeypatch.setattr(utils.gc_tuning, "tune_for_serving", lambda: order.append("freeze"))
     monkeypatch.setattr(MCPServer, "run", lambda self, transport="stdio", **kwargs: order.append("run"))
     assert server.main(["--root", str(tmp_path / "root")]) == 0

@@ -22,6 +22,8 @@ from adapters.errors import ProviderError
 from store.legacy import LegacyFileUnreadable, LegacyKimiStore
 from tests.chat_helpers import ScriptedProvider, make_indexed_app
 from tests.conftest import SHARED_FIXTURES
+from tests.chat_helpers import chat_unified
+from chat.errors import user_message
 
 LEGACY_FIXTURES = SHARED_FIXTURES / "legacy_kimi_sessions"
 
@@ -131,7 +133,8 @@ def test_list_models_and_missing_index(wired: Any, tmp_path: Path) -> None:
     app, _, mcp = wired
     models = call(mcp, "list_models")["models"]
     assert {"pattern": "gpt-test", "provider": "openai", "configured": True} in models
-    app.search = app.switch_history = app.list_models = None
+    app.reader = None
+    app.list_models = None
     assert "index is not configured" in call_error(mcp, "search_sessions", query="x")
     assert "index is not configured" in call_error(mcp, "model_switch_history")
     assert call(mcp, "list_models") == {"models": []}
@@ -243,9 +246,9 @@ def test_error_translation_corner_cases(wired: Any, caplog: pytest.LogCaptureFix
     import filelock
 
     app, _, mcp = wired
-    assert "session is busy" in server._error_message(filelock.Timeout("x.lock"))  # type: ignore[operator]
-    assert server._error_message(ToolError("as is")) == "as is"
-    assert server._error_message(KeyError("x")) is None
+    assert "session is busy" in user_message(filelock.Timeout("x.lock"))  # type: ignore[operator]
+    assert server._translate(ToolError("as is"), "chat").args == ("as is",)
+    assert user_message(KeyError("x")) is None
 
     @dataclasses.dataclass
     class Row:
@@ -269,7 +272,7 @@ def test_concurrent_creation_and_no_indexer(tmp_path: Path) -> None:
     from tests.chat_helpers import make_app
 
     app, _ = make_app(tmp_path)
-    app.index_paths = None
+    app.index = None
     real_create = app.store.create
 
     def racing_create(session_id: str | None = None, **kwargs: Any) -> Session:
@@ -277,7 +280,7 @@ def test_concurrent_creation_and_no_indexer(tmp_path: Path) -> None:
         raise SessionExists(session_id or "")
 
     app.store.create = racing_create  # type: ignore[method-assign]
-    result = anyio.run(lambda: server._chat_unified(app, "hi", "gpt-test", "raced"))
+    result = anyio.run(lambda: chat_unified(app, "hi", "gpt-test", "raced"))
     assert result["session_id"] == "raced" and len(app.store.load("raced").messages) == 2
 
 

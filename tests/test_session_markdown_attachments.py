@@ -22,8 +22,8 @@ def wired(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ser
     monkeypatch.setenv("LLM_MCP_FILE_ROOTS", str(repo))
     app = server.default_app(tmp_path / "root", tmp_path / "legacy")
     yield app, server.build_server(app), repo
-    if app.indexer is not None:
-        app.indexer.close()
+    if app.index is not None:
+        app.index.close()
 
 
 def test_attached_file_and_image_are_references_not_content(wired: Any, fake_openai: FakeOpenAI) -> None:

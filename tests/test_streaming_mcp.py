@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from adapters.prompt import FAILED_MARK, INCOMPLETE_MARK
+from chat.prompt import FAILED_MARK, INCOMPLETE_MARK
 from tests.fakes import FakeAnthropic, FakeGemini, FakeOpenAI
 from tests.hardening_helpers import McpClient, mcp_server, run_script, subprocess_env, wait_until
 

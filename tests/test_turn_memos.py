@@ -26,13 +26,14 @@ from adapters.context_windows import estimate_tokens, message_tokens
 from adapters.message_memo import MessageMemo
 from adapters.openai_compat import OpenAICompatAdapter
 from adapters.stream_assembly import OpenAIStream, StreamEventError
-from adapters.prompt import build_prompt, conversation_turns, effective_system, latest_summary, repair_tool_pairs, system_text
+from chat.prompt import build_prompt, conversation_turns, effective_system, latest_summary, repair_tool_pairs, system_text
 from adapters.wire_json import encode_body
 from store import SessionStore
 from store.codec import encode_session
 from store.schema import FAILED_MARK, Message, Session, Summary, ToolCall
 from tests.chat_helpers import loopback_app, simple_estimate, unified_turn
 from tests.fakes import FakeOpenAI
+from tests.chat_helpers import chat_unified
 
 # ----------------------------------------------------------------------------- MessageMemo
 
@@ -188,7 +189,7 @@ def test_a_provider_switch_sends_each_providers_wire_form(tmp_path: Path) -> Non
 
 
 def test_a_compressed_prompt_replaces_the_memoised_messages(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.delenv(server.SUMMARY_MODEL_ENV, raising=False)
+    monkeypatch.delenv("LLM_SUMMARY_MODEL", raising=False)
     with FakeOpenAI() as fake:
         adapter = OpenAICompatAdapter(provider="openai", base_url=fake.base_url, api_key=fake.api_key)
         app = _app(tmp_path / "root", {"gpt-4o-mini": adapter}, window=210, estimate=simple_estimate)
@@ -196,7 +197,7 @@ def test_a_compressed_prompt_replaces_the_memoised_messages(tmp_path: Path, monk
         for number in range(4):
             fake.enqueue_reply(f"answer {number}")
             prompt = f"turn {number}: " + "lorem ipsum " * 8
-            sid = anyio.run(lambda: server._chat_unified(app, prompt, "gpt-4o-mini", sid, "You are terse."))["session_id"]
+            sid = anyio.run(lambda: chat_unified(app, prompt, "gpt-4o-mini", sid, "You are terse."))["session_id"]
         assert [m["content"] for m in _sent(fake)][:2] == ["You are terse.", "turn 0: " + "lorem ipsum " * 8]
         fake.enqueue_reply("SUMMARY: four lorem turns.")
         fake.enqueue_reply("final answer")

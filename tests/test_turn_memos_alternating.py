@@ -155,7 +155,7 @@ def test_a_provider_switch_sends_each_wire_form_with_paired_safe_tool_ids(tmp_pa
 
 
 def test_a_compressed_prompt_replaces_the_memoised_turns(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(server.SUMMARY_MODEL_ENV, raising=False)
+    monkeypatch.delenv("LLM_SUMMARY_MODEL", raising=False)
     model = _model(fake)
     app = loopback_app(tmp_path / "root", _adapters(fake), window=210, estimate=simple_estimate)
     sid = None

@@ -7,6 +7,7 @@ default) and the legacy per-model behaviour (``kimi_chat`` writing ``.kimi_sessi
 from __future__ import annotations
 
 import os
+from store.errors import UserFacingError
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -14,7 +15,7 @@ _FALSE = frozenset({"0", "false", "no", "off"})
 LLM_UNIFIED = "LLM_UNIFIED"
 
 
-class InvalidFlagValue(ValueError):
+class InvalidFlagValue(UserFacingError, ValueError):
     """An environment flag holds a value that is neither true nor false."""
 
     def __init__(self, name: str, value: str) -> None:

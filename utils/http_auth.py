@@ -13,11 +13,13 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
+from mcp.server.transport_security import TransportSecuritySettings
 
 TOKEN_ENV = "LLM_MCP_TOKEN"
 CLIENT_ID = "llm-mcp-token"
@@ -88,3 +90,31 @@ def http_auth(host: str, port: int, *, no_auth: bool, environ: Mapping[str, str]
     # served (no auth provider, no resource_server_url).
     settings = AuthSettings(issuer_url=f"http://127.0.0.1:{port}", resource_server_url=None)
     return HttpAuth(StaticTokenVerifier(token), settings)
+
+
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+ALLOWED_HOSTS_ENV = "LLM_MCP_ALLOWED_HOSTS"
+
+
+def http_security(host: str) -> TransportSecuritySettings:
+    """DNS-rebinding protection for every --host (the SDK turns it on only for loopback hosts).
+
+    Accepted Host headers: the loopback names, ``--host`` itself unless it is a wildcard
+    address, and whatever ``$LLM_MCP_ALLOWED_HOSTS`` lists (``name`` or ``name:port``).
+    """
+    names = list(_LOOPBACK_HOSTS)
+    if host not in ("0.0.0.0", "::", ""):
+        names.append(f"[{host}]" if ":" in host else host)
+    names += [item.strip() for item in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if item.strip()]
+    allowed_hosts: list[str] = []
+    allowed_origins: list[str] = []
+    for name in names:
+        has_port = re.search(r":\d+$", name) is not None
+        patterns = [name] if has_port else [name, f"{name}:*"]
+        allowed_hosts += patterns
+        allowed_origins += [f"{scheme}://{pattern}" for pattern in patterns for scheme in ("http", "https")]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=list(dict.fromkeys(allowed_hosts)),
+        allowed_origins=list(dict.fromkeys(allowed_origins)),
+    )

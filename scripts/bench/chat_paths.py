@@ -44,13 +44,13 @@ def _token_functions() -> tuple[Callable[[str], int], Callable[[Sequence[Message
 
 
 def bench_app(root: Path, legacy_root: Path, *, index: bool = True) -> Any:
-    """A ``server.App`` with the instant adapter, the production token table and the real index."""
-    import server
+    """A ``chat.App`` with the instant adapter, the production token table and the real index."""
+    from chat import App
     from store.session_store import SessionStore
 
     adapter = InstantAdapter()
     window, estimate = _token_functions()
-    app = server.App(
+    app = App(
         store=SessionStore(root),
         legacy_root=legacy_root,
         resolve_adapter=lambda model: adapter,
@@ -61,9 +61,7 @@ def bench_app(root: Path, legacy_root: Path, *, index: bool = True) -> Any:
         from index import Indexer
 
         indexer = Indexer(root)
-        app.index_paths = indexer.index_paths
-        # As default_app wires it: the chat core hands the session it wrote to the indexer.
-        app.index_session = getattr(indexer, "index_session", None)
+        app.index = indexer  # as default_app wires it: the turn hands its write receipt to the indexer
         app.extra["indexer"] = indexer
     return app
 
@@ -75,21 +73,22 @@ def close_app(app: Any) -> None:
 
 
 def unified_turn(app: Any, session_id: str, model: str) -> Callable[[int], Coroutine[Any, Any, dict[str, Any]]]:
-    """A coroutine factory: one ``_chat_unified`` turn on ``session_id`` with ``model``."""
-    import server
+    """A coroutine factory: one ``chat.run_turn`` turn on ``session_id`` with ``model``."""
+    from chat import TurnOptions, run_turn
 
-    def turn(number: int) -> Coroutine[Any, Any, dict[str, Any]]:
-        return server._chat_unified(app, f"Turn {number}: does the watcher debounce atomic renames? 索引", model, session_id)
+    async def turn(number: int) -> dict[str, Any]:
+        prompt = f"Turn {number}: does the watcher debounce atomic renames? 索引"
+        return (await run_turn(app, prompt, model, session_id, TurnOptions())).as_dict()
 
     return turn
 
 
 def legacy_turn(app: Any, session_id: str) -> Callable[[int], Coroutine[Any, Any, dict[str, Any]]]:
     """A coroutine factory: one legacy ``kimi_chat`` turn (``_chat_legacy``, what the tool runs with ``LLM_UNIFIED=0``)."""
-    import server
+    from chat.legacy import _chat_legacy
 
     def turn(number: int) -> Coroutine[Any, Any, dict[str, Any]]:
-        return server._chat_legacy(app, f"Turn {number}: does the watcher debounce atomic renames? 索引", session_id)
+        return _chat_legacy(app, f"Turn {number}: does the watcher debounce atomic renames? 索引", session_id)
 
     return turn
 

@@ -19,7 +19,7 @@ real provider takes that long or longer, so the background index watcher has set
 process's own garbage collector runs between turns, untimed, not inside the timed calls (see
 :func:`collector_between_turns`).
 
-Beside it, labelled as in-process, the same turns through ``server._chat_unified`` with an instant
+Beside it, labelled as in-process, the same turns through ``chat.run_turn`` with an instant
 in-process adapter (no MCP, no HTTP): the session layer alone. The server's peak RSS (VmHWM) is
 read from ``/proc`` at the end (Linux).
 """
@@ -225,7 +225,7 @@ async def _exercise(
 
 
 def in_process_rows(root: Path, groups: list[tuple[int, list[str]]], turns: int) -> list[Latency]:
-    """The same warm turns through ``server._chat_unified`` with an instant in-process adapter (no MCP, no HTTP)."""
+    """The same warm turns through ``chat.run_turn`` with an instant in-process adapter (no MCP, no HTTP)."""
     runner = LoopRunner()
     app = bench_app(root, root.parent / "legacy-unused")
     store = app.store

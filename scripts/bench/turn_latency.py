@@ -5,7 +5,7 @@ turn so each measured turn sees the same size):
 
 * ``store``: ``SessionStore.append_messages`` of a user + assistant message (load, append,
   atomic persist, views) — the floor any chat path pays;
-* ``unified``: ``server._chat_unified`` with the provider call replaced by the instant
+* ``unified``: ``chat.run_turn`` with the provider call replaced by the instant
   in-process ``ScriptedAdapter`` (load + append + persist + views + index), when available;
 * ``legacy``: the legacy ``kimi_chat`` path with ``LLM_UNIFIED=0``, when available;
 

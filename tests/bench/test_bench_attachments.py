@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 import server
-from adapters.attachments import prepare_attachments
+from chat.attachments import prepare_attachments
 from scripts.bench.chat_paths import LoopRunner, bench_app, close_app
 from tests.bench.figures import median_ms, record
+from tests.chat_helpers import chat_unified
 
 MEDIANS: dict[str, float] = {}
 MODEL = "gpt-4o"
@@ -57,7 +58,7 @@ def test_turn_with_and_without_an_attachment(benchmark, project: Path, tmp_path:
     benchmark.group = "attachments: turn"
     try:
         result = benchmark.pedantic(
-            lambda: runner.run(server._chat_unified(app, f"question {next(numbers)}", MODEL, files=files)), rounds=60, warmup_rounds=3
+            lambda: runner.run(chat_unified(app, f"question {next(numbers)}", MODEL, files=files)), rounds=60, warmup_rounds=3
         )
     finally:
         close_app(app)

@@ -1,6 +1,6 @@
 """Fit a long conversation into a model's context window by summarising its oldest turns.
 
-When the prompt built by ``adapters.prompt`` would overflow ``window - output reserve``, the
+When the prompt built by ``chat.prompt`` would overflow ``window - output reserve``, the
 oldest turns after the latest summary are summarised by a summariser model into a new
 ``Summary`` (cumulative: it also folds in the previous summary's text). The caller stores that
 summary in the session; the original messages stay on disk, only the prompt gets shorter.
@@ -26,10 +26,9 @@ from typing import Any
 
 from adapters.base import Adapter, ChatReply, ChatRequest
 from adapters.errors import ProviderError
-from adapters.prompt import (
+from chat.prompt import (
     Estimator,
     Prompt,
-    PromptTooLarge,
     build_prompt,
     conversation_turns,
     effective_system,
@@ -37,6 +36,7 @@ from adapters.prompt import (
     transcript,
 )
 from adapters.redact import scrub_reply
+from chat.errors import PromptTooLarge
 from store.schema import Message, Session, Summary
 
 SUMMARISER_SYSTEM = (

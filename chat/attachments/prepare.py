@@ -29,6 +29,7 @@ from .denylist import secret_reason
 from .render import file_block, line_count
 from .roots import FILE_ROOTS_ENV, describe_roots, file_roots, root_of
 from .walk import TooManyFiles, files_under
+from store.errors import UserFacingError
 
 #: files attached by one call, directories expanded
 MAX_FILES = 200
@@ -45,7 +46,7 @@ _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?P<params>(;[\w.+-]+=
 _NOTED = 10  # skipped files named in one note
 
 
-class AttachmentRefused(ValueError):
+class AttachmentRefused(UserFacingError, ValueError):
     """One or more attachments cannot be sent; ``refusals`` holds (path, reason) pairs."""
 
     def __init__(self, refusals: list[tuple[str, str]]) -> None:
@@ -54,7 +55,7 @@ class AttachmentRefused(ValueError):
         super().__init__(f"nothing was sent: {len(refusals)} attachment(s) refused:\n{lines}")
 
 
-class AttachmentsTooLarge(ValueError):
+class AttachmentsTooLarge(UserFacingError, ValueError):
     """The attached files do not fit in the model's context window."""
 
 
@@ -373,7 +374,7 @@ def prepare_attachments(
 ) -> PreparedAttachments:
     """Read and check ``files`` (text files or directories) and ``images`` (paths or data: URLs).
 
-    ``roots`` defaults to :func:`adapters.attachments.roots.file_roots` (``LLM_MCP_FILE_ROOTS``);
+    ``roots`` defaults to :func:`chat.attachments.roots.file_roots` (``LLM_MCP_FILE_ROOTS``);
     ``secrets`` are key values to redact besides the secret-looking environment variables.
     Named files and images are refused (:class:`AttachmentRefused`, listing all of them) when
     they are outside the roots, missing, secret-looking, binary, too large...; files met while

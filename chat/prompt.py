@@ -18,11 +18,6 @@ from dataclasses import dataclass
 from store.blobs import FILE_PART, IMAGE_PART
 from store.schema import FAILED_MARK, INCOMPLETE_MARK, Message, Session, Summary, message_text
 
-# A prompt beyond this many characters is refused before any provider is called: no model's
-# context window holds it, and pasting it into a session file would bloat every later read.
-MAX_PROMPT_CHARS = 1_000_000
-MAX_TEMPERATURE = 2.0
-MAX_OUTPUT_TOKENS = 200_000
 # Output tokens reserved in the context window when the caller does not pass ``max_tokens``.
 DEFAULT_OUTPUT_RESERVE = 4096
 
@@ -35,30 +30,6 @@ NO_RESULT_TEXT = "[no result was recorded for this tool call]"
 #: so with a ``per_message`` attribute (the count of one message): :func:`build_prompt` then
 #: counts only the messages it has not counted for the session before.
 Estimator = Callable[[Sequence[Message]], int]
-
-
-class InvalidToolArgument(ValueError):
-    """An argument of a tool (``chat``'s limits, a page, a filter) is not usable; the message says what is allowed."""
-
-
-class PromptTooLarge(ValueError):
-    """Even after compression the prompt does not fit the model's context window."""
-
-
-def validate_chat_args(prompt: object, temperature: float | None, max_tokens: int | None) -> str:
-    """Check the ``chat`` arguments and return ``prompt``; raise ``InvalidToolArgument`` if not usable."""
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise InvalidToolArgument("prompt is empty: pass the question or instruction for the model as `prompt`")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise InvalidToolArgument(
-            f"prompt is {len(prompt):,} characters, over the limit of {MAX_PROMPT_CHARS:,}: "
-            "send a shorter excerpt (e.g. only the relevant files or a summary)"
-        )
-    if temperature is not None and not (0.0 <= temperature <= MAX_TEMPERATURE):
-        raise InvalidToolArgument(f"temperature {temperature} is out of range: use a value from 0 to {MAX_TEMPERATURE:g}, or omit it")
-    if max_tokens is not None and not (1 <= max_tokens <= MAX_OUTPUT_TOKENS):
-        raise InvalidToolArgument(f"max_tokens {max_tokens} is out of range: use 1 to {MAX_OUTPUT_TOKENS:,}, or omit it")
-    return prompt
 
 
 @dataclass
@@ -97,7 +68,7 @@ def summary_block(summary: Summary) -> str:
 def system_text(system: str | None, summary: Summary | None) -> str | None:
     """The system prompt actually sent: the session's system prompt, then the summary block.
 
-    A summary with no text (cut to nothing: the last resort of ``adapters.compression``) adds
+    A summary with no text (cut to nothing: the last resort of ``chat.compression``) adds
     no block.
     """
     parts = [part for part in (system, summary_block(summary) if summary and summary.text else None) if part]

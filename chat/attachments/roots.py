@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from store.errors import UserFacingError
 
 FILE_ROOTS_ENV = "LLM_MCP_FILE_ROOTS"
 
 
-class FileRootsInvalid(ValueError):
+class FileRootsInvalid(UserFacingError, ValueError):
     """``LLM_MCP_FILE_ROOTS`` holds something that is not an absolute folder."""
 
 

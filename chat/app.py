@@ -1,0 +1,117 @@
+"""What a turn and the tools work with: the store, the models, the index — injectable for tests.
+
+Each collaborator is a small typed protocol, so a test or a benchmark can hand in a scripted
+adapter, an in-memory index or none at all; :func:`default_app` is the production wiring.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from adapters.base import Adapter
+from chat.prompt import Estimator
+from store import Session, SessionStore, resolve_legacy_root
+from store.session_store import UpdateResult as WriteReceipt  # becomes store.receipt.WriteReceipt
+
+log = logging.getLogger("llm_mcp_server")
+
+
+class IndexWriter(Protocol):
+    """Keeps the derived index current with what the store wrote (read-your-writes for search)."""
+
+    def on_written(self, receipt: WriteReceipt) -> object: ...
+
+    def index_paths(self, paths: Sequence[Path]) -> object: ...
+
+
+class IndexReader(Protocol):
+    """The queries every listing and search is served by (``index.SearchIndex``)."""
+
+    def search(self, query: str, **filters: Any) -> list[Any]: ...
+
+    def model_switch_history(self, **filters: Any) -> list[Any]: ...
+
+    def recent_sessions(self, limit: int) -> list[Any]: ...
+
+
+LegacyMigrator = Callable[[Path, SessionStore, str], Session | None]
+
+
+@dataclass
+class App:
+    """Everything the tools use. ``index``/``reader`` are None when no index is configured."""
+
+    store: SessionStore
+    legacy_root: Path
+    resolve_adapter: Callable[[str], Adapter]
+    context_window: Callable[[str], int]
+    estimate_tokens: Estimator
+    index: IndexWriter | None = None
+    reader: IndexReader | None = None
+    list_models: Callable[[], list[Any]] | None = None
+    migrate_legacy: LegacyMigrator | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def indexed(self, receipt: WriteReceipt) -> None:
+        """Mirror what was just written into the index; a failure is logged, never raised
+        (the background watcher catches up, and the write itself succeeded)."""
+        if self.index is None:
+            return
+        try:
+            self.index.on_written(receipt)
+        except Exception:
+            log.warning("indexing %s failed; the background watcher will retry", receipt.path, exc_info=True)
+
+
+class _LazyReader:
+    """``index.SearchIndex`` opened on first use (tools run on worker threads: opened once)."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._opening = threading.Lock()
+        self._index: Any = None
+
+    def _open(self) -> Any:
+        with self._opening:
+            if self._index is None:
+                from index import SearchIndex
+
+                self._index = SearchIndex(self._root)
+            return self._index
+
+    def search(self, query: str, **filters: Any) -> list[Any]:
+        return self._open().search(query, **filters)
+
+    def model_switch_history(self, **filters: Any) -> list[Any]:
+        return self._open().model_switch_history(**filters)
+
+    def recent_sessions(self, limit: int) -> list[Any]:
+        return self._open().recent_sessions(limit)
+
+
+def default_app(root: Path, legacy_root: Path | None = None) -> App:
+    """The production wiring: the provider registry, the token table and the SQLite index.
+
+    One ``Indexer`` (the process's one index writer, shared with the background watcher) and
+    one lazily opened ``SearchIndex`` serve the whole process, so start-up never waits for a rebuild.
+    """
+    from adapters import context_windows, registry
+    from index import Indexer
+    from store.legacy import migrate_legacy_session
+
+    return App(
+        store=SessionStore(root),
+        legacy_root=legacy_root or resolve_legacy_root(),
+        resolve_adapter=registry.resolve,
+        context_window=context_windows.context_window,
+        estimate_tokens=context_windows.estimate_tokens,
+        index=Indexer(root),
+        reader=_LazyReader(root),
+        list_models=registry.list_models,
+        migrate_legacy=migrate_legacy_session,
+    )
