@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-if __package__ in (None, ""):  # run as `python server.py` from anywhere
+if __name__ == "__main__":  # run as `python server.py` from anywhere (even with -P / PYTHONSAFEPATH)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import anyio
