@@ -7,11 +7,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
+from store.errors import UserFacingError
 from store.quarantine import QuarantineRecord
 
 
-class InvalidQuery(ValueError):
-    """A search query that cannot be run even as a plain phrase; the message says why."""
+class InvalidQuery(UserFacingError, ValueError):
+    """A query or filter of the caller's that the index refuses (nothing to search for, a bad
+    page, ``since`` after ``until``, an unknown grouping); the message says why. Also a
+    ``ValueError``, what these refusals were before."""
 
 
 class ReindexReport(BaseModel):

@@ -20,10 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import index.indexer as indexer_module
+import index.file_sync as file_sync_module
 import index.prepare as prepare_module
+import index.turn as turn_module
 from index import Indexer, IndexWatcher
-from index.database import PENDING_HASH
+from index.schema import PENDING_HASH
 from store import Message, SessionStore
 from store.session_store import UpdateResult, switch_model
 from tests.test_index_indexer import table_rows
@@ -93,8 +94,8 @@ def test_a_turn_after_the_first_inserts_only_the_new_rows(
     store.create("chat", title="walrus", model="kimi-k2")
     index_turn(indexer, turn(store, "chat", "first"))  # the first turn of the process: the safe path
     reads: list[Path] = []
-    real_read = indexer_module.read_file_no_follow
-    for module in (indexer_module, prepare_module):  # the turn path's own reads, and decoding
+    real_read = turn_module.read_file_no_follow
+    for module in (turn_module, file_sync_module, prepare_module):  # the turn path's own reads, and decoding
         monkeypatch.setattr(module, "read_file_no_follow", lambda path: reads.append(path) or real_read(path))
     statements.clear()
     written = turn(store, "chat", "second")
@@ -225,7 +226,7 @@ def test_any_mix_of_turns_and_other_writers_leaves_the_index_equal_to_a_rebuild(
 def test_a_turn_gets_the_shared_indexer_between_two_chunks_of_a_long_sync(store: SessionStore, tmp_path: Path) -> None:
     import threading
 
-    from index.indexer import SYNC_CHUNK
+    from index.sync import SYNC_CHUNK
     from store.codec import encode_session
     from store.schema import Session
 
@@ -243,7 +244,7 @@ def test_a_turn_gets_the_shared_indexer_between_two_chunks_of_a_long_sync(store:
                 thread = threading.Thread(target=lambda: (index_turn(shared, written), done_at.append(progress.last)))
                 worker.append(thread)
                 thread.start()
-                while not shared._turns_waiting:
+                while not shared.turns.waiting:
                     pass
             progress.last = done  # type: ignore[attr-defined]
 
