@@ -21,12 +21,12 @@ import signal
 import sqlite3
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 if __package__ in (None, ""):  # run as `python server.py` from anywhere
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -66,6 +66,7 @@ from adapters.prompt import (
     repair_tool_pairs,
     validate_chat_args,
 )
+from index.models import InvalidQuery
 from store import (
     InvalidSessionId,
     Message,
@@ -87,6 +88,7 @@ from store import (
 from store.blobs import BlobStore
 from store.branches import branch_of, grouped_session, new_group_id
 from store.legacy import LegacyKimiStore
+from store.receipt import WriteReceipt
 from utils.answer_progress import AnswerWatch, ProgressSender, report_progress
 from utils.dates import InvalidDate, parse_user_time
 from utils.feature_flags import InvalidFlagValue, llm_unified_enabled
@@ -105,15 +107,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 # ------------------------------------------------------------------------------ wiring
 
 
+class IndexWriter(Protocol):
+    """What a chat turn needs of the index (``index.Indexer`` is one): read-your-writes for
+    ``search_sessions``. ``on_written(receipt)`` indexes the session the store just wrote, from
+    what the store hands over (no second read and decode of the file); ``index_paths`` re-reads
+    files written by other means."""
+
+    def on_written(self, receipt: WriteReceipt[Any]) -> object: ...
+
+    def index_paths(self, paths: Iterable[Path]) -> object: ...
+
+
 @dataclass
 class App:
     """Everything the tools use, injectable for tests and benchmarks.
 
     ``resolve_adapter(model)`` returns the adapter for a model or raises ``UnknownModel`` /
-    ``MissingApiKey``; ``index_paths(paths)`` brings the index up to date for files just
-    written (read-your-writes for ``search_sessions``). ``index_session(path, session, data, appended)``,
-    when set, is used instead after a chat turn: it indexes the session just written from the
-    already decoded object and its exact bytes (no second read and decode of the file).
+    ``MissingApiKey``; ``index`` (None: no index) is told of every session a turn writes.
     """
 
     store: SessionStore
@@ -121,8 +131,7 @@ class App:
     resolve_adapter: Callable[[str], Adapter]
     context_window: Callable[[str], int]
     estimate_tokens: Estimator
-    index_paths: Callable[[list[Path]], object] | None = None
-    index_session: Callable[[Path, Session, bytes, Any], object] | None = None
+    index: IndexWriter | None = None
     search: Callable[..., list[Any]] | None = None
     switch_history: Callable[..., list[Any]] | None = None
     list_models: Callable[[], list[Any]] | None = None
@@ -167,8 +176,7 @@ def default_app(root: Path, legacy_root: Path | None = None) -> App:
         resolve_adapter=registry.resolve,
         context_window=context_windows.context_window,
         estimate_tokens=context_windows.estimate_tokens,
-        index_paths=indexer.index_paths,
-        index_session=getattr(indexer, "index_session", None),
+        index=indexer,
         search=search,
         recent_sessions=recent_sessions,
         switch_history=switch_history,
@@ -414,23 +422,12 @@ def _commit(
 ) -> ModelSwitch | None:
     """Store the exchange in one atomic update, then index the file (read-your-writes)."""
     written = app.store.record_exchange(session_id, pending, answered_by=model if answered else None, summary=summary)
-    if app.index_session is not None:
-        _index(app, [written.path], lambda: app.index_session(written.path, written.session, written.data, written.appended))  # type: ignore[misc]
-    else:
-        _index(app, [written.path])
+    if app.index is not None:
+        try:
+            app.index.on_written(written)
+        except Exception:  # the watcher catches up; the chat itself succeeded
+            log.warning("indexing %s failed; the background watcher will retry", written.path, exc_info=True)
     return written.result
-
-
-def _index(app: App, paths: list[Path], run: Callable[[], object] | None = None) -> None:
-    """Index ``paths`` (or call ``run``, which indexes them); a failure is logged, never raised."""
-    if run is None:
-        if app.index_paths is None:
-            return
-        run = functools.partial(app.index_paths, paths)
-    try:
-        run()
-    except Exception:  # the watcher catches up; the chat itself succeeded
-        log.warning("indexing %s failed; the background watcher will retry", [str(p) for p in paths], exc_info=True)
 
 
 def check_turn_args(
@@ -1118,7 +1115,7 @@ def build_server(app: App, auth: HttpAuth | None = None) -> MCPServer:
             )
         except ValidationError:
             raise  # a bug, not the caller's arguments
-        except ValueError as exc:  # the index's documented refusals: an unusable query, since after until
+        except InvalidQuery as exc:  # the index's refusals of the arguments: an unusable query, since after until
             raise InvalidToolArgument(str(exc)) from exc
         return {"hits": [_as_dict(hit) for hit in hits]}
 

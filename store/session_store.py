@@ -35,8 +35,6 @@ from store.views import rebuild_all_views, remove_views, update_views
 from store.write_cache import CacheEntry, LastWritten, appended_count, as_decoded, encode_after, view_key, working_copy
 
 T = TypeVar("T")
-# The name ``update_shared``'s result had before ``WriteReceipt``; kept for callers of it.
-UpdateResult = WriteReceipt
 
 
 class SessionSummary(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +10,7 @@ from adapters.base import ChatReply, ChatRequest
 from adapters.compression import SUMMARISER_SYSTEM
 from adapters.errors import MissingApiKey, UnknownModel
 from adapters.scripted import ScriptedAdapter
-from store import Message, SessionStore, message_text
+from store import Message, SessionStore, WriteReceipt, message_text
 
 import server
 
@@ -37,6 +37,19 @@ def simple_estimate(messages: Sequence[Message]) -> int:
     return sum(4 + len(message_text(message)) // 4 for message in messages)
 
 
+class RecordingIndex:
+    """A ``server.IndexWriter`` that records the paths it is told of, one list per call."""
+
+    def __init__(self, indexed: list[list[Path]]) -> None:
+        self.indexed = indexed
+
+    def on_written(self, receipt: WriteReceipt[Any]) -> None:
+        self.indexed.append([receipt.path])
+
+    def index_paths(self, paths: Iterable[Path]) -> None:
+        self.indexed.append(list(paths))
+
+
 def make_app(tmp_path: Path, windows: dict[str, int] | None = None) -> tuple[server.App, dict[str, ScriptedProvider]]:
     providers = {model: ScriptedProvider(model, provider) for model, provider in PROVIDERS.items()}
     sizes = {"small-test": 200, **(windows or {})}
@@ -55,7 +68,7 @@ def make_app(tmp_path: Path, windows: dict[str, int] | None = None) -> tuple[ser
         resolve_adapter=resolve,
         context_window=lambda model: sizes.get(model, 100_000),
         estimate_tokens=simple_estimate,
-        index_paths=indexed.append,
+        index=RecordingIndex(indexed),
         extra={"indexed": indexed},
     )
     return app, providers
@@ -78,7 +91,7 @@ def make_indexed_app(tmp_path: Path, windows: dict[str, int] | None = None) -> t
     root = app.store.root
     indexer = Indexer(root)
     searcher = SearchIndex(root)
-    app.index_paths = indexer.index_paths
+    app.index = indexer
     app.search = searcher.search
     app.switch_history = searcher.model_switch_history
     app.migrate_legacy = migrate_legacy_session

@@ -162,10 +162,10 @@ def test_prompt_over_the_window_is_refused_but_saved(tmp_path: Path) -> None:
 def test_reply_tool_calls_are_stored_and_index_failure_does_not_fail_chat(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     app, providers = make_app(tmp_path)
 
-    def broken_index(paths: list[Path]) -> None:
+    def broken_index(receipt: object) -> None:
         raise RuntimeError("index is locked")
 
-    app.index_paths = broken_index
+    app.index.on_written = broken_index  # type: ignore[union-attr,method-assign]
     providers["gpt-test"].queue(ChatReply(text="", model="gpt-test", provider="openai",
                                           tool_calls=[ToolCall(id="call_1", name="grep", arguments={"q": "x"})]))
     with caplog.at_level(logging.WARNING, logger="llm_mcp_server"):

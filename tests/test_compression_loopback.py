@@ -13,7 +13,7 @@ from adapters.compression import SUMMARISER_SYSTEM, SUMMARY_MAX_TOKENS, summaris
 from adapters.openai_compat import OpenAICompatAdapter
 from adapters.prompt import transcript
 from store import Message, SessionStore
-from tests.chat_helpers import simple_estimate
+from tests.chat_helpers import RecordingIndex, simple_estimate
 from tests.fakes import FakeOpenAI
 
 
@@ -28,7 +28,7 @@ def test_compressed_prompt_on_the_wire_and_summary_stored(tmp_path: Path, monkey
             resolve_adapter=lambda model: adapter,
             context_window=lambda model: 210,
             estimate_tokens=simple_estimate,
-            index_paths=indexed.append,
+            index=RecordingIndex(indexed),
         )
         turns = [f"turn {i}: " + "lorem ipsum " * 8 for i in range(4)]
         sid = None

@@ -1,6 +1,6 @@
-"""A chat turn's index update costs O(new messages): ``Indexer.index_session(..., appended)``.
+"""A chat turn's index update costs O(new messages): ``Indexer.on_written(receipt)``.
 
-The store tells the indexer how its write extended the previous file (``UpdateResult.appended``);
+The store tells the indexer how its write extended the previous file (``WriteReceipt.appended``);
 when the index rows are those of that previous file, the turn updates the session row and inserts
 the new rows only: no read-back of the file, no whole-file hash, no read of the other rows. Any
 other writer in between sends it down the safe path. Every test ends with the live index equal to
@@ -26,11 +26,11 @@ import index.turn as turn_module
 from index import Indexer, IndexWatcher
 from index.schema import PENDING_HASH
 from store import Message, SessionStore
-from store.session_store import UpdateResult, switch_model
+from store import WriteReceipt, switch_model
 from tests.test_index_indexer import table_rows
 
 
-def turn(store: SessionStore, session_id: str, text: str, model: str = "gpt-4o") -> UpdateResult[None]:
+def turn(store: SessionStore, session_id: str, text: str, model: str = "gpt-4o") -> WriteReceipt[None]:
     """One chat exchange as the server records it: maybe a model switch, a user and an assistant message."""
 
     def change(session):  # type: ignore[no-untyped-def]
@@ -42,8 +42,8 @@ def turn(store: SessionStore, session_id: str, text: str, model: str = "gpt-4o")
     return store.update_shared(session_id, change)
 
 
-def index_turn(indexer: Indexer, written: UpdateResult[None]) -> object:
-    return indexer.index_session(written.path, written.session, written.data, written.appended)
+def index_turn(indexer: Indexer, written: WriteReceipt[None]) -> object:
+    return indexer.index_session(written.path, written.session, written.data, written.appended)  # on_written's report
 
 
 def rows_without_digest(root: Path) -> dict[str, list[tuple]]:  # type: ignore[type-arg]
@@ -255,3 +255,12 @@ def test_a_turn_gets_the_shared_indexer_between_two_chunks_of_a_long_sync(store:
         assert done_at and done_at[0] <= SYNC_CHUNK + 1
         assert report.indexed >= SYNC_CHUNK + 50
         assert_equals_rebuild(shared, store.root, tmp_path)
+
+
+def test_on_written_takes_the_receipt_of_a_turn_through_the_append_path(store: SessionStore, indexer: Indexer, tmp_path: Path) -> None:
+    store.create("chat", title="walrus", model="kimi-k2")
+    indexer.on_written(turn(store, "chat", "first"))  # the first turn of the process: the safe path
+    assert digest_of(store.root, "chat") != PENDING_HASH
+    indexer.on_written(turn(store, "chat", "second"))
+    assert digest_of(store.root, "chat") == PENDING_HASH  # appended, not read back
+    assert_equals_rebuild(indexer, store.root, tmp_path)

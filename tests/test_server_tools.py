@@ -269,7 +269,7 @@ def test_concurrent_creation_and_no_indexer(tmp_path: Path) -> None:
     from tests.chat_helpers import make_app
 
     app, _ = make_app(tmp_path)
-    app.index_paths = None
+    app.index = None
     real_create = app.store.create
 
     def racing_create(session_id: str | None = None, **kwargs: Any) -> Session:

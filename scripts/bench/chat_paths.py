@@ -1,7 +1,7 @@
 """The chat paths the per-turn benchmark drives, wired with an instant in-process provider.
 
 ``bench_app`` builds a ``server.App`` over a real ``SessionStore`` and the real SQLite index
-(``Indexer.index_session``/``index_paths``: a turn's message is searchable when the call returns), with every
+(``Indexer.on_written``: a turn's message is searchable when the call returns), with every
 model resolved to ``InstantAdapter`` so only the session layer's own cost is measured.
 """
 
@@ -61,9 +61,8 @@ def bench_app(root: Path, legacy_root: Path, *, index: bool = True) -> Any:
         from index import Indexer
 
         indexer = Indexer(root)
-        app.index_paths = indexer.index_paths
-        # As default_app wires it: the chat core hands the session it wrote to the indexer.
-        app.index_session = getattr(indexer, "index_session", None)
+        # As default_app wires it: the chat core hands the receipt of its write to the indexer.
+        app.index = indexer
         app.extra["indexer"] = indexer
     return app
 
