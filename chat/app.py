@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from adapters.base import Adapter
 from chat.prompt import Estimator
 from store import Session, SessionStore, resolve_legacy_root
-from store.session_store import UpdateResult as WriteReceipt  # becomes store.receipt.WriteReceipt
+from store.receipt import WriteReceipt
 
 log = logging.getLogger("llm_mcp_server")
 
@@ -24,7 +24,7 @@ log = logging.getLogger("llm_mcp_server")
 class IndexWriter(Protocol):
     """Keeps the derived index current with what the store wrote (read-your-writes for search)."""
 
-    def on_written(self, receipt: WriteReceipt) -> object: ...
+    def on_written(self, receipt: WriteReceipt[Any]) -> object: ...
 
     def index_paths(self, paths: Sequence[Path]) -> object: ...
 
@@ -57,7 +57,7 @@ class App:
     migrate_legacy: LegacyMigrator | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def indexed(self, receipt: WriteReceipt) -> None:
+    def indexed(self, receipt: WriteReceipt[Any]) -> None:
         """Mirror what was just written into the index; a failure is logged, never raised
         (the background watcher catches up, and the write itself succeeded)."""
         if self.index is None:

@@ -2,6 +2,9 @@
 
 ``Indexer`` writes it, ``IndexWatcher`` keeps it current from file events, ``SearchIndex``
 queries it. Deleting ``index.sqlite`` loses nothing: it is rebuilt from ``sessions/``.
+``Indexer`` is a facade over one module per job: ``connection`` (opening, recovery),
+``sync`` (incremental), ``rebuild`` and ``bulk_load`` (full), ``turn`` (after a chat turn's
+write, from the store's ``WriteReceipt``), ``maintenance`` (merges), ``schema`` (the tables).
 """
 
 from __future__ import annotations

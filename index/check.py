@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from index.database import FTS_TABLES, PENDING_HASH
 from index.models import IndexDifference
 from index.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, SWITCH_COLUMNS, message_rows, session_row, switch_rows
+from index.schema import BULK_LOADING_VERSION, FTS_TABLES, INDEX_SCHEMA_VERSION, PENDING_HASH
 
 
 
@@ -35,8 +35,6 @@ def index_file_problem(index_path: Path) -> IndexDifference | None:
 
     ``--check`` calls this first so that checking never creates, upgrades or drops an index.
     """
-    from index.database import BULK_LOADING_VERSION, INDEX_SCHEMA_VERSION
-
     if not index_path.exists():
         return IndexDifference(kind="index", path=index_path.name, detail="there is no index yet; run scripts/reindex.py to build it")
     try:

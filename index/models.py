@@ -12,7 +12,9 @@ from store.quarantine import QuarantineRecord
 
 
 class InvalidQuery(UserFacingError, ValueError):
-    """A search query that cannot be run even as a plain phrase; the message says why."""
+    """A query or filter of the caller's that the index refuses (nothing to search for, a bad
+    page, ``since`` after ``until``, an unknown grouping); the message says why. Also a
+    ``ValueError``, what these refusals were before."""
 
 
 class ReindexReport(BaseModel):

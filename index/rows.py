@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from index.database import iso
+from index.times import iso
 from index.fts_query import has_cjk
 from store.blobs import FILE_PART
 from store.schema import Message, Session, turn_outcome

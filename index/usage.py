@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from index.database import iso
+from index.models import InvalidQuery
+from index.times import iso
 
 Grouping = Literal["model", "provider", "day", "session"]
 #: How each ``--by`` value groups the ``messages`` rows (a column or an expression of one).
@@ -106,9 +107,9 @@ class _Tally:
 def turn_query(by: Grouping | None, since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
     """The SQL (and its arguments) that fetches every turn in the time range with its group key."""
     if by is not None and by not in GROUP_KEYS:
-        raise ValueError(f"--by {by!r} is not a grouping: use one of {', '.join(GROUP_KEYS)}")
+        raise InvalidQuery(f"--by {by!r} is not a grouping: use one of {', '.join(GROUP_KEYS)}")
     if since is not None and until is not None and since > until:
-        raise ValueError("since is later than until: nothing can match")
+        raise InvalidQuery("since is later than until: nothing can match")
     key = GROUP_KEYS[by] if by is not None else "NULL"
     clauses, args = ["turn_status IS NOT NULL"], []
     if since is not None:

@@ -17,7 +17,8 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from index.indexer import Indexer, is_session_file_name
+from index.files import is_session_file_name
+from index.indexer import Indexer
 from index.models import ReindexReport
 
 log = logging.getLogger(__name__)

@@ -18,6 +18,7 @@ from store.errors import (
 from store.ids import new_session_id, validate_session_id
 from store.paths import Layout, resolve_legacy_root, resolve_root
 from store.quarantine import QuarantineRecord
+from store.receipt import Appended, WriteReceipt
 from store.schema import (
     FAILED_MARK,
     INCOMPLETE_MARK,
@@ -35,6 +36,7 @@ from store.schema import (
 from store.session_store import RefusedFile, SessionListing, SessionStore, SessionSummary, model_switch_warning, switch_model
 
 __all__ = [
+    "Appended",
     "FAILED_MARK",
     "INCOMPLETE_MARK",
     "SCHEMA_VERSION",
@@ -67,4 +69,5 @@ __all__ = [
     "total_cost",
     "utc_now",
     "validate_session_id",
+    "WriteReceipt",
 ]

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import errno
-import operator
 import os
 import stat
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel, Field
 
 from store.atomic import atomic_write_bytes, clean_stale_temp_files
 from store.branches import forked_from, group_of
-from store.codec import UnreadableSessionFile, decode_session, encode_appended, encode_session, read_file_no_follow
+from store.codec import UnreadableSessionFile, decode_session, encode_session, read_file_no_follow
 from store.errors import (
     CorruptSession,
     InvalidSessionId,
@@ -32,8 +29,10 @@ from store.ids import new_session_id, validate_session_id
 from store.locking import locked
 from store.paths import Layout
 from store.quarantine import QuarantineRecord, quarantine_file
+from store.receipt import Appended, WriteReceipt
 from store.schema import Message, ModelSwitch, Session, Summary, as_utc, total_cost, utc_now
 from store.views import rebuild_all_views, remove_views, update_views
+from store.write_cache import CacheEntry, LastWritten, appended_count, as_decoded, encode_after, view_key, working_copy
 
 T = TypeVar("T")
 
@@ -106,66 +105,6 @@ def summarize(session: Session) -> SessionSummary:
     )
 
 
-ViewKey = tuple[str, str | None, tuple[str, ...]]
-
-
-def view_key(session: Session) -> ViewKey:
-    """What the view links of ``session`` depend on: its creation day, current model and models used."""
-    return (f"{session.created_at:%Y-%m-%d}", session.current_model, tuple(session.models_used))
-
-
-# Top-level containers a change may append to or assign; copied so the original stays as it was.
-_LIST_FIELDS = ("tags", "models_used", "messages", "model_switches", "summaries")
-_DICT_FIELDS = ("tool_state", "extensions", "extra")
-
-
-def working_copy(session: Session) -> Session:
-    """A shallow copy of ``session`` whose top-level lists and dicts are its own.
-
-    Appending to or assigning fields of the copy leaves ``session`` unchanged; the items
-    (messages, switches, summaries) are shared, so they must not be changed in place. Costs
-    O(number of items) pointer copies, no validation.
-    """
-    update: dict[str, object] = {name: list(getattr(session, name)) for name in _LIST_FIELDS}
-    update.update((name, dict(getattr(session, name))) for name in _DICT_FIELDS)
-    return session.model_copy(update=update)
-
-
-_ITEM_LISTS = ("messages", "model_switches", "summaries")
-
-
-def _appended(old: list[T], new: list[T]) -> int | None:
-    """How many items ``new`` adds after ``old`` if it starts with exactly ``old``'s objects, else None."""
-    # map(operator.is_) runs in C: this is called on every turn over every message.
-    if len(new) < len(old) or not all(map(operator.is_, old, new)):
-        return None
-    return len(new) - len(old)
-
-
-def _normalised(item: T) -> T:
-    return type(item).model_validate(item.model_dump(mode="json"))  # type: ignore[attr-defined,no-any-return]
-
-
-def as_decoded(previous: Session, session: Session) -> Session:
-    """``session`` (a changed working copy of ``previous``) as decoding its encoded bytes gives it.
-
-    Items taken over from ``previous`` (already in that form) are kept as they are; new items and
-    the top-level fields go through their JSON form once (UTC times, JSON values), so a cached
-    object never differs from what a reader of the file would see. O(new items) validation.
-    """
-    lists: dict[str, list[object]] = {}
-    for name in _ITEM_LISTS:
-        old, new = getattr(previous, name), getattr(session, name)
-        added = _appended(old, new)
-        if added is not None:
-            lists[name] = [*old, *(_normalised(item) for item in new[len(old) :])]
-        else:
-            known = {id(item) for item in old}
-            lists[name] = [item if id(item) in known else _normalised(item) for item in new]
-    head = Session.model_validate(session.model_dump(mode="json", exclude=set(_ITEM_LISTS)))
-    return head.model_copy(update=lists)
-
-
 @dataclass(frozen=True)
 class SessionSnapshot:
     """A session and the exact bytes of its file it was decoded from.
@@ -177,92 +116,6 @@ class SessionSnapshot:
     session: Session
     data: bytes
     path: Path
-
-
-@dataclass(frozen=True)
-class Appended:
-    """How a write extended the file before it, for a reader that mirrors the file (the index).
-
-    The file held exactly ``previous_data`` when the write began (under the lock) and the new
-    session is that one with ``messages`` messages and ``switches`` model switches added at the
-    end (the older items are the same objects); ``stat`` is the new file's, taken right after
-    the rename, so a reader can tell whether the file is still the one written.
-    """
-
-    previous_data: bytes
-    stat: os.stat_result
-    messages: int
-    switches: int
-
-
-@dataclass(frozen=True)
-class UpdateResult(Generic[T]):
-    """What :meth:`SessionStore.update_shared` wrote: ``change``'s return value, the session as
-    written (read-only, shared like a :class:`SessionSnapshot`) and the exact bytes written;
-    ``appended`` when the write only added messages/switches after the previous file (else None)."""
-
-    result: T
-    session: Session
-    data: bytes
-    path: Path
-    appended: Appended | None = None
-
-
-@dataclass(frozen=True)
-class _Entry:
-    data: bytes
-    session: Session
-    # The view key whose links this store made sure of when it wrote ``data`` (None: only read).
-    views: ViewKey | None
-
-
-class _LastWritten:
-    """Per session id, the exact bytes this store last wrote or read and the object they decode to.
-
-    A lookup hands the object out only when the file holds exactly those bytes now (compared
-    in full, so a change by another process, another store object or a person editing the
-    file is always noticed): that is what lets a turn skip decoding the file. The objects are
-    never mutated once stored (writers change a :func:`working_copy`), so they can be shared
-    read-only with callers of ``snapshot`` and ``update_shared``.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        self._guard = threading.Lock()
-        self._size = size
-
-    def get(self, session_id: str, current: bytes | None) -> _Entry | None:
-        """The entry for ``session_id`` if ``current`` is exactly its bytes, else None."""
-        if current is None:
-            return None
-        with self._guard:
-            entry = self._entries.get(session_id)
-            if entry is not None:
-                self._entries.move_to_end(session_id)
-        if entry is not None and entry.data == current:
-            return entry
-        return None
-
-    def put(self, session_id: str, data: bytes, session: Session, views: ViewKey | None = None) -> None:
-        with self._guard:
-            self._entries[session_id] = _Entry(data, session, views)
-            self._entries.move_to_end(session_id)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-
-
-def _encode_after(entry: _Entry | None, session: Session) -> bytes:
-    """``encode_session(session)``, reusing the bytes of the old messages when only new ones were added.
-
-    Only bytes this store encoded itself (``entry.views`` set) have the exact layout reused.
-    """
-    if entry is not None and entry.views is not None:
-        added = _appended(entry.session.messages, session.messages)
-        if added is not None:
-            data = encode_appended(entry.data, session, added)
-            if data is not None:
-                return data
-    return encode_session(session)
 
 
 def _read_regular(path: Path) -> bytes | None:
@@ -286,7 +139,7 @@ class SessionStore:
         self.layout = Layout(Path(root))
         self.layout.ensure()
         ensure_gitignore(self.layout.root)
-        self._last_written = _LastWritten(size=4)
+        self._last_written = LastWritten(size=4)
 
     @property
     def root(self) -> Path:
@@ -543,7 +396,7 @@ class SessionStore:
             self._write(session, previous)
             return result
 
-    def update_shared(self, session_id: str, change: Callable[[Session], T]) -> UpdateResult[T]:
+    def update_shared(self, session_id: str, change: Callable[[Session], T]) -> WriteReceipt[T]:
         """Like :meth:`update`, but cheaper for appends, and returns what was written.
 
         ``change`` gets a :func:`working_copy`: it may assign fields and append to or replace
@@ -565,18 +418,18 @@ class SessionStore:
             if session.id != session_id:
                 raise ValueError(f"an update must not change the session id ({session_id!r} -> {session.id!r})")
             session.updated_at = utc_now()
-            messages = _appended(previous.messages, session.messages)
-            switches = _appended(previous.model_switches, session.model_switches)
+            messages = appended_count(previous.messages, session.messages)
+            switches = appended_count(previous.model_switches, session.model_switches)
             session = as_decoded(previous, session)
             data = self._write_known(path, session, previous, entry)
             appended = None
             if current is not None and messages is not None and switches is not None:
                 appended = Appended(current, os.lstat(path), messages, switches)
-        return UpdateResult(result, session, data, path, appended)
+        return WriteReceipt(result, session, data, path, appended)
 
-    def _write_known(self, path: Path, session: Session, previous: Session, entry: _Entry | None) -> bytes:
+    def _write_known(self, path: Path, session: Session, previous: Session, entry: CacheEntry | None) -> bytes:
         """Write ``session`` (a working copy of ``previous``), refresh its views if needed, cache it."""
-        data = _encode_after(entry, session)
+        data = encode_after(entry, session)
         atomic_write_bytes(path, data)
         key = view_key(session)
         # Views were made for exactly these models and day when this store wrote the bytes
@@ -611,7 +464,7 @@ class SessionStore:
         *,
         answered_by: str | None = None,
         summary: Summary | None = None,
-    ) -> UpdateResult[ModelSwitch | None]:
+    ) -> WriteReceipt[ModelSwitch | None]:
         """Store one chat turn in one atomic write: its ``messages``, and the ``summary`` its prompt used.
 
         ``answered_by`` is the model that answered; it becomes the current model, and a change

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +10,7 @@ from adapters.base import ChatReply, ChatRequest
 from chat.compression import SUMMARISER_SYSTEM
 from adapters.errors import MissingApiKey, UnknownModel
 from adapters.scripted import ScriptedAdapter
-from store import Message, SessionStore, message_text
+from store import Message, SessionStore, WriteReceipt, message_text
 
 import server
 
@@ -48,6 +48,19 @@ class RecordingIndex:
 
 def simple_estimate(messages: Sequence[Message]) -> int:
     return sum(4 + len(message_text(message)) // 4 for message in messages)
+
+
+class RecordingIndex:
+    """A ``server.IndexWriter`` that records the paths it is told of, one list per call."""
+
+    def __init__(self, indexed: list[list[Path]]) -> None:
+        self.indexed = indexed
+
+    def on_written(self, receipt: WriteReceipt[Any]) -> None:
+        self.indexed.append([receipt.path])
+
+    def index_paths(self, paths: Iterable[Path]) -> None:
+        self.indexed.append(list(paths))
 
 
 def make_app(tmp_path: Path, windows: dict[str, int] | None = None) -> tuple[server.App, dict[str, ScriptedProvider]]:

@@ -306,7 +306,7 @@ def test_the_budget_error_counts_images(repo: Path) -> None:
 
 
 def test_a_hit_is_placed_in_the_section_holding_its_snippet() -> None:
-    from index.query import file_of_match
+    from index.snippets import file_of_match
     from index.rows import ATTACHMENT_MARK
 
     text = f"look at this{ATTACHMENT_MARK}file /p/a.py\nalpha beta{ATTACHMENT_MARK}file /p/b.py\ngamma beta"

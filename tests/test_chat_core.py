@@ -169,7 +169,7 @@ def test_reply_tool_calls_are_stored_and_index_failure_does_not_fail_chat(tmp_pa
     def broken_index(receipt: object) -> None:
         raise RuntimeError("index is locked")
 
-    app.index.on_written = broken_index  # type: ignore[union-attr]
+    app.index.on_written = broken_index  # type: ignore[union-attr,method-assign]
     providers["gpt-test"].queue(ChatReply(text="", model="gpt-test", provider="openai",
                                           tool_calls=[ToolCall(id="call_1", name="grep", arguments={"q": "x"})]))
     with caplog.at_level(logging.WARNING, logger="llm_mcp_server"):

@@ -14,7 +14,7 @@ import pytest
 import server
 from adapters.errors import ProviderError
 from chat.prompt import FAILED_MARK
-from store import Message, Session, SessionStore
+from store import Message, Session, SessionStore, WriteReceipt
 from store.codec import decode_session
 
 from tests.chat_helpers import make_app
@@ -29,7 +29,7 @@ def chat(app: server.App, prompt: str, model: str = "gpt-test", **kwargs: Any) -
 def test_the_indexer_gets_the_written_session_and_its_exact_bytes(tmp_path: Path) -> None:
     app, _ = make_app(tmp_path)
     handed: list[tuple[Path, Session, bytes]] = []
-    app.index.on_written = lambda receipt: handed.append((receipt.path, receipt.session, receipt.data))  # type: ignore[union-attr]
+    app.index.on_written = lambda receipt: handed.append((receipt.path, receipt.session, receipt.data))  # type: ignore[union-attr,method-assign]
     sid = chat(app, "first")["session_id"]
     chat(app, "second", session_id=sid)
     assert app.extra["indexed"] == []  # the receipt alone is handed over: no path to re-read
@@ -44,10 +44,10 @@ def test_the_indexer_gets_the_written_session_and_its_exact_bytes(tmp_path: Path
 def test_an_indexer_failure_is_logged_and_the_turn_still_succeeds(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     app, _ = make_app(tmp_path)
 
-    def broken(receipt: object) -> None:
+    def broken(receipt: WriteReceipt[Any]) -> None:
         raise RuntimeError("index down")
 
-    app.index.on_written = broken  # type: ignore[union-attr]
+    app.index.on_written = broken  # type: ignore[union-attr,method-assign]
     result = chat(app, "hello")
     assert result["reply"] == "echo: hello"
     assert "the background watcher will retry" in caplog.text

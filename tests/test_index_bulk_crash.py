@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from index import Indexer, SearchIndex
-from index.database import BULK_LOADING_VERSION, FTS_TABLES
+from index.schema import BULK_LOADING_VERSION, FTS_TABLES
 from scripts import reindex
 from store import Message, SessionStore
 

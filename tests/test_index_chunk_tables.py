@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import index.indexer as indexer_module
+import index.rebuild as rebuild_module
 import index.prepare as prepare_module
+import index.sync as sync_module
 from index import Indexer
 from index.chunk_tables import SCHEMA, ChunkTables, pack
 from index.database import open_database, write_transaction
@@ -87,8 +88,8 @@ def test_workers_rows_around_a_file_changed_after_decoding(
 ) -> None:
     """A chunk from a worker whose middle file changed meanwhile: the rows before it and after it
     are copied from the worker's tables, the changed file is decoded again, in file order."""
-    monkeypatch.setattr(indexer_module, "SYNC_CHUNK", 4)
-    monkeypatch.setattr(indexer_module, "FTS_BATCH_CHUNKS", 2)
+    monkeypatch.setattr(sync_module, "SYNC_CHUNK", 4)
+    monkeypatch.setattr(rebuild_module, "FTS_BATCH_CHUNKS", 2)
     monkeypatch.setattr(prepare_module, "LOCAL_CHUNKS_AHEAD", 0)  # every chunk through a worker's tables
     corpus(store, 12)
     after_decoding(monkeypatch, change_and_remove(store, "s05", "s09"))  # forked workers inherit it

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
-import index.indexer as indexer_module
 import index.prepare as prepare_module
+import index.rebuild as rebuild_module
+import index.sync as sync_module
 from index import Indexer, SearchIndex
-from index.database import FTS_TABLES
 from index.prepare import default_workers
+from index.schema import FTS_TABLES
 from store import Message, SessionStore
 from tests.test_index_indexer import table_rows
 
@@ -92,8 +93,8 @@ def store(tmp_path: Path) -> SessionStore:
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Chunks of 2 files, the full-text tables filled every 2 chunks: every path runs."""
-    monkeypatch.setattr(indexer_module, "SYNC_CHUNK", 2)
-    monkeypatch.setattr(indexer_module, "FTS_BATCH_CHUNKS", 2)
+    monkeypatch.setattr(sync_module, "SYNC_CHUNK", 2)
+    monkeypatch.setattr(rebuild_module, "FTS_BATCH_CHUNKS", 2)
 
 
 def test_workers_write_what_one_process_writes(store: SessionStore, tmp_path: Path, small_chunks: None) -> None:
@@ -248,10 +249,10 @@ def test_default_workers_start_only_for_enough_files() -> None:
 SLOW_SYNC = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
-import index.indexer as indexer_module
 import index.prepare as prepare_module
+import index.sync as sync_module
 from index import Indexer
-indexer_module.SYNC_CHUNK = 1
+sync_module.SYNC_CHUNK = 1
 real = prepare_module.prepare_files
 def slow(*args, **kwargs):
     time.sleep(0.2)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from index import IndexDifference, Indexer, ReindexReport, SearchIndex
-from index.database import INDEX_SCHEMA_VERSION, open_database
+from index.database import open_database
+from index.schema import INDEX_SCHEMA_VERSION
 from store import Message, SessionStore
 from tests.test_index_search import build_corpus
 
@@ -197,10 +198,10 @@ def test_quarantine_failure_is_reported_not_raised(store: SessionStore, indexer:
     store.create("broken")
     store.path_for("broken").write_text("[]", encoding="utf-8")
 
-    def refuse(path: Path, reason: str) -> None:
+    def refuse(self: SessionStore, path: Path, reason: str) -> None:
         raise PermissionError("read-only file system")
 
-    monkeypatch.setattr(indexer, "_quarantine", refuse)
+    monkeypatch.setattr(SessionStore, "quarantine", refuse)  # the rule the indexer hands the file to
     report = indexer.sync()
     assert report.errors and "could not be quarantined" in report.errors[0]
 

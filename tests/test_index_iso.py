@@ -1,4 +1,4 @@
-"""``index.database.iso``: the stored form of a time is exactly what strftime always gave."""
+"""``index.times.iso``: the stored form of a time is exactly what strftime always gave."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import given, strategies as st
 
-from index.database import iso, parse_iso
+from index.times import iso, parse_iso
 
 STORED_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 ZONES = st.sampled_from([None, timezone.utc, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-11))])

@@ -9,7 +9,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from index import Indexer, IndexWatcher
-from index.database import BULK_LOADING_VERSION, FTS_TABLES, INDEX_SCHEMA_VERSION, _bulk_lock_path
+from index.schema import BULK_LOADING_VERSION, FTS_TABLES, INDEX_SCHEMA_VERSION, bulk_lock_path
 from index.merging import (
     BULK_AUTOMERGE,
     BULK_CRISISMERGE,
@@ -94,13 +94,9 @@ def test_merge_deferred_yields_to_a_waiting_turn_and_to_its_time_limit(store: Se
     release = threading.Event()
 
     def turn_waits() -> None:
-        # What _as_a_turn does while it waits for the lock.
-        with indexer._turns_guard:
-            indexer._turns_waiting += 1
-        waiting.set()
-        release.wait(10)
-        with indexer._turns_guard:
-            indexer._turns_waiting -= 1
+        with indexer.turns.waiting_turn():  # what a chat turn does while it waits for the lock
+            waiting.set()
+            release.wait(10)
 
     thread = threading.Thread(target=turn_waits)
     thread.start()
@@ -167,7 +163,7 @@ def test_merge_deferred_leaves_a_rebuild_of_another_process_alone(store: Session
     chat_turns(store, indexer)
     other = sqlite3.connect(indexer.db_path, isolation_level=None)
     # Another process's full rebuild: its mark on the index, and its bulk lock held.
-    with FileLock(str(_bulk_lock_path(indexer.layout.locks / "index.sqlite.lock"))):
+    with FileLock(str(bulk_lock_path(indexer.layout.locks / "index.sqlite.lock"))):
         other.execute(f"PRAGMA user_version = {BULK_LOADING_VERSION}")
         statements: list[str] = []
         indexer.connection.set_trace_callback(statements.append)

@@ -281,7 +281,7 @@ def fts_counts(root: Path) -> dict[str, int]:
 
 
 def test_full_sync_bulk_load_equals_incremental_and_keeps_triggers(store: SessionStore, indexer: Indexer, tmp_path: Path) -> None:
-    from index.database import INDEX_SCHEMA_VERSION
+    from index.schema import INDEX_SCHEMA_VERSION
 
     corpus(store)
     indexer.sync()
@@ -301,7 +301,7 @@ def test_full_sync_bulk_load_equals_incremental_and_keeps_triggers(store: Sessio
 
 def abandon_a_bulk_load(root: Path) -> None:
     """What a ``reindex.py --full`` killed mid-load leaves: the mark, no triggers, empty FTS."""
-    from index.database import BULK_LOADING_VERSION
+    from index.schema import BULK_LOADING_VERSION
 
     conn = sqlite3.connect(root / "index.sqlite")
     try:
@@ -343,7 +343,7 @@ def test_an_abandoned_bulk_load_is_noticed_by_an_open_indexer(store: SessionStor
 def test_a_live_bulk_load_is_left_alone(store: SessionStore, indexer: Indexer) -> None:
     from filelock import FileLock
 
-    from index.database import BULK_LOADING_VERSION
+    from index.schema import BULK_LOADING_VERSION
 
     corpus(store)
     indexer.sync()
@@ -362,19 +362,21 @@ def test_a_live_bulk_load_is_left_alone(store: SessionStore, indexer: Indexer) -
 
 
 def test_a_failing_full_sync_still_restores_the_triggers(store: SessionStore, indexer: Indexer, monkeypatch: pytest.MonkeyPatch) -> None:
-    from index.database import INDEX_SCHEMA_VERSION
+    from index.schema import INDEX_SCHEMA_VERSION
 
     corpus(store)
     calls = {"n": 0}
-    real = Indexer._apply_prepared  # the full sync's step for each decoded file
+    import index.rebuild as rebuild_module
 
-    def failing(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    real = rebuild_module._apply_prepared  # the full sync's step for each decoded file
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
-        return real(self, *args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(Indexer, "_apply_prepared", failing)
+    monkeypatch.setattr(rebuild_module, "_apply_prepared", failing)
     with pytest.raises(KeyboardInterrupt):
         indexer.sync(full=True)
     counts = fts_counts(store.root)
@@ -489,11 +491,13 @@ def test_sync_streams_the_files_table_and_drops_vanished_files(store: SessionSto
     indexer.sync()
     for name in ("a0", "m2", "z9"):  # before the first, in the middle, after the last name
         store.path_for(name).unlink()
-    names = indexer._scan_names()
+    from index.files import known_but_not_in, scan_names
+
+    names = scan_names(indexer.layout.sessions)
     assert names == ["sessions/m1.json", "sessions/m3.json"]
     conn = indexer.connection
     for page in (1, 2, 100):
-        assert indexer._known_but_not_in(conn, names, page=page) == ["sessions/a0.json", "sessions/m2.json", "sessions/z9.json"]
+        assert known_but_not_in(conn, names, page=page) == ["sessions/a0.json", "sessions/m2.json", "sessions/z9.json"]
     report = indexer.sync()
     assert (report.removed, report.skipped) == (3, 2)
     assert_equals_rebuild(indexer, store.root, tmp_path)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from index import Indexer, SearchHit, SearchIndex
-from index.query import RANK_WINDOW, configured_rank_window
+from index.ranking import RANK_WINDOW, configured_rank_window
 from store import Message, SessionStore
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)

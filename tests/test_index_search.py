@@ -10,6 +10,7 @@ import pytest
 
 from index import Indexer, InvalidQuery, SearchHit, SearchIndex
 from store import Message, SessionStore, ToolCall
+from store.errors import UserFacingError
 
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=timezone.utc)
 
@@ -147,7 +148,7 @@ def test_fallback_phrase_still_finds(corpus: SearchIndex) -> None:
 def test_empty_or_wordless_queries_raise_invalid_query(corpus: SearchIndex, query: str) -> None:
     with pytest.raises(InvalidQuery) as excinfo:
         corpus.search(query)
-    assert isinstance(excinfo.value, ValueError)
+    assert isinstance(excinfo.value, ValueError) and isinstance(excinfo.value, UserFacingError)
     assert str(excinfo.value)
 
 
@@ -160,7 +161,7 @@ def test_non_string_query_is_invalid(corpus: SearchIndex) -> None:
     ("limit", "offset"), [(0, 0), (-1, 0), (1001, 0), (10, -1), (10, 10**9), (True, 0), ("5", 0), (5, 1.5)]
 )
 def test_bad_limit_or_offset(corpus: SearchIndex, limit: object, offset: object) -> None:
-    with pytest.raises(ValueError, match="limit|offset"):
+    with pytest.raises(InvalidQuery, match="limit|offset"):
         corpus.search("session", limit=limit, offset=offset)  # type: ignore[arg-type]
 
 
@@ -177,7 +178,7 @@ def test_filters(corpus: SearchIndex) -> None:
     assert corpus.search("检索", model="moonshot-v1-128k", since=at(0), until=at(60))
     titles = corpus.search("review", model="claude-sonnet-4-5", since=T0 - timedelta(days=365), until=T0 + timedelta(days=3650))
     assert ("eng-review", None) in ids(titles)
-    with pytest.raises(ValueError, match="since"):
+    with pytest.raises(InvalidQuery, match="since"):
         corpus.search("session", since=at(10), until=at(0))
 
 

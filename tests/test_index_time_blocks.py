@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from index import Indexer, SearchIndex, database
+from index import Indexer, SearchIndex, schema, times
 from store import Message, SessionStore
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=timezone.utc)
@@ -28,7 +28,7 @@ def at(minutes: int) -> datetime:
 
 @pytest.fixture(autouse=True)
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(database, "TIME_BLOCK_BITS", 2)
+    monkeypatch.setattr(schema, "TIME_BLOCK_BITS", 2)
 
 
 def write_corpus(store: SessionStore) -> None:
@@ -70,13 +70,13 @@ def blocks_cover_every_message(root: Path) -> bool:
 
 
 FILTERS = [
-    ({"until": at(250)}, " AND m.created_at <= ?", (database.iso(at(250)),)),
-    ({"since": at(600)}, " AND m.created_at >= ?", (database.iso(at(600)),)),
-    ({"since": at(300), "until": at(503)}, " AND m.created_at >= ? AND m.created_at <= ?", (database.iso(at(300)), database.iso(at(503)))),
+    ({"until": at(250)}, " AND m.created_at <= ?", (times.iso(at(250)),)),
+    ({"since": at(600)}, " AND m.created_at >= ?", (times.iso(at(600)),)),
+    ({"since": at(300), "until": at(503)}, " AND m.created_at >= ? AND m.created_at <= ?", (times.iso(at(300)), times.iso(at(503)))),
     ({"session_id": "s4"}, " AND m.session_id = ?", ("s4",)),
-    ({"session_id": "s4", "until": at(850)}, " AND m.session_id = ? AND m.created_at <= ?", ("s4", database.iso(at(850)))),
+    ({"session_id": "s4", "until": at(850)}, " AND m.session_id = ? AND m.created_at <= ?", ("s4", times.iso(at(850)))),
     ({"session_id": "s2", "role": "assistant", "since": at(400)}, " AND m.role = ? AND m.session_id = ? AND m.created_at >= ?",
-     ("assistant", "s2", database.iso(at(400)))),
+     ("assistant", "s2", times.iso(at(400)))),
 ]
 
 
@@ -127,7 +127,7 @@ def test_messages_rewritten_in_place_keep_their_blocks_covering(store: SessionSt
         indexer.sync()
         conn = sqlite3.connect(store.root / "index.sqlite")
         try:
-            conn.execute("UPDATE messages SET created_at = ? WHERE session_id = 's1'", (database.iso(at(5000)),))
+            conn.execute("UPDATE messages SET created_at = ? WHERE session_id = 's1'", (times.iso(at(5000)),))
             conn.commit()
         finally:
             conn.close()

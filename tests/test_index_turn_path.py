@@ -1,6 +1,6 @@
-"""A chat turn's index update costs O(new messages): ``Indexer.index_session(..., appended)``.
+"""A chat turn's index update costs O(new messages): ``Indexer.on_written(receipt)``.
 
-The store tells the indexer how its write extended the previous file (``UpdateResult.appended``);
+The store tells the indexer how its write extended the previous file (``WriteReceipt.appended``);
 when the index rows are those of that previous file, the turn updates the session row and inserts
 the new rows only: no read-back of the file, no whole-file hash, no read of the other rows. Any
 other writer in between sends it down the safe path. Every test ends with the live index equal to
@@ -20,16 +20,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import index.indexer as indexer_module
+import index.file_sync as file_sync_module
 import index.prepare as prepare_module
+import index.turn as turn_module
 from index import Indexer, IndexWatcher
-from index.database import PENDING_HASH
+from index.schema import PENDING_HASH
 from store import Message, SessionStore
-from store.session_store import UpdateResult, switch_model
+from store import WriteReceipt, switch_model
 from tests.test_index_indexer import table_rows
 
 
-def turn(store: SessionStore, session_id: str, text: str, model: str = "gpt-4o") -> UpdateResult[None]:
+def turn(store: SessionStore, session_id: str, text: str, model: str = "gpt-4o") -> WriteReceipt[None]:
     """One chat exchange as the server records it: maybe a model switch, a user and an assistant message."""
 
     def change(session):  # type: ignore[no-untyped-def]
@@ -41,8 +42,8 @@ def turn(store: SessionStore, session_id: str, text: str, model: str = "gpt-4o")
     return store.update_shared(session_id, change)
 
 
-def index_turn(indexer: Indexer, written: UpdateResult[None]) -> object:
-    return indexer.index_session(written.path, written.session, written.data, written.appended)
+def index_turn(indexer: Indexer, written: WriteReceipt[None]) -> object:
+    return indexer.index_session(written.path, written.session, written.data, written.appended)  # on_written's report
 
 
 def rows_without_digest(root: Path) -> dict[str, list[tuple]]:  # type: ignore[type-arg]
@@ -93,8 +94,8 @@ def test_a_turn_after_the_first_inserts_only_the_new_rows(
     store.create("chat", title="walrus", model="kimi-k2")
     index_turn(indexer, turn(store, "chat", "first"))  # the first turn of the process: the safe path
     reads: list[Path] = []
-    real_read = indexer_module.read_file_no_follow
-    for module in (indexer_module, prepare_module):  # the turn path's own reads, and decoding
+    real_read = turn_module.read_file_no_follow
+    for module in (turn_module, file_sync_module, prepare_module):  # the turn path's own reads, and decoding
         monkeypatch.setattr(module, "read_file_no_follow", lambda path: reads.append(path) or real_read(path))
     statements.clear()
     written = turn(store, "chat", "second")
@@ -225,7 +226,7 @@ def test_any_mix_of_turns_and_other_writers_leaves_the_index_equal_to_a_rebuild(
 def test_a_turn_gets_the_shared_indexer_between_two_chunks_of_a_long_sync(store: SessionStore, tmp_path: Path) -> None:
     import threading
 
-    from index.indexer import SYNC_CHUNK
+    from index.sync import SYNC_CHUNK
     from store.codec import encode_session
     from store.schema import Session
 
@@ -243,7 +244,7 @@ def test_a_turn_gets_the_shared_indexer_between_two_chunks_of_a_long_sync(store:
                 thread = threading.Thread(target=lambda: (index_turn(shared, written), done_at.append(progress.last)))
                 worker.append(thread)
                 thread.start()
-                while not shared._turns_waiting:
+                while not shared.turns.waiting:
                     pass
             progress.last = done  # type: ignore[attr-defined]
 
@@ -254,3 +255,12 @@ def test_a_turn_gets_the_shared_indexer_between_two_chunks_of_a_long_sync(store:
         assert done_at and done_at[0] <= SYNC_CHUNK + 1
         assert report.indexed >= SYNC_CHUNK + 50
         assert_equals_rebuild(shared, store.root, tmp_path)
+
+
+def test_on_written_takes_the_receipt_of_a_turn_through_the_append_path(store: SessionStore, indexer: Indexer, tmp_path: Path) -> None:
+    store.create("chat", title="walrus", model="kimi-k2")
+    indexer.on_written(turn(store, "chat", "first"))  # the first turn of the process: the safe path
+    assert digest_of(store.root, "chat") != PENDING_HASH
+    indexer.on_written(turn(store, "chat", "second"))
+    assert digest_of(store.root, "chat") == PENDING_HASH  # appended, not read back
+    assert_equals_rebuild(indexer, store.root, tmp_path)

@@ -13,8 +13,8 @@ import index.watcher as watcher_module
 from index import Indexer, IndexWatcher, InvalidQuery
 from index.database import retry_busy, write_transaction
 from index.fts_query import has_cjk, substring_query
-from index.indexer import session_id_of
-from index.query import _make_snippet
+from index.files import session_id_of
+from index.snippets import make_snippet
 from index.rows import searchable_text
 from store import Message, SessionStore, ToolCall
 
@@ -58,12 +58,12 @@ def test_substring_query_parts() -> None:
         substring_query('"" !!')
 
 
-def test_make_snippet() -> None:
+def testmake_snippet() -> None:
     long_text = "x" * 100 + "needle" + "y" * 100
-    snippet = _make_snippet(long_text, ["needle"])
+    snippet = make_snippet(long_text, ["needle"])
     assert snippet.startswith("…") and snippet.endswith("…") and "[needle]" in snippet
-    assert _make_snippet("no match here", ["zzz"]) == "no match here"
-    assert _make_snippet("Ab ab", ["ab"]) == "[Ab] [ab]"
+    assert make_snippet("no match here", ["zzz"]) == "no match here"
+    assert make_snippet("Ab ab", ["ab"]) == "[Ab] [ab]"
 
 
 def test_retry_busy_retries_only_busy_errors() -> None:

@@ -108,11 +108,11 @@ def test_root_from_environment_and_quarantine_report(tmp_path: Path) -> None:
 
 
 def test_full_rebuild_with_worker_processes_quarantines_and_reports(store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    import index.indexer
+    import index.sync
 
     build_corpus(store)
     (store.layout.sessions / "bad.json").write_text("not json at all", encoding="utf-8")
-    monkeypatch.setattr(index.indexer, "SYNC_CHUNK", 1)  # several chunks: the workers get some
+    monkeypatch.setattr(index.sync, "SYNC_CHUNK", 1)  # several chunks: the workers get some
     out, err = io.StringIO(), io.StringIO()
     assert reindex.main(["--root", str(store.root), "--full", "--jobs", "2"], out=out, err=err) == 0
     assert "5 files seen, 4 indexed, 0 skipped, 0 removed, 1 quarantined" in out.getvalue()
@@ -171,12 +171,11 @@ def test_progress_bar_when_work_is_slow(store: SessionStore, monkeypatch: pytest
 
 def test_errors_make_exit_code_1(store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
     (store.layout.sessions / "broken.json").write_text("[", encoding="utf-8")
-    from index.indexer import Indexer
 
-    def refuse(self: Indexer, path: Path, reason: str) -> None:
+    def refuse(self: SessionStore, path: Path, reason: str) -> None:
         raise PermissionError("read-only")
 
-    monkeypatch.setattr(Indexer, "_quarantine", refuse)
+    monkeypatch.setattr(SessionStore, "quarantine", refuse)  # the rule the indexer hands the file to
     out, err = io.StringIO(), io.StringIO()
     assert reindex.main(["--root", str(store.root)], out=out, err=err) == 1
     assert "error:" in err.getvalue() and "could not be quarantined" in err.getvalue()

@@ -51,7 +51,7 @@ def test_default_app_uses_the_registry_and_lists_models_without_keys(tmp_path: P
     assert "sk-never-shown" not in repr(listed) and models is not None
     app.store.create("s1", model="gpt-4o")
     app.store.append_message("s1", Message(role="user", content="quokka facts"))
-    app.index.index_paths([app.store.path_for("s1")])  # type: ignore[misc]
+    app.index.index_paths([app.store.path_for("s1")])  # type: ignore[union-attr]
     assert [hit.session_id for hit in app.reader.search("quokka")] == ["s1"]  # type: ignore[misc]
     assert app.reader.model_switch_history(session_id="s1") == []  # type: ignore[misc]
 
@@ -113,7 +113,7 @@ def test_the_server_and_its_watcher_share_one_index_writer(tmp_path: Path) -> No
         assert watcher.indexer is app.index
         app.store.create("ours", model="gpt-4o")
         app.store.append_message("ours", Message(role="user", content="numbat survey"))
-        app.index.index_paths([app.store.path_for("ours")])  # type: ignore[misc]
+        app.index.index_paths([app.store.path_for("ours")])  # type: ignore[union-attr]
         other = SessionStore(root)  # a file written by another process: the watcher indexes it
         other.create("theirs")
         other.append_message("theirs", Message(role="user", content="numbat census"))
@@ -121,7 +121,7 @@ def test_the_server_and_its_watcher_share_one_index_writer(tmp_path: Path) -> No
         assert {hit.session_id for hit in app.reader.search("numbat")} == {"ours", "theirs"}  # type: ignore[misc]
         # One writer: one WAL checkpointer thread serves both the turns and the watcher.
         assert sum(t.name == "index-checkpoint" for t in threading.enumerate()) <= 1
-    assert app.index._conn is None  # closed once, by its owner, after the watcher stopped
+    assert not app.index.is_open  # closed once, by its owner, after the watcher stopped
     assert not any(t.name in ("index-watcher", "index-checkpoint") for t in threading.enumerate())
 
 

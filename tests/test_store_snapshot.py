@@ -16,7 +16,7 @@ import pytest
 
 from store import Message, Session, SessionNotFound, SessionStore, ToolCall
 from store.codec import decode_session, encode_session
-from store.session_store import as_decoded, view_key, working_copy
+from store.write_cache import as_decoded, view_key, working_copy
 
 REPO = Path(__file__).resolve().parents[1]
 

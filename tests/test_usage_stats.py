@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from index import InvalidQuery
 from index.usage import build_report, percentile
 from store import FAILED_MARK, Message, Session, SessionStore, Usage
 from tests.conftest import REPO_ROOT
@@ -134,7 +135,7 @@ def test_incomplete_turns_are_counted() -> None:
     group = data.groups[0]
     assert (group.turns, group.answered, group.incomplete, group.failed, group.unpriced_answers) == (3, 1, 1, 1, 0)
     assert (group.latency_ms_p50, group.input_tokens, group.cost_usd) == (10.0, 2, 0.5)
-    with pytest.raises(ValueError, match="not a grouping"):
+    with pytest.raises(InvalidQuery, match="not a grouping"):
         build_report(lambda sql, args: [], "week")  # type: ignore[arg-type]
 
 

@@ -1,7 +1,7 @@
 """The chat paths the per-turn benchmark drives, wired with an instant in-process provider.
 
 ``bench_app`` builds a ``server.App`` over a real ``SessionStore`` and the real SQLite index
-(``Indexer.index_session``/``index_paths``: a turn's message is searchable when the call returns), with every
+(``Indexer.on_written``: a turn's message is searchable when the call returns), with every
 model resolved to ``InstantAdapter`` so only the session layer's own cost is measured.
 """
 
