@@ -484,8 +484,12 @@ class SessionStore:
         tags: Iterable[str] = (),
         model: str | None = None,
     ) -> Session:
-        """Create and write a new, empty session; ``SessionExists`` if the id is taken."""
-        tags = list(tags)
+        """Create and write a new, empty session; ``SessionExists`` if the id is taken,
+        ``SessionIdClash`` if it differs only in letter case from an existing one.
+
+        ``title`` and ``tags`` are validated (``InvalidTitle``, ``InvalidTag``)."""
+        title = validate_title(title)
+        tags = validate_tags(tags)
 
         def empty(new_id: str) -> Session:
             session = Session(id=new_id, title=title, tags=tags, current_model=model)
