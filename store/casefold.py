@@ -20,10 +20,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
+from store.errors import InvalidSessionId
+from store.ids import validate_session_id
 from store.paths import Layout
 
 FOLDER = "by-casefold"
@@ -87,14 +90,53 @@ def existing_owner(layout: Layout, session_id: str) -> str | None:
     return owner
 
 
+def ensure(layout: Layout) -> None:
+    """Build ``by-casefold/`` from the file names in ``sessions/`` if it does not exist yet.
+
+    A store made before this view existed gets it on first open: one ``os.scandir`` of
+    ``sessions/`` (names only, no file is read) and one symlink per session, built in a temp
+    folder and renamed into place, so a concurrent opener sees no half-built view. Among ids
+    that clash, the first by name gets the link (``rebuild_views`` reports the clash).
+    """
+    base = folder(layout)
+    if os.path.isdir(base) and not os.path.islink(base):
+        return
+    ids: list[str] = []
+    try:
+        with os.scandir(layout.sessions) as scan:
+            for entry in scan:
+                name = entry.name
+                if name.endswith(".json") and not name.startswith("."):
+                    ids.append(name[: -len(".json")])
+    except FileNotFoundError:
+        pass
+    temp = layout.root / f".tmp-{FOLDER}.{os.getpid()}.{time.monotonic_ns()}"
+    temp.mkdir(parents=True)
+    claimed: set[str] = set()
+    for session_id in sorted(ids):
+        try:
+            validate_session_id(session_id)
+        except InvalidSessionId:
+            continue
+        key = casefold_key(session_id)
+        if key not in claimed:
+            claimed.add(key)
+            os.symlink(_target(session_id), temp / key)
+    if os.path.islink(base):
+        os.unlink(base)
+    try:
+        os.rename(temp, base)
+    except OSError:
+        shutil.rmtree(temp, ignore_errors=True)  # another process built it first
+
+
 def claim(layout: Layout, session_id: str) -> None:
     """Point the key's link at ``session_id`` (call under :func:`lock_path`, after checking
     :func:`existing_owner`). A stale link (its owner's file is gone) is replaced atomically."""
     link = link_path(layout, session_id)
     base = folder(layout)
-    if os.path.islink(base):
-        os.unlink(base)  # never follow a symlinked view folder out of the root
-    base.mkdir(parents=True, exist_ok=True)
+    if not os.path.isdir(base) or os.path.islink(base):
+        ensure(layout)  # never built, removed, or a symlink out of the root: build from the names
     target = _target(session_id)
     try:
         os.symlink(target, link)

@@ -294,6 +294,7 @@ class SessionStore:
     def __init__(self, root: str | os.PathLike[str] = ".llm_sessions") -> None:
         self.layout = Layout(Path(root))
         self.layout.ensure()
+        casefold.ensure(self.layout)  # once per store: stores made before 0.3 get the view
         ensure_gitignore(self.layout.root)
         self._last_written = _LastWritten(size=4)
 
@@ -545,6 +546,7 @@ class SessionStore:
         Call under the id's casefold lock. O(1): one readlink, and one file read only when
         ``path`` already exists (a case-folding file system may be answering for the other id).
         """
+        casefold.ensure(self.layout)  # one isdir; rebuilt from the names if someone removed it
         owner = casefold.existing_owner(self.layout, session_id)
         if owner is None and os.path.lexists(path):
             stored = self._stored_id(path)

@@ -82,3 +82,14 @@ def test_help_explains_each_command(tmp_path: Path) -> None:
         assert line in top
     assert "--older-than DAYS" in run_script("sessions.py", "trash", "--help").stdout
     assert "keeps the session's updated_at" in run_script("sessions.py", "title", "--help").stdout.replace("\n", " ")
+
+
+def test_reindex_views_reports_ids_differing_only_in_case(store: SessionStore) -> None:
+    store.create("Alpha")
+    document = json.loads((store.layout.sessions / "Alpha.json").read_text(encoding="utf-8"))
+    document["id"] = "alpha"  # as a pull from a case-sensitive machine could bring it
+    (store.layout.sessions / "alpha.json").write_text(json.dumps(document), encoding="utf-8")
+    done = run_script("reindex.py", "--root", str(store.root), "--views")
+    assert done.returncode == 0, done.output
+    assert "ids differ only in letter case: Alpha, alpha" in done.stderr
+    assert (store.layout.sessions / "alpha.json").exists() and (store.layout.sessions / "Alpha.json").exists()

@@ -301,3 +301,21 @@ def test_delete_is_trash(store: SessionStore) -> None:
     path = store.delete("old-api")
     assert path.exists() and path.parent == store.layout.trash
     assert utc_now() - store.list_trash()[0].trashed_at < timedelta(minutes=1)
+
+
+def test_a_store_made_before_the_view_gets_it_on_first_open(tmp_path: Path) -> None:
+    import shutil
+
+    old = SessionStore(tmp_path / "root")
+    old.create("day1", title="from 0.2")
+    old.create("Other")
+    shutil.rmtree(casefold.folder(old.layout))  # as a 0.2 store has it: no by-casefold/
+    (old.layout.sessions / "not an id!.json").write_text("{}")  # ignored, not linked
+    store = SessionStore(tmp_path / "root")
+    assert sorted(os.listdir(casefold.folder(store.layout))) == ["day1", "other"]
+    with pytest.raises(SessionIdClash, match="'day1'"):
+        store.create("DAY1")
+    # Removed while in use: the next create rebuilds it from the names before claiming.
+    shutil.rmtree(casefold.folder(store.layout))
+    with pytest.raises(SessionIdClash, match="'Other'"):
+        store.create("other")
