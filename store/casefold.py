@@ -66,7 +66,9 @@ def _target(session_id: str) -> str:
 
 
 def _owner_of(link: Path) -> str | None:
-    """The id the link names, or None (no link, or not one of ours)."""
+    """The id the link names, or None (no link, not one of ours, or behind a symlinked folder)."""
+    if os.path.islink(link.parent):
+        return None  # never read or change anything through a folder that points out of the root
     try:
         target = os.readlink(link)
     except OSError:
