@@ -345,7 +345,7 @@ class SessionStore:
                     raise UnreadableSessionFile(path, "not a regular file (a folder, pipe or device)")
                 data = read_file_no_follow(path)
             session = decode_session(data, path)
-            if session.id != path.stem and casefold.casefold_key(session.id) == casefold.casefold_key(path.stem):
+            if session.id != path.stem and self._same_file_as(path, session.id):
                 # A case-folding file system answered for another id's file: not corrupt, not this id.
                 raise WrongCase(path.stem, session.id)
             if session.id != path.stem:
@@ -361,6 +361,17 @@ class SessionStore:
                 reason = "the session file is a symlink; symlinks in sessions/ are not followed"
                 raise self._quarantine_unreadable(path, reason) from exc
             raise
+
+    def _same_file_as(self, path: Path, other_id: str) -> bool:
+        """True if ``path`` is the very file of ``other_id`` (an id equal up to letter case):
+        what a case-folding file system gives. Two files that merely disagree are not."""
+        if casefold.casefold_key(other_id) != casefold.casefold_key(path.stem):
+            return False
+        try:
+            mine, theirs = os.lstat(path), os.lstat(self.layout.session_file(validate_session_id(other_id)))
+        except (OSError, InvalidSessionId):
+            return False
+        return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
 
     def _quarantine_unreadable(self, path: Path, reason: str) -> StoreError:
         try:

@@ -141,8 +141,8 @@ def test_the_rule_holds_on_a_case_folding_file_system_without_a_link(store: Sess
     store.create("day1", title="Planning")
     os.unlink(casefold.link_path(store.layout, "day1"))
     data = (store.layout.sessions / "day1.json").read_bytes()
-    # On a case-folding file system "Day1.json" IS this file; here we put the same bytes there.
-    (store.layout.sessions / "Day1.json").write_bytes(data)
+    # On a case-folding file system "Day1.json" IS this file: a hard link is exactly that here.
+    os.link(store.layout.sessions / "day1.json", store.layout.sessions / "Day1.json")
     with pytest.raises(SessionIdClash, match="'day1'"):
         store.create("Day1")
     # Reading "Day1" is not corruption: it says which id exists, and quarantines nothing.
@@ -152,6 +152,14 @@ def test_the_rule_holds_on_a_case_folding_file_system_without_a_link(store: Sess
         store.trash("Day1")
     assert (store.layout.sessions / "Day1.json").read_bytes() == data
     assert not any(store.layout.quarantine.iterdir())
+
+
+def test_a_copy_under_another_case_on_a_case_sensitive_system_is_still_quarantined(store: SessionStore) -> None:
+    store.create("day1")
+    (store.layout.sessions / "Day1.json").write_bytes((store.layout.sessions / "day1.json").read_bytes())
+    listing = store.list()
+    assert [item.id for item in listing.sessions] == ["day1"]
+    assert [Path(record.original_path).name for record in listing.quarantined] == ["Day1.json"]
 
 
 def test_a_stale_link_does_not_block_and_rebuild_views_repairs_and_reports(store: SessionStore) -> None:
