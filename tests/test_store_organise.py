@@ -199,12 +199,9 @@ def test_creates_of_case_variants_race_across_processes(tmp_path: Path) -> None:
     names = sorted(path.stem for path in (root / "sessions").iterdir())
     assert len(names) == 40
     assert sorted({name.lower() for name in names}) == sorted(f"race{i}" for i in range(40))
+    layout = SessionStore(root).layout
     for name in names:
-        assert casefold.owner_name(store_layout(root), casefold.casefold_key(name)) == name
-
-
-def store_layout(root: Path) -> "casefold.Layout":
-    return SessionStore(root).layout
+        assert casefold.owner_name(layout, casefold.casefold_key(name)) == name
 
 
 def test_migration_reports_a_case_collision_and_overwrites_nothing(tmp_path: Path) -> None:
@@ -327,3 +324,16 @@ def test_a_store_made_before_the_view_gets_it_on_first_open(tmp_path: Path) -> N
     shutil.rmtree(casefold.folder(store.layout))
     with pytest.raises(SessionIdClash, match="'Other'"):
         store.create("other")
+
+
+def test_the_merge_keeps_a_tag_removed_on_one_side_removed() -> None:
+    from store.merge import merge_sessions
+    from store.schema import Session
+
+    base = Session(id="s", tags=["draft", "api"])
+    ours = base.model_copy(update={"tags": ["api", "final"]})  # -draft +final
+    theirs = base.model_copy(update={"tags": ["draft", "api", "urgent"]})  # +urgent
+    merged, _ = merge_sessions(base, ours, theirs)
+    assert merged.tags == ["api", "final", "urgent"]
+    merged, _ = merge_sessions(None, ours, theirs)  # no common ancestor: nothing was removed
+    assert merged.tags == ["api", "final", "draft", "urgent"]
