@@ -112,18 +112,7 @@ def ensure(layout: Layout) -> None:
                     ids.append(name[: -len(".json")])
     except FileNotFoundError:
         pass
-    temp = layout.root / f".tmp-{FOLDER}.{os.getpid()}.{time.monotonic_ns()}"
-    temp.mkdir(parents=True)
-    claimed: set[str] = set()
-    for session_id in sorted(ids):
-        try:
-            validate_session_id(session_id)
-        except InvalidSessionId:
-            continue
-        key = casefold_key(session_id)
-        if key not in claimed:
-            claimed.add(key)
-            os.symlink(_target(session_id), temp / key)
+    temp = _build_aside(layout, ids)
     if os.path.islink(base):
         os.unlink(base)
     try:
@@ -182,20 +171,41 @@ def clashes(ids: Iterable[str]) -> dict[str, list[str]]:
 
 
 def rebuild(layout: Layout, ids: Iterable[str]) -> dict[str, list[str]]:
-    """Recreate ``by-casefold/`` for ``ids``; return the clashes (their key keeps the first id by name)."""
+    """Recreate ``by-casefold/`` for ``ids``; return the clashes (their key keeps the first id by name).
+
+    Built aside and swapped in with two renames, so a create running meanwhile finds the old
+    view or the new one (the window between the renames is tolerated like a missing link).
+    """
     base = folder(layout)
-    if os.path.islink(base):
-        os.unlink(base)
-    elif base.exists():
-        shutil.rmtree(base)
-    base.mkdir(parents=True, exist_ok=True)
     ordered = sorted(ids)
     found = clashes(ordered)
-    claimed: set[str] = set()
-    for session_id in ordered:
-        key = casefold_key(session_id)
-        if key in claimed:
-            continue
-        claimed.add(key)
-        os.symlink(_target(session_id), base / key)
+    temp = _build_aside(layout, ordered)
+    if os.path.islink(base):
+        os.unlink(base)
+    old = layout.root / f".tmp-{FOLDER}-old.{os.getpid()}.{time.monotonic_ns()}"
+    try:
+        os.rename(base, old)
+        moved = True
+    except FileNotFoundError:
+        moved = False
+    os.rename(temp, base)
+    if moved:
+        shutil.rmtree(old, ignore_errors=True)
     return found
+
+
+def _build_aside(layout: Layout, ids: list[str]) -> Path:
+    """A new view folder beside the root's folders (a temp name) holding one link per key."""
+    temp = layout.root / f".tmp-{FOLDER}.{os.getpid()}.{time.monotonic_ns()}"
+    temp.mkdir(parents=True)
+    claimed: set[str] = set()
+    for session_id in sorted(ids):
+        try:
+            validate_session_id(session_id)
+        except InvalidSessionId:
+            continue
+        key = casefold_key(session_id)
+        if key not in claimed:
+            claimed.add(key)
+            os.symlink(_target(session_id), temp / key)
+    return temp
