@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
@@ -33,9 +34,11 @@ from chat import App, TurnOptions, default_app, run_turn, user_message
 from chat import ask_models as run_ask_models
 from chat import kimi_chat as kimi_chat_turn
 from chat.errors import InvalidToolArgument
+from chat import organise
 from chat.progress import ProgressSender
 from index.models import InvalidQuery
 from store import InvalidSessionId, SessionNotFound, StoreError, resolve_root, validate_session_id
+from store import casefold
 from store.pages import session_page
 from utils.dates import InvalidDate, parse_user_time
 from utils.http_auth import TOKEN_ENV, AuthConfigError, HttpAuth, http_auth, http_security
@@ -235,6 +238,7 @@ class SessionTools:
         reasoning_effort: Literal["low", "medium", "high"] | None = None,
         files: list[str] | None = None,
         images: list[str] | None = None,
+        title: str | None = None,
         ctx: Context | None = None,
     ) -> dict[str, Any]:
         """Send a message to any LLM and get its reply; the exchange is stored in a session.
@@ -256,9 +260,11 @@ class SessionTools:
         the server's file roots; secret-looking and binary files are refused and then nothing
         is sent. A file already sent unchanged earlier in the session is not sent again.
         `images`: absolute paths of png/jpeg/gif/webp images, or data: URLs.
+        A new session is titled from the first line of `prompt` unless `title` is given; the
+        result then has `created: true` (and a warning if an existing id is a near match).
         """
         options = TurnOptions.checked(system=system, temperature=temperature, max_tokens=max_tokens,
-                                      reasoning_effort=reasoning_effort, files=files, images=images)
+                                      reasoning_effort=reasoning_effort, files=files, images=images, title=title)
         turn = await run_turn(self.app, prompt, model, session_id, options, progress=progress_sender(ctx))
         return turn.as_dict()
 
@@ -273,6 +279,7 @@ class SessionTools:
         temperature: float | None = None,
         max_tokens: int | None = None,
         reasoning_effort: Literal["low", "medium", "high"] | None = None,
+        title: str | None = None,
         ctx: Context | None = None,
     ) -> dict[str, Any]:
         """Ask 2 to 8 different LLMs the same question at once and get every answer side by side.
@@ -284,7 +291,7 @@ class SessionTools:
         (continue any of them with `chat` and its session_id); the sessions of one call share a
         `group_id`. Pass `session_id` to ask about an existing conversation: every model gets a
         copy of it (a branch, with `forked_from` recorded) and the original stays unchanged.
-        `system`, `files`, `images`, `temperature`, `max_tokens` and `reasoning_effort` apply
+        `system`, `files`, `images`, `temperature`, `max_tokens`, `reasoning_effort` and `title` apply
         to every model, as in `chat` (the files are read once and every model sees the same
         text). Unknown models or bad arguments are refused before anything is sent; a model
         that fails gets an `error` and the others still answer. Returns {group_id, answers:
@@ -292,7 +299,7 @@ class SessionTools:
         progress token, progress is sent while the answers stream in.
         """
         options = TurnOptions.checked(system=system, temperature=temperature, max_tokens=max_tokens,
-                                      reasoning_effort=reasoning_effort, files=files, images=images)
+                                      reasoning_effort=reasoning_effort, files=files, images=images, title=title)
         return await run_ask_models(self.app, prompt, models, session_id, options, progress_sender(ctx))
 
     async def kimi_chat(self, prompt: str, session_id: str | None = None) -> dict[str, Any]:
@@ -318,6 +325,28 @@ class SessionTools:
         result["total"] = len(listing.sessions)
         result["sessions"] = result["sessions"][offset : offset + limit]
         return result
+
+    def update_session(
+        self,
+        session_id: str,
+        title: str | None = None,
+        add_tags: list[str] | None = None,
+        remove_tags: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Give a stored conversation a title or add/remove tags; returns the session's summary.
+
+        `title` replaces the title (an empty string clears it). Tags are short words without
+        spaces; filter by one with list_sessions(tag=...). Organising does not change the
+        session's place in list_sessions (its updated_at stays).
+        """
+        return organise.update_session(self.app, session_id, title, add_tags, remove_tags)
+
+    def delete_session(self, session_id: str) -> dict[str, Any]:
+        """Move a stored conversation to the trash (never deleted); it leaves listings and search.
+
+        The result says how to restore it (`sessions.py restore ID`).
+        """
+        return organise.delete_session(self.app, session_id)
 
     def get_session(
         self,
@@ -396,7 +425,7 @@ class SessionTools:
 
 
 
-TOOLS = ("chat", "ask_models", "kimi_chat", "list_sessions", "get_session", "search_sessions", "model_switch_history", "list_models")
+TOOLS = ("chat", "ask_models", "kimi_chat", "list_sessions", "update_session", "delete_session", "get_session", "search_sessions", "model_switch_history", "list_models")
 
 
 def build_server(app: App, auth: HttpAuth | None = None) -> MCPServer:
@@ -548,6 +577,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"server.py: cannot use session root {root}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    # Stores made before 0.3 get their case-insensitive id view built from the file names, in the
+    # background: start-up never waits on the size of the store (a create meanwhile builds it itself).
+    threading.Thread(target=casefold.ensure, args=(app.store.layout,), name="casefold-view", daemon=True).start()
     removed = app.store.clean_stale_temp_files()
     if removed:
         log.info("removed %d stale temp file(s) left by crashed writers", len(removed))

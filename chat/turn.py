@@ -30,8 +30,10 @@ from chat.progress import AnswerWatch, ProgressSender
 from chat.prompt import FAILED_MARK, effective_system, output_reserve
 from chat.answer import call_model, incomplete_answer, stored_answer
 from chat.turn_attachments import check_attachment_budget, prepare_attachments_for
-from store import Message, ModelSwitch, Session, SessionExists, SessionNotFound, Summary, Usage, utc_now
+from store import Message, ModelSwitch, Session, SessionExists, SessionIdClash, SessionNotFound, Summary, Usage, utc_now
 from store.blobs import BlobStore
+from store.near_match import best_near_match, near_match_warning
+from store.titles import title_from_prompt
 
 log = logging.getLogger("llm_mcp_server")
 
@@ -52,8 +54,11 @@ class TurnResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"session_id": self.session_id, "model": self.model, "reply": self.reply,
-                "warnings": self.warnings, "usage": self.usage}
+        result = {"session_id": self.session_id, "model": self.model, "reply": self.reply,
+                  "warnings": self.warnings, "usage": self.usage}
+        if self.created:
+            result["created"] = True
+        return result
 
 
 def result_usage(message: Message) -> dict[str, Any]:
@@ -132,7 +137,7 @@ class _Turn:
 
 def _load_or_create(app: App, session_id: str | None, model: str, title: str | None) -> tuple[Session, bool]:
     """The session to build the prompt from (read-only: it may be shared with the store's cache),
-    and whether this call created it."""
+    and whether this call created it (``SessionIdClash`` if the id differs only in case from an existing one)."""
     if session_id is None:
         return app.store.create(model=model, title=title), True
     try:
@@ -140,8 +145,16 @@ def _load_or_create(app: App, session_id: str | None, model: str, title: str | N
     except SessionNotFound:
         try:
             return app.store.create(session_id, model=model, title=title), True
+        except SessionIdClash:  # an id differing only in case exists: never a second session
+            raise
         except SessionExists:  # created concurrently by another call
             return app.store.snapshot(session_id).session, False
+
+
+def _near_match_note(app: App, session_id: str) -> str | None:
+    """A warning when a new session's id is a near match of an existing one (a likely typo)."""
+    match = best_near_match(app.store, session_id)
+    return near_match_warning(session_id, match) if match is not None else None
 
 
 def _summary_warning(summary: Summary, model: str) -> str:
@@ -187,7 +200,9 @@ async def run_turn(
         await anyio.to_thread.run_sync(prepared.store, BlobStore(app.store.root))
     if session_id is not None:
         session_id = await migrate_if_legacy(app, session_id)
-    session, created = await anyio.to_thread.run_sync(_load_or_create, app, session_id, model, options.title)
+    title = options.title or title_from_prompt(prompt)
+    session, created = await anyio.to_thread.run_sync(_load_or_create, app, session_id, model, title)
+    near = await anyio.to_thread.run_sync(_near_match_note, app, session.id) if created and session_id else None
     pending: list[Message] = []
     if options.system is not None and options.system != effective_system(session.messages):
         pending.append(Message(role="system", content=options.system))
@@ -209,6 +224,8 @@ async def run_turn(
     answer = stored_answer(reply, model)
     switch = await anyio.to_thread.run_sync(functools.partial(turn.commit, [*pending, answer], answered=True))
     warnings = [switch.warning] if switch else []
+    if near:
+        warnings.append(near)
     warnings += [*prepared.notes, *turn.notes, *plan.warnings]
     if turn.summary is not None:
         warnings.append(_summary_warning(turn.summary, model))

@@ -211,6 +211,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             listing = SessionStore(root).rebuild_views()
             # With --json stdout holds the report alone.
             (err if args.json else out).write(f"views rebuilt for {len(listing.sessions)} session(s)\n")
+            for ids in listing.clashes:
+                # Two spellings of one id (made on case-sensitive machines, met through git).
+                err.write(
+                    f"reindex.py: ids differ only in letter case: {', '.join(ids)}; on macOS and Windows they "
+                    "would be one file: rename one (move the file and change its \"id\")\n"
+                )
         return code
     except KeyboardInterrupt:
         # Each committed chunk is consistent; the next run carries on from there.

@@ -38,6 +38,8 @@ from store.git_setup import GitSetupError, git_setup  # noqa: E402
 from store.gitignore import has_managed_block  # noqa: E402
 from store.merge import UnmergeableSession, merge_files  # noqa: E402
 from store.paths import SESSIONS_DIR_ENV, resolve_root  # noqa: E402
+from scripts import sessions_organise  # noqa: E402
+from store.errors import StoreError, WrongCase  # noqa: E402
 from utils.dates import InvalidDate, parse_user_time  # noqa: E402
 
 DESCRIPTION = f"""\
@@ -53,6 +55,7 @@ Look into the session store without an MCP client.
   git-setup      make the git repository holding the session root merge session files
                  with the llm-session driver (once per clone; see docs/team.md)
   merge-driver   BASE OURS THEIRS: the three-way merge git runs for sessions/*.json
+{sessions_organise.HELP.rstrip()}
 
 Search, switches and stats read the index (<root>/index.sqlite, built on first use); show, list
 and export read the session files. The root is --root, else ${SESSIONS_DIR_ENV}, else ./.llm_sessions.
@@ -168,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, what in (("base", "the common ancestor (empty: none)"), ("ours", "our version; the result is written here"),
                        ("theirs", "the version being merged in")):
         driver.add_argument(name, metavar=name.upper(), type=Path, help=what)
+    sessions_organise.add_commands(commands, common)
     return parser
 
 
@@ -336,17 +340,22 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     try:
         if getattr(args, "session_id", None) is not None:
             validate_session_id(args.session_id)  # every command that takes an id refuses a bad one
-        return COMMANDS[args.command](args, out)
+        if args.command in COMMANDS:
+            return COMMANDS[args.command](args, out)
+        return sessions_organise.run(args, out, err) or 0
     except UnmergeableSession as exc:
         err.write(f"sessions.py merge-driver: cannot merge: {exc}; {args.ours} is left as it was\n")
         return 1
     except (InvalidQuery, InvalidSessionId, UsageError, ValueError) as exc:
         err.write(f"sessions.py {args.command}: error: {exc}\n")
         return 2
+    except WrongCase as exc:
+        err.write(f"sessions.py {args.command}: {exc}\n")
+        return 1
     except SessionNotFound as exc:
         err.write(f"sessions.py {args.command}: no session with id {exc.session_id!r}; `sessions.py list` shows the ids\n")
         return 1
-    except (CorruptSession, UnsupportedSchemaVersion) as exc:
+    except (CorruptSession, UnsupportedSchemaVersion, StoreError) as exc:
         err.write(f"sessions.py {args.command}: {exc}\n")
         return 1
     except OSError as exc:  # e.g. --root is a file, or a folder that cannot be created

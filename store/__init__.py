@@ -8,12 +8,17 @@ from __future__ import annotations
 from store.errors import (
     CorruptSession,
     InvalidSessionId,
+    InvalidTag,
+    InvalidTitle,
+    NotInTrash,
     SessionBusy,
     SessionExists,
+    SessionIdClash,
     SessionNotFound,
     StoreError,
     UserFacingError,
     UnsupportedSchemaVersion,
+    WrongCase,
 )
 from store.ids import new_session_id, validate_session_id
 from store.paths import Layout, resolve_legacy_root, resolve_root
@@ -33,6 +38,8 @@ from store.schema import (
     total_cost,
     utc_now,
 )
+from store.titles import title_from_prompt
+from store.trash import TrashedSession
 from store.session_store import RefusedFile, SessionListing, SessionStore, SessionSummary, model_switch_warning, switch_model
 
 __all__ = [
@@ -42,6 +49,9 @@ __all__ = [
     "SCHEMA_VERSION",
     "CorruptSession",
     "InvalidSessionId",
+    "InvalidTag",
+    "InvalidTitle",
+    "NotInTrash",
     "Layout",
     "Message",
     "ModelSwitch",
@@ -50,6 +60,7 @@ __all__ = [
     "Session",
     "SessionBusy",
     "SessionExists",
+    "SessionIdClash",
     "SessionListing",
     "SessionNotFound",
     "SessionStore",
@@ -57,15 +68,18 @@ __all__ = [
     "StoreError",
     "Summary",
     "ToolCall",
+    "TrashedSession",
     "UnsupportedSchemaVersion",
     "UserFacingError",
     "Usage",
+    "WrongCase",
     "message_text",
     "model_switch_warning",
     "new_session_id",
     "resolve_legacy_root",
     "resolve_root",
     "switch_model",
+    "title_from_prompt",
     "total_cost",
     "utc_now",
     "validate_session_id",

@@ -98,3 +98,63 @@ class SessionBusy(StoreError, Timeout):
             f"session {name!r} is busy: another writer held its lock for more than "
             f"{self.timeout:g} s; nothing was changed, try again"
         )
+
+
+class SessionIdClash(SessionExists):
+    """The id differs only in case (or Unicode normalisation) from an existing session's id.
+
+    Ids are unique case-insensitively: on macOS and Windows both would be one file. Also a
+    ``SessionExists``, so a caller that draws ids again on ``SessionExists`` keeps working.
+    """
+
+    def __init__(self, session_id: str, existing_id: str, described: str = "", action: str = "create") -> None:
+        StoreError.__init__(
+            self,
+            f"cannot {action} session {session_id!r}: its id differs only in letter case from the existing session "
+            f"{existing_id!r}{f' ({described})' if described else ''}. Session ids are unique regardless of case "
+            f"(on macOS and Windows both would be one file): use {existing_id!r} to continue it, or choose another id.",
+        )
+        self.session_id = session_id
+        self.existing_id = existing_id
+
+
+class InvalidTitle(StoreError, ValueError):
+    """A title that is not one line of at most ``MAX_TITLE_LENGTH`` characters (see ``store.titles``)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"invalid title: {why}. A title is one line of at most 200 characters (empty clears it).")
+        self.why = why
+
+
+class InvalidTag(StoreError, ValueError):
+    """A tag that is empty, too long, or holds whitespace or commas (see ``store.titles``)."""
+
+    def __init__(self, tag: object, why: str) -> None:
+        super().__init__(
+            f"invalid tag {tag!r}: {why}. A tag is 1-64 characters without spaces, commas or control "
+            "characters, and does not start with '+' or '-'."
+        )
+        self.tag = tag
+        self.why = why
+
+
+class NotInTrash(StoreError, LookupError):
+    """No trashed copy of the session exists."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"no session {session_id!r} in the trash; `sessions.py trash` lists what can be restored")
+        self.session_id = session_id
+
+
+class WrongCase(SessionNotFound):
+    """The id names no session, but one whose id differs only in case exists (a case-folding
+    file system opened its file for this id): not corrupt, just not this id."""
+
+    def __init__(self, session_id: str, existing_id: str) -> None:
+        StoreError.__init__(
+            self,
+            f"no session with id {session_id!r}; did you mean {existing_id!r}? (This file system ignores "
+            "letter case in file names, so it opened that session's file; ids are matched exactly.)",
+        )
+        self.session_id = session_id
+        self.existing_id = existing_id

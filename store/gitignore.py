@@ -2,7 +2,7 @@
 
 Canonical (committed, shared with a team): ``sessions/``, ``blobs/``, and the root's own
 ``.gitignore`` and ``.gitattributes``. Derived or local (ignored): the index and its SQLite
-side files, ``.locks/``, the symlink views ``by-model/`` and ``by-date/``, temp files of
+side files, ``.locks/``, the symlink views ``by-model/``, ``by-date/`` and ``by-casefold/``, temp files of
 interrupted writes, ``trash/`` (sessions deleted on this machine: a deletion reaches the others
 as the file's removal in git) and ``quarantine/`` (files this machine could not read: sharing
 them would spread a broken file; the removal from ``sessions/`` shows in ``git status``).
@@ -28,6 +28,7 @@ IGNORED = (
     "/.locks/",
     "/by-model/",
     "/by-date/",
+    "/by-casefold/",
     "/trash/",
     "/quarantine/",
     f"{TEMP_PREFIX}*",

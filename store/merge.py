@@ -9,8 +9,9 @@ the documents instead, losing nothing:
   in ``(created_at, id)`` order of their first message without reordering either side's own;
 - a message both sides changed differently keeps ours and carries theirs, whole, under
   ``extra["merge_theirs"]``; a message only one side changed takes that side's version;
-- model switches, summaries and tags are unions (switch and summary positions are moved to
-  where their messages are in the merged list);
+- model switches and summaries are unions (their positions are moved to where their messages
+  are in the merged list); tags are merged three-way: a tag added on either side is kept, a
+  tag removed on one side (present in the common ancestor) stays removed;
 - the title changed on one side wins; changed on both, the side updated later wins (ours on
   a tie); ``current_model`` is the model of the last message that names one (when none does,
   ours, else theirs);
@@ -230,6 +231,13 @@ def _merge_title(base: Session | None, ours: Session, theirs: Session) -> str | 
     return theirs.title if theirs.updated_at > ours.updated_at else ours.title
 
 
+def _merge_tags(base: Session | None, ours: Session, theirs: Session) -> list[str]:
+    """Ours in order, then theirs' additions; a base tag either side removed stays removed."""
+    base_tags = set(base.tags) if base is not None else set()
+    removed = {tag for tag in base_tags if tag not in ours.tags or tag not in theirs.tags}
+    return [tag for tag in dict.fromkeys([*ours.tags, *theirs.tags]) if tag not in removed]
+
+
 def merge_sessions(base: Session | None, ours: Session, theirs: Session) -> tuple[Session, MergeReport]:
     """The three-way merge of one session (``base`` None: both sides added it independently)."""
     if ours.id != theirs.id:
@@ -255,7 +263,7 @@ def merge_sessions(base: Session | None, ours: Session, theirs: Session) -> tupl
             "title": _merge_title(base, ours, theirs),
             "created_at": min(ours.created_at, theirs.created_at),
             "updated_at": max(ours.updated_at, theirs.updated_at),
-            "tags": list(dict.fromkeys([*ours.tags, *theirs.tags])),
+            "tags": _merge_tags(base, ours, theirs),
             "current_model": last_model or ours.current_model or theirs.current_model,
             "models_used": list(dict.fromkeys([*ours.models_used, *theirs.models_used])),
             "messages": messages,

@@ -7,7 +7,7 @@ import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import TypeVar
 
@@ -15,14 +15,19 @@ from pydantic import BaseModel, Field
 
 from store.atomic import atomic_write_bytes, clean_stale_temp_files
 from store.branches import forked_from, group_of
+from store import casefold
 from store.codec import UnreadableSessionFile, decode_session, encode_session, read_file_no_follow
 from store.errors import (
     CorruptSession,
     InvalidSessionId,
+    InvalidTag,
+    NotInTrash,
     SessionExists,
+    SessionIdClash,
     SessionNotFound,
     StoreError,
     UnsupportedSchemaVersion,
+    WrongCase,
 )
 from store.gitignore import ensure_gitignore
 from store.ids import new_session_id, validate_session_id
@@ -31,6 +36,8 @@ from store.paths import Layout
 from store.quarantine import QuarantineRecord, quarantine_file
 from store.receipt import Appended, WriteReceipt
 from store.schema import Message, ModelSwitch, Session, Summary, as_utc, total_cost, utc_now
+from store.titles import validate_tags, validate_title
+from store.trash import TrashedSession, trash_entries, trash_name
 from store.views import rebuild_all_views, remove_views, update_views
 from store.write_cache import CacheEntry, LastWritten, appended_count, as_decoded, encode_after, view_key, working_copy
 
@@ -68,6 +75,8 @@ class SessionListing(BaseModel):
     sessions: list[SessionSummary] = Field(default_factory=list)
     quarantined: list[QuarantineRecord] = Field(default_factory=list)
     refused: list[RefusedFile] = Field(default_factory=list)
+    #: groups of ids equal up to letter case (only filled by ``rebuild_views``)
+    clashes: list[list[str]] = Field(default_factory=list)
 
 
 def _bound(value: datetime | date | None, day_end: time) -> datetime | None:
@@ -188,6 +197,9 @@ class SessionStore:
                     raise UnreadableSessionFile(path, "not a regular file (a folder, pipe or device)")
                 data = read_file_no_follow(path)
             session = decode_session(data, path)
+            if session.id != path.stem and self._same_file_as(path, session.id):
+                # A case-folding file system answered for another id's file: not corrupt, not this id.
+                raise WrongCase(path.stem, session.id)
             if session.id != path.stem:
                 raise UnreadableSessionFile(path, f"the file name says id {path.stem!r} but the document says {session.id!r}")
             return data, session
@@ -201,6 +213,17 @@ class SessionStore:
                 reason = "the session file is a symlink; symlinks in sessions/ are not followed"
                 raise self._quarantine_unreadable(path, reason) from exc
             raise
+
+    def _same_file_as(self, path: Path, other_id: str) -> bool:
+        """True if ``path`` is the very file of ``other_id`` (an id equal up to letter case):
+        what a case-folding file system gives. Two files that merely disagree are not."""
+        if casefold.casefold_key(other_id) != casefold.casefold_key(path.stem):
+            return False
+        try:
+            mine, theirs = os.lstat(path), os.lstat(self.layout.session_file(validate_session_id(other_id)))
+        except (OSError, InvalidSessionId):
+            return False
+        return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
 
     def _quarantine_unreadable(self, path: Path, reason: str) -> StoreError:
         try:
@@ -325,8 +348,12 @@ class SessionStore:
         tags: Iterable[str] = (),
         model: str | None = None,
     ) -> Session:
-        """Create and write a new, empty session; ``SessionExists`` if the id is taken."""
-        tags = list(tags)
+        """Create and write a new, empty session; ``SessionExists`` if the id is taken,
+        ``SessionIdClash`` if it differs only in letter case from an existing one.
+
+        ``title`` and ``tags`` are validated (``InvalidTitle``, ``InvalidTag``)."""
+        title = validate_title(title)
+        tags = validate_tags(tags)
 
         def empty(new_id: str) -> Session:
             session = Session(id=new_id, title=title, tags=tags, current_model=model)
@@ -363,7 +390,8 @@ class SessionStore:
         """
         validate_session_id(session.id)
         path = self.layout.session_file(session.id)
-        with locked(self._lock_path(session.id)):
+        with locked(self._lock_path(session.id)), locked(casefold.lock_path(self.layout, session.id)):
+            self._refuse_clash(session.id, path)
             previous: Session | None = None
             if os.path.lexists(path):
                 if not replace:
@@ -372,12 +400,49 @@ class SessionStore:
                     previous = self.read_file(path)
                 except (CorruptSession, SessionNotFound):
                     previous = None
+            casefold.claim(self.layout, session.id)
             self._write(session, previous)
 
-    def update(self, session_id: str, change: Callable[[Session], T]) -> T:
+    def _refuse_clash(self, session_id: str, path: Path, action: str = "create") -> None:
+        """``SessionIdClash`` if another session's id equals ``session_id`` up to case.
+
+        Call under the id's casefold lock. O(1): one readlink, and one file read only when
+        ``path`` already exists (a case-folding file system may be answering for the other id).
+        """
+        casefold.ensure(self.layout)  # one isdir; rebuilt from the names if someone removed it
+        owner = casefold.existing_owner(self.layout, session_id)
+        if owner is None and os.path.lexists(path):
+            stored = self._stored_id(path)
+            if stored is not None and stored != session_id and casefold.casefold_key(stored) == casefold.casefold_key(session_id):
+                owner = stored
+        if owner is not None:
+            raise SessionIdClash(session_id, owner, self._describe(owner), action)
+
+    def _stored_id(self, path: Path) -> str | None:
+        data = _read_regular(path)
+        if data is None:
+            return None
+        try:
+            return decode_session(data, path).id
+        except (UnreadableSessionFile, UnsupportedSchemaVersion):
+            return None
+
+    def _describe(self, session_id: str) -> str:
+        """``"title", N messages, model M, updated T`` of an existing session, for error messages."""
+        try:
+            session = self.snapshot(session_id).session
+        except (StoreError, OSError):
+            return ""
+        parts = [f"{session.title!r}" if session.title else "untitled", f"{len(session.messages)} messages"]
+        parts.append(f"model {session.current_model}" if session.current_model else "no model yet")
+        parts.append(f"last updated {as_utc(session.updated_at):%Y-%m-%d %H:%M} UTC")
+        return ", ".join(parts)
+
+    def update(self, session_id: str, change: Callable[[Session], T], *, touch: bool = True) -> T:
         """Apply ``change`` to the session under its lock and persist it atomically.
 
         ``change`` mutates the session in place and may return a value, which is returned.
+        ``touch=False`` keeps ``updated_at`` (organising a session is not activity in it).
         If it raises, nothing is written. It must not change ``session.id`` (``ValueError``).
         The session ``change`` sees is decoded from the file for this call alone, so it may
         change anything, items included.
@@ -392,7 +457,8 @@ class SessionStore:
             result = change(session)
             if session.id != session_id:
                 raise ValueError(f"an update must not change the session id ({session_id!r} -> {session.id!r})")
-            session.updated_at = utc_now()
+            if touch:
+                session.updated_at = utc_now()
             self._write(session, previous)
             return result
 
@@ -491,19 +557,46 @@ class SessionStore:
     def append_message(self, session_id: str, message: Message) -> Message:
         return self.append_messages(session_id, [message])[0]
 
-    def set_title(self, session_id: str, title: str | None) -> None:
+    def set_title(self, session_id: str, title: str | None) -> str | None:
+        """Set (or with None or blank text, clear) the title; returns it as stored.
+
+        ``InvalidTitle`` unless one line of at most 200 characters. Keeps ``updated_at``.
+        """
+        wanted = validate_title(title)
+
         def change(session: Session) -> None:
-            session.title = title
+            session.title = wanted
 
-        self.update(session_id, change)
+        self.update(session_id, change, touch=False)
+        return wanted
 
-    def set_tags(self, session_id: str, tags: Iterable[str]) -> None:
-        wanted = list(dict.fromkeys(tags))
+    def set_tags(self, session_id: str, tags: Iterable[str]) -> list[str]:
+        """Replace the tags (validated, duplicates dropped); keeps ``updated_at``."""
+        wanted = validate_tags(tags)
 
         def change(session: Session) -> None:
             session.tags = wanted
 
-        self.update(session_id, change)
+        self.update(session_id, change, touch=False)
+        return wanted
+
+    def update_tags(self, session_id: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> list[str]:
+        """Add and remove tags in one atomic write; returns the tags as stored.
+
+        Adding a present tag or removing an absent one is no error; naming a tag in both is
+        ``InvalidTag``. Keeps ``updated_at`` (see docs/store.md).
+        """
+        adding, removing = validate_tags(add), validate_tags(remove)
+        both = set(adding) & set(removing)
+        if both:
+            raise InvalidTag(sorted(both)[0], "it is both added and removed")
+
+        def change(session: Session) -> list[str]:
+            kept = [tag for tag in session.tags if tag not in removing]
+            session.tags = list(dict.fromkeys([*kept, *adding]))
+            return list(session.tags)
+
+        return self.update(session_id, change, touch=False)
 
     def record_model_switch(self, session_id: str, to_model: str, warning: str = "") -> ModelSwitch | None:
         """Make ``to_model`` current; record a ``ModelSwitch`` if it differs from the current one."""
@@ -514,24 +607,124 @@ class SessionStore:
         return self.update(session_id, change)
 
     def delete(self, session_id: str) -> Path:
-        """Move the session file to ``trash/`` (never unlinked) and drop its views."""
+        """Move the session file to ``trash/`` (never unlinked); :meth:`trash`, returning the path."""
+        return self.trash(session_id).path
+
+    def trash(self, session_id: str) -> TrashedSession:
+        """Move the session file to ``trash/<id>.<UTC time>.json`` and drop its views.
+
+        Never deletes: :meth:`restore` brings it back, :meth:`empty_trash` removes trashed files.
+        The file is read first (under the lock) so that on a case-folding file system
+        ``trash("DAY1")`` cannot move ``day1``'s file (``WrongCase``).
+        """
         path = self.path_for(session_id)
         with locked(self._lock_path(session_id)):
             if not os.path.lexists(path):
                 raise SessionNotFound(session_id)
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+            session = self.read_file(path)
+            now = datetime.now(timezone.utc)
             self.layout.trash.mkdir(parents=True, exist_ok=True)  # someone may have removed it
-            destination = self.layout.trash / f"{session_id}.{stamp}.json"
+            destination = self.layout.trash / trash_name(session_id, now)
             os.replace(path, destination)
             remove_views(self.layout, session_id)
-            return destination
+            casefold.release(self.layout, session_id)
+            return TrashedSession(
+                id=session_id, trashed_at=now, path=destination, size_bytes=destination.stat().st_size,
+                title=session.title, current_model=session.current_model, message_count=len(session.messages),
+            )
+
+    def list_trash(self, *, details: bool = False) -> list[TrashedSession]:
+        """What is in ``trash/``, newest first (one scan of ``trash/``; never of ``sessions/``).
+
+        ``details`` also reads each trashed file for its title, model and message count.
+        """
+        entries = trash_entries(self.layout.trash)
+        if details:
+            entries = [self._with_details(entry) for entry in entries]
+        return entries
+
+    def _with_details(self, entry: TrashedSession) -> TrashedSession:
+        try:
+            session = decode_session(read_file_no_follow(entry.path), entry.path)
+        except (UnreadableSessionFile, UnsupportedSchemaVersion, OSError):
+            return entry
+        return entry.model_copy(
+            update={"title": session.title, "current_model": session.current_model, "message_count": len(session.messages)}
+        )
+
+    def restore(self, session_id: str, *, trashed_path: Path | None = None) -> Session:
+        """Move the newest trashed copy of ``session_id`` (or ``trashed_path``) back into ``sessions/``.
+
+        Refused with ``SessionExists`` if the id is in use again, ``SessionIdClash`` if an id
+        differing only in case is; ``NotInTrash`` if nothing to restore. Views come back.
+        """
+        validate_session_id(session_id)
+        path = self.layout.session_file(session_id)
+        with locked(self._lock_path(session_id)), locked(casefold.lock_path(self.layout, session_id)):
+            candidates = [entry for entry in trash_entries(self.layout.trash) if entry.id == session_id]
+            if trashed_path is not None:
+                candidates = [entry for entry in candidates if entry.path == Path(trashed_path)]
+            if not candidates:
+                raise NotInTrash(session_id)
+            source = candidates[0].path
+            self._refuse_clash(session_id, path, "restore")
+            if os.path.lexists(path):
+                raise SessionExists(session_id)
+            data, session = self._read_trashed(source, session_id)
+            casefold.claim(self.layout, session_id)
+            try:
+                os.link(source, path)  # fails if the name appeared meanwhile (git pull): nothing overwritten
+                os.unlink(source)
+            except FileExistsError:
+                raise SessionExists(session_id) from None
+            except OSError:
+                atomic_write_bytes(path, data)  # a file system without hard links
+                os.unlink(source)
+            update_views(self.layout, session)
+            return session
+
+    def _read_trashed(self, source: Path, session_id: str) -> tuple[bytes, Session]:
+        try:
+            data = read_file_no_follow(source)
+            session = decode_session(data, source)
+        except UnreadableSessionFile as exc:
+            raise CorruptSession(session_id, exc.reason, source) from exc
+        if session.id != session_id:
+            raise CorruptSession(session_id, f"the trashed file holds session {session.id!r}", source)
+        return data, session
+
+    def empty_trash(self, older_than_days: float | None = None) -> list[TrashedSession]:
+        """Delete trashed files (those trashed more than ``older_than_days`` ago; None: all).
+
+        The only place the store deletes a session's data. Each removal holds the session's
+        lock, so it cannot race a :meth:`restore`. Returns what was removed.
+        """
+        if older_than_days is not None and older_than_days < 0:
+            raise ValueError(f"older_than_days must be 0 or more, got {older_than_days}")
+        cutoff = None if older_than_days is None else datetime.now(timezone.utc) - timedelta(days=older_than_days)
+        removed: list[TrashedSession] = []
+        for entry in trash_entries(self.layout.trash):
+            if cutoff is not None and entry.trashed_at > cutoff:
+                continue
+            with locked(self._lock_path(entry.id)):
+                try:
+                    os.unlink(entry.path)
+                except FileNotFoundError:
+                    continue  # restored or removed meanwhile
+            removed.append(entry)
+        return removed
 
     def rebuild_views(self) -> SessionListing:
-        """Recreate ``by-model/`` and ``by-date/`` from the session files."""
+        """Recreate ``by-model/``, ``by-date/`` and ``by-casefold/`` from the session files.
+
+        Ids that equal each other up to case (files that arrived by git from case-sensitive
+        machines) are reported in ``listing.clashes``; nothing is renamed or overwritten.
+        """
         listing = SessionListing()
         # An unopenable file aborts the rebuild (as it always has) rather than losing its views.
         sessions = list(self._readable_sessions(listing, refuse_unopenable=False))
         rebuild_all_views(self.layout, sessions)
+        listing.clashes = list(casefold.rebuild(self.layout, (session.id for session in sessions)).values())
         listing.sessions = [summarize(session) for session in sessions]
         return listing
 

@@ -148,6 +148,16 @@ def _first(raw: dict[str, Any], keys: tuple[str, ...], accept: Any) -> str | Non
     return None
 
 
+def _first_converted(raw: dict[str, Any], keys: tuple[str, ...], convert: Callable[[Any], T | None]) -> tuple[str, T] | None:
+    """The first of ``keys`` whose value ``convert`` accepts, with the converted value (each value converted once)."""
+    for key in keys:
+        if key in raw:
+            converted = convert(raw[key])
+            if converted is not None:
+                return key, converted
+    return None
+
+
 def _is_str(value: Any) -> bool:
     return isinstance(value, str)
 
@@ -301,12 +311,10 @@ def _map_message(raw: dict[str, Any], index: int, session_model: str | None) -> 
         meta["id_key"] = id_key
 
     moment: datetime | None = None
-    time_key = _first(raw, MESSAGE_TIME_KEYS, _is_time)
-    if time_key is not None:
+    found_time = _first_converted(raw, MESSAGE_TIME_KEYS, parse_time)
+    if found_time is not None:
+        time_key, (moment, fmt) = found_time
         used.add(time_key)
-        parsed = parse_time(raw[time_key])
-        assert parsed is not None
-        moment, fmt = parsed
         meta["time"] = {"key": time_key, "fmt": fmt}
 
     if isinstance(raw.get("model"), str):
@@ -326,11 +334,10 @@ def _map_message(raw: dict[str, Any], index: int, session_model: str | None) -> 
         if usage_meta:
             meta["usage"] = usage_meta
 
-    calls_key = _first(raw, TOOL_CALLS_KEYS, lambda v: _map_tool_calls(v) is not None)
-    if calls_key is not None:
+    found_calls = _first_converted(raw, TOOL_CALLS_KEYS, _map_tool_calls)
+    if found_calls is not None:
+        calls_key, mapped = found_calls
         used.add(calls_key)
-        mapped = _map_tool_calls(raw[calls_key])
-        assert mapped is not None
         fields["tool_calls"] = mapped[0]
         calls_meta: dict[str, Any] = {}
         if calls_key != "tool_calls":
@@ -422,20 +429,18 @@ def to_unified(document: Any, *, session_id: str, source: LegacySource) -> Sessi
         session_fields["tags"] = top[tags_key]
 
     created: datetime | None = None
-    created_key = _first(top, CREATED_KEYS, _is_time)
-    if created_key:
+    found_created = _first_converted(top, CREATED_KEYS, parse_time)
+    if found_created is not None:
+        created_key, parsed = found_created
         used.add(created_key)
-        parsed = parse_time(top[created_key])
-        assert parsed is not None
         created = parsed[0]
         ext["created"] = {"key": created_key, "fmt": parsed[1]}
 
     updated: datetime | None = None
-    updated_key = _first(top, UPDATED_KEYS, _is_time)
-    if updated_key:
+    found_updated = _first_converted(top, UPDATED_KEYS, parse_time)
+    if found_updated is not None:
+        updated_key, parsed = found_updated
         used.add(updated_key)
-        parsed = parse_time(top[updated_key])
-        assert parsed is not None
         updated = parsed[0]
         # The store rewrites updated_at on every change, so the legacy value is kept as is.
         ext["updated"] = {"key": updated_key, "value": top[updated_key]}

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from store.codec import UnreadableSessionFile, decode_session, encode_session, read_file_no_follow
+from store.casefold import existing_owner
 from store.errors import SessionExists, StoreError, UnsupportedSchemaVersion
 from store.ids import MAX_ID_LENGTH, validate_session_id
 from store.legacy.parsing import LegacyReadError, first_difference
@@ -253,6 +254,11 @@ def migrate_file(
         chosen: str | None = None
         collision_reason: str | None = None
         for candidate in _candidates(base_id, sha256):
+            other = existing_owner(layout, candidate)
+            if other is not None:
+                # Ids are unique regardless of case: never write Day1 beside day1.
+                collision_reason = collision_reason or f"differs only in letter case from existing session {other!r}"
+                continue
             existing = _inspect(layout, candidate)
             if existing is None:
                 chosen = candidate
