@@ -40,7 +40,7 @@ def test_new_session_stores_both_messages_with_reply_metadata(tmp_path: Path) ->
                                           finish_reason="stop", provider_extra={"system_fingerprint": "fp1"}))
     result = chat(app, "hello")
     assert result == {"session_id": result["session_id"], "model": "gpt-test", "reply": "hello back", "warnings": [],
-                      "usage": {"input_tokens": 5, "output_tokens": 2, "cost_usd": None}}
+                      "usage": {"input_tokens": 5, "output_tokens": 2, "cost_usd": None}, "created": True}
     session = app.store.load(result["session_id"])
     user, assistant = session.messages
     assert (user.role, user.content, user.model) == ("user", "hello", None)

@@ -52,7 +52,8 @@ def test_tools_are_listed_with_descriptions(wired: Any) -> None:
     _, _, mcp = wired
     tools = {tool.name: tool for tool in anyio.run(mcp.list_tools)}
     assert set(tools) == {
-        "chat", "ask_models", "kimi_chat", "list_sessions", "get_session", "search_sessions", "model_switch_history", "list_models"
+        "chat", "ask_models", "kimi_chat", "list_sessions", "update_session", "delete_session", "get_session", "search_sessions",
+        "model_switch_history", "list_models",
     }
     for tool in tools.values():
         assert len(tool.description or "") > 80, tool.name
@@ -66,7 +67,7 @@ def test_chat_then_search_reads_its_own_write_and_history(wired: Any) -> None:
     sid = first["session_id"]
     assert first["reply"] == "echo: explain the flux capacitor"
     hits = call(mcp, "search_sessions", query="capacitor")["hits"]
-    assert {hit["session_id"] for hit in hits} == {sid} and {hit["role"] for hit in hits} == {"user", "assistant"}
+    assert {hit["session_id"] for hit in hits} == {sid} and {hit["role"] for hit in hits} == {"user", "assistant", None}  # None: the title, from the first prompt
     assert set(hits[0]) == {"session_id", "message_id", "model", "role", "created_at", "snippet", "score"}
     assert call(mcp, "search_sessions", query="capacitor", role="assistant")["hits"][0]["model"] == "gpt-test"
     assert call(mcp, "search_sessions", query="capacitor", since="2999-01-01")["hits"] == []
