@@ -53,6 +53,7 @@ from adapters.compression import fit_prompt
 from adapters.errors import AdapterError, MissingApiKey, ProviderError, UnknownModel
 from adapters.reasoning import ReasoningPlan, check_effort, plan_for
 from adapters.redact import adapter_key, redact_secrets_deep, scrub_reply
+from chat.secrets import redact_partial_answer, redact_reply, redact_request_text
 from adapters.streaming import StreamInterrupted, listening
 from adapters.prompt import (
     FAILED_MARK,
@@ -320,14 +321,16 @@ def _load_or_create(app: App, session_id: str | None, model: str) -> Session:
 
 
 async def prepare_chat_attachments(
-    files: list[str] | None, images: list[str] | None, adapters: Sequence[object]
+    files: list[str] | None, images: list[str] | None, adapters: Sequence[object], allow_secrets: bool = False
 ) -> PreparedAttachments:
     """``files``/``images`` read and checked once (``AttachmentRefused`` if any is refused);
-    the key values of ``adapters`` are redacted from the text like every secret-looking variable."""
+    the key values of ``adapters`` are redacted from the text like every secret-looking variable,
+    and so is every secret ``chat.secrets`` finds (unless ``allow_secrets``)."""
     if not files and not images:
         return PreparedAttachments()
     secrets = [adapter_key(adapter) for adapter in adapters]
-    return await anyio.to_thread.run_sync(functools.partial(prepare_attachments, files, images, secrets=secrets))
+    prepare = functools.partial(prepare_attachments, files, images, secrets=secrets, allow_secrets=allow_secrets)  # SECRETS (issue 30)
+    return await anyio.to_thread.run_sync(prepare)
 
 
 def check_attachment_budget(
@@ -376,7 +379,7 @@ def result_usage(message: Message) -> dict[str, Any]:
 
 def _incomplete_answer(text: str, model: str, provider: str | None, reason: str, adapter: object) -> Message:
     """The part of an answer that arrived before the call stopped, marked incomplete with ``reason``."""
-    content = redact_secrets_deep(text, [adapter_key(adapter)])
+    content = redact_partial_answer(str(redact_secrets_deep(text, [adapter_key(adapter)])))  # SECRETS (issue 30)
     mark = {"reason": reason, "characters": len(text), "at": utc_now().isoformat()}
     return Message(role="assistant", content=content, model=model, provider=provider, extra={INCOMPLETE_MARK: mark})
 
@@ -477,8 +480,13 @@ async def _chat_unified(
     files: list[str] | None = None,
     images: list[str] | None = None,
     attachments: PreparedAttachments | None = None,
+    allow_secrets: bool = False,
 ) -> dict[str, Any]:
     """The one chat path: load/create, build the (compressed) prompt, call, store, index.
+
+    Secrets (``chat.secrets``) in ``prompt``, ``system`` and the files are replaced by
+    ``[REDACTED <kind>]`` before the request is built and anything is stored, unless
+    ``allow_secrets`` (then a loud warning); the reply is redacted before it is stored or returned.
 
     ``files``/``images`` are read and checked here; a caller asking several models passes
     them prepared once instead, as ``attachments`` (see ``adapters.attachments.prepare_attachments``).
@@ -500,7 +508,9 @@ async def _chat_unified(
     check_model_name(model)
     adapter = app.resolve_adapter(model)
     plan = reasoning_plan(adapter, model, temperature, max_tokens, reasoning_effort)
-    prepared = attachments if attachments is not None else await prepare_chat_attachments(files, images, [adapter])
+    # SECRETS (issue 30): redacted before the request is built and before anything is stored
+    prompt, system, secret_warnings = redact_request_text(prompt, system, allow_secrets, context=f"chat {model}")
+    prepared = attachments if attachments is not None else await prepare_chat_attachments(files, images, [adapter], allow_secrets)
     check_attachment_budget(app, prepared, model, prompt, system, max_tokens)
     blobs = BlobStore(app.store.root)
     if prepared:  # before the session that references them, so a reader never meets a dangling blob
@@ -513,7 +523,7 @@ async def _chat_unified(
         pending.append(Message(role="system", content=system))
     user = Message(role="user", content=prepared.content(prompt) if prepared else prompt)
     pending.append(user)
-    warnings: list[str] = list(prepared.notes)
+    warnings: list[str] = secret_warnings + list(prepared.notes)
     window = app.context_window(model)
     summary: Summary | None = None
     watch = watch or AnswerWatch()
@@ -568,6 +578,8 @@ async def _chat_unified(
             reasoning_effort=reasoning_effort,  # type: ignore[arg-type]
         )
         reply = scrub_reply(await _call_model(adapter, request, watch, progress), adapter)
+        reply, reply_warnings = redact_reply(reply)  # SECRETS (issue 30): a model may echo a secret
+        warnings += reply_warnings
     except anyio.get_cancelled_exc_class():  # the client cancelled: save what we have, then stop
         with anyio.CancelScope(shield=True):
             await save_failed("cancelled by the client", "cancelled by the client")
@@ -660,6 +672,7 @@ async def _ask_models(
     *,
     files: list[str] | None = None,
     images: list[str] | None = None,
+    allow_secrets: bool = False,
 ) -> dict[str, Any]:
     """Ask every model in ``models`` the same question at once, each in a session of its own.
 
@@ -680,7 +693,7 @@ async def _ask_models(
     adapters = [app.resolve_adapter(name) for name in names]
     for name, adapter in zip(names, adapters):
         reasoning_plan(adapter, name, temperature, max_tokens, reasoning_effort)
-    prepared = await prepare_chat_attachments(files, images, adapters)
+    prepared = await prepare_chat_attachments(files, images, adapters, allow_secrets)  # SECRETS (issue 30)
     for name in names:
         check_attachment_budget(app, prepared, name, prompt, system, max_tokens)
     source: Session | None = None
@@ -697,7 +710,7 @@ async def _ask_models(
         error: str | None = None
         try:
             result = await _chat_unified(app, prompt, model, branch, system, temperature, max_tokens, reasoning_effort,
-                                         watch=watches[index], attachments=prepared)
+                                         watch=watches[index], attachments=prepared, allow_secrets=allow_secrets)
         except Exception as exc:  # one model's failure is its answer; the others go on
             result = {"session_id": branch, "reply": None, "warnings": [], "usage": None}
             error = _answer_error(exc, model, branch)
@@ -982,6 +995,7 @@ def build_server(app: App, auth: HttpAuth | None = None) -> MCPServer:
         reasoning_effort: Literal["low", "medium", "high"] | None = None,
         files: list[str] | None = None,
         images: list[str] | None = None,
+        allow_secrets: bool = False,
         ctx: Context | None = None,
     ) -> dict[str, Any]:
         """Send a message to any LLM and get its reply; the exchange is stored in a session.
@@ -1003,9 +1017,13 @@ def build_server(app: App, auth: HttpAuth | None = None) -> MCPServer:
         the server's file roots; secret-looking and binary files are refused and then nothing
         is sent. A file already sent unchanged earlier in the session is not sent again.
         `images`: absolute paths of png/jpeg/gif/webp images, or data: URLs.
+        Secrets (API keys, tokens, private keys, passwords in URLs...) found in `prompt`,
+        `system`, the files and the reply are replaced by [REDACTED <kind>] before anything is
+        sent or stored; `warnings` names where. `allow_secrets=true` sends them as they are:
+        only when the user explicitly asks for it.
         """
         return await _chat_unified(app, prompt, model, session_id, system, temperature, max_tokens, reasoning_effort,
-                                   progress_sender(ctx), files=files, images=images)
+                                   progress_sender(ctx), files=files, images=images, allow_secrets=allow_secrets)
 
     @tool
     async def ask_models(
@@ -1018,6 +1036,7 @@ def build_server(app: App, auth: HttpAuth | None = None) -> MCPServer:
         temperature: float | None = None,
         max_tokens: int | None = None,
         reasoning_effort: Literal["low", "medium", "high"] | None = None,
+        allow_secrets: bool = False,
         ctx: Context | None = None,
     ) -> dict[str, Any]:
         """Ask 2 to 8 different LLMs the same question at once and get every answer side by side.
@@ -1034,10 +1053,11 @@ def build_server(app: App, auth: HttpAuth | None = None) -> MCPServer:
         text). Unknown models or bad arguments are refused before anything is sent; a model
         that fails gets an `error` and the others still answer. Returns {group_id, answers:
         [{model, session_id, reply, warnings, usage, error}]} in the order of `models`. With a
-        progress token, progress is sent while the answers stream in.
+        progress token, progress is sent while the answers stream in. Secrets are redacted
+        and `allow_secrets` works as in `chat`.
         """
         return await _ask_models(app, prompt, models, session_id, system, temperature, max_tokens, reasoning_effort,
-                                 progress_sender(ctx), files=files, images=images)
+                                 progress_sender(ctx), files=files, images=images, allow_secrets=allow_secrets)
 
     @tool
     async def kimi_chat(prompt: str, session_id: str | None = None) -> dict[str, Any]:

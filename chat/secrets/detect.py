@@ -304,13 +304,16 @@ def redact_findings(text: str, findings: list[Finding]) -> str:
     return "".join(pieces)
 
 
-def describe(findings: list[Finding], source_name: str) -> str:
+SENT_AND_STORED = "before sending and storing"
+
+
+def describe(findings: list[Finding], source_name: str, verb: str = SENT_AND_STORED) -> str:
     """What a warning says about ``findings`` in ``source_name``: lines and kinds, never values."""
     where = ", ".join(f"line {finding.line} ({finding.kind})" for finding in findings)
-    return f"{source_name}: {len(findings)} secret(s) redacted before sending and storing: {where}"
+    return f"{source_name}: {len(findings)} secret(s) redacted {verb}: {where}"
 
 
-def redact_text(text: str, source_name: str) -> tuple[str, list[str]]:
+def redact_text(text: str, source_name: str, verb: str = SENT_AND_STORED) -> tuple[str, list[str]]:
     """``text`` with every secret replaced by a marker, and the warnings naming source, lines and kinds.
 
     ``source_name`` names the text in the warning (``prompt``, ``system prompt``, a file path);
@@ -320,4 +323,4 @@ def redact_text(text: str, source_name: str) -> tuple[str, list[str]]:
     findings = find_secrets(text, source_name)
     if not findings:
         return text, []
-    return redact_findings(text, findings), [describe(findings, source_name)]
+    return redact_findings(text, findings), [describe(findings, source_name, verb)]
