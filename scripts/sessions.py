@@ -1,5 +1,5 @@
 """Search and read the session store from a terminal: ``search``, ``show``, ``list``, ``switches``,
-``stats``, ``export``; share it through git: ``git-setup``, ``merge-driver``.
+``stats``, ``export``; share it through git: ``git-setup``, ``merge-driver``; ``scan`` for secrets.
 
 A thin command line over ``index.SearchIndex`` (search, switches), ``store.SessionStore``
 (show, list, export), ``index.usage`` (stats), ``store.git_setup`` and ``store.merge``; run with ``--help``. Exit
@@ -53,6 +53,7 @@ Look into the session store without an MCP client.
   git-setup      make the git repository holding the session root merge session files
                  with the llm-session driver (once per clone; see docs/team.md)
   merge-driver   BASE OURS THEIRS: the three-way merge git runs for sessions/*.json
+  scan           find secrets (keys, tokens, passwords) already in the store; --fix redacts them
 
 Search, switches and stats read the index (<root>/index.sqlite, built on first use); show, list
 and export read the session files. The root is --root, else ${SESSIONS_DIR_ENV}, else ./.llm_sessions.
@@ -168,6 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
     for name, what in (("base", "the common ancestor (empty: none)"), ("ours", "our version; the result is written here"),
                        ("theirs", "the version being merged in")):
         driver.add_argument(name, metavar=name.upper(), type=Path, help=what)
+    # -- scan (issue 30) --
+    scan = commands.add_parser(
+        "scan", parents=[common], help="find secrets already stored; --fix redacts them in place",
+        description="Read every session file and the attached files they reference, and report each secret found "
+        "(session, place, line, kind; never the value). --fix rewrites those sessions (atomically, under their "
+        "locks) with [REDACTED <kind>] markers. Exit 0: none left; 1: secrets found and not fixed.",
+    )
+    scan.add_argument("--fix", action="store_true", help="redact what was found, in place")
     return parser
 
 
@@ -296,9 +305,9 @@ def cmd_git_setup(args: argparse.Namespace, out: TextIO) -> int:
     except GitSetupError as exc:
         raise UsageError(str(exc)) from exc
     if args.json:
-        _dump({"repository": str(report.repository), "actions": report.actions}, out)
+        _dump({"repository": str(report.repository), "actions": report.actions, "advice": report.advice}, out)
         return 0
-    for action in report.actions:
+    for action in report.actions + report.advice:
         out.write(action + "\n")
     gitignore = store.root / ".gitignore"
     if has_managed_block(store.root):
@@ -317,6 +326,20 @@ def cmd_merge_driver(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:  # issue 30
+    from chat.secrets.scan import describe_report, scan_store
+
+    def progress(done: int, total: int) -> None:
+        sys.stderr.write(f"\rscanned {done}/{total} session files" + ("\n" if done == total else ""))
+
+    report = scan_store(SessionStore(resolve_root(args.root)), fix=args.fix, progress=progress if sys.stderr.isatty() else None)
+    if args.json:
+        _dump(report.as_json(), out)
+    else:
+        out.write("\n".join(describe_report(report)) + "\n")
+    return 1 if report.findings and not args.fix else 0
+
+
 COMMANDS = {
     "search": cmd_search,
     "show": cmd_show,
@@ -326,6 +349,7 @@ COMMANDS = {
     "export": cmd_export,
     "git-setup": cmd_git_setup,
     "merge-driver": cmd_merge_driver,
+    "scan": cmd_scan,
 }
 
 

@@ -99,13 +99,20 @@ _REGEX_PLUGINS: tuple[tuple[type[RegexBasedDetector], str, Anchor | None | tuple
     (CloudantDetector, "cloudant-credential", LINE),
     (SoftlayerDetector, "softlayer-key", LINE),
 )
-#: key shapes detect-secrets 1.5 does not know (the LLM providers this server talks to, and others)
+#: key shapes detect-secrets 1.5 does not know (the LLM providers this server talks to, and others);
+#: a pattern with a group redacts the group only
 EXTRA_PATTERNS: tuple[tuple[re.Pattern[str], str, Anchor], ...] = (
     (re.compile(r"sk-ant-[A-Za-z0-9_\-]{20,}"), "anthropic-key", Anchor(("sk-ant-",))),
     (re.compile(r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{32,}"), "openai-key", Anchor(("sk-",))),
     (re.compile(r"AIza[0-9A-Za-z_\-]{35}"), "google-api-key", Anchor(("AIza",))),
     (re.compile(r"hf_[A-Za-z0-9]{34,}"), "huggingface-token", Anchor(("hf_",))),
     (re.compile(r"github_pat_[A-Za-z0-9_]{60,}"), "github-token", Anchor(("github_pat_",))),
+    # detect-secrets wants the AWS secret key quoted; in a prompt it rarely is
+    (
+        re.compile(r"(?i)aws.{0,20}?(?:key|secret|pwd|pass|token).{0,20}?(?<![0-9a-zA-Z/+])([0-9a-zA-Z/+]{40})(?![0-9a-zA-Z/+=])"),
+        "aws-secret-key",
+        Anchor(("aws",)),
+    ),
 )
 #: plugins whose groups capture a token's prefix (``(ghp|gho|...)_``), not the token: the whole match is redacted
 _WHOLE_MATCH: frozenset[type[RegexBasedDetector]] = frozenset({GitHubTokenDetector, GitLabTokenDetector})
@@ -156,7 +163,7 @@ def _plugins() -> tuple[list[_Pattern], list[_Pattern], KeywordDetector, list[Hi
         for pattern, anchor in zip(denylist, per_pattern, strict=True):
             entry = _Pattern(pattern, kind, plugin_class in _WHOLE_MATCH, anchor)
             (by_line if anchor is LINE else anchored).append(entry)
-    anchored += [_Pattern(pattern, kind, True, anchor) for pattern, kind, anchor in EXTRA_PATTERNS]
+    anchored += [_Pattern(pattern, kind, pattern.groups == 0, anchor) for pattern, kind, anchor in EXTRA_PATTERNS]
     literals = {literal for entry in anchored if entry.anchor is not None for literal in entry.anchor.literals if literal}
     # detect-secrets' default limits (4.5 and 3.0 bits per character)
     entropy: list[HighEntropyStringsPlugin] = [Base64HighEntropyString(limit=4.5), HexHighEntropyString(limit=3.0)]
