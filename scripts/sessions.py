@@ -332,7 +332,16 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:  # issue 30
     def progress(done: int, total: int) -> None:
         sys.stderr.write(f"\rscanned {done}/{total} session files" + ("\n" if done == total else ""))
 
-    report = scan_store(SessionStore(resolve_root(args.root)), fix=args.fix, progress=progress if sys.stderr.isatty() else None)
+    store = SessionStore(resolve_root(args.root))
+    report = scan_store(store, fix=args.fix, progress=progress if sys.stderr.isatty() else None)
+    if report.fixed_sessions and (store.root / "index.sqlite").exists():  # the index's copy of the text too
+        from index import Indexer
+
+        indexer = Indexer(store.root)
+        try:
+            indexer.index_paths([store.path_for(session_id) for session_id in report.fixed_sessions])
+        finally:
+            indexer.close()
     if args.json:
         _dump(report.as_json(), out)
     else:
