@@ -128,6 +128,8 @@ KINDS: tuple[str, ...] = tuple(
 #: (every one of those patterns needs one of them, so nothing they would find is lost)
 #: (matched against the lower-cased text: much faster than re.IGNORECASE)
 _SECRET_WORDS = re.compile(r"key|secret|token|pass|pw|auth|credential|contrase|cloudant\.com|softlayer\.com")
+#: every LINE pattern's secret is a run of 24+ such characters (AWS 40, IBM 44/48, Cloudant 24/64, SoftLayer 64)
+_LONG_RUN = re.compile(r"[A-Za-z0-9_\-+/]{24}")
 #: the words of detect-secrets' keyword plugin (its DENYLIST): its slow regexes run only on such lines
 _KEYWORD_WORDS = re.compile(r"(?:api|auth|service|account|db|database|priv|private|client)_?key|(?:db|database|key)_?pass|passwd|password|pwd|secret|contrase")
 _PRIVATE_KEY_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|Private-MAC: *\S*")
@@ -249,8 +251,9 @@ def _raw_findings(text: str, source_name: str | None) -> Iterator[tuple[int, int
         line_end = text.find("\n", word.end())
         line_end = len(text) if line_end == -1 else line_end
         line = text[line_start:line_end]
-        for entry in by_line:
-            yield from _pattern_findings(entry, line, line_start)
+        if _LONG_RUN.search(line):
+            for entry in by_line:
+                yield from _pattern_findings(entry, line, line_start)
         with_keyword = _KEYWORD_WORDS.search(lowered, line_start, line_end) is not None
         found = list(_line_findings(line, line_start, keyword if with_keyword else None, regexes, entropy))
         # detect-secrets drops such a line (``secret = get_secret()``); its regex is slow, so last
@@ -267,6 +270,8 @@ def _line_findings(
             at = line.find(value)
             if at != -1:
                 yield offset + at, offset + at + len(value), KEYWORD_KIND, 2
+    if '"' not in line and "'" not in line:
+        return  # the entropy plugins look at quoted strings only
     for plugin in entropy:
         for value in plugin.analyze_string(line):
             if plugin.calculate_shannon_entropy(value) > plugin.entropy_limit and not _filtered(value, line, plugin):
