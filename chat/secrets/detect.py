@@ -170,7 +170,10 @@ def _plugins() -> tuple[list[_Pattern], list[_Pattern], KeywordDetector, list[Hi
     # detect-secrets' default limits (4.5 and 3.0 bits per character)
     entropy: list[HighEntropyStringsPlugin] = [Base64HighEntropyString(limit=4.5), HexHighEntropyString(limit=3.0)]
     # One pass over the text finds every anchor present (``in`` per literal would be one pass each).
-    exact = re.compile("|".join(re.escape(literal) for literal in sorted(literals, key=len, reverse=True)))
+    # The lookahead on the first characters lets the regex engine skip most positions at once.
+    firsts = "".join(sorted({re.escape(literal[0]) for literal in literals}))
+    alternatives = "|".join(re.escape(literal) for literal in sorted(literals, key=len, reverse=True))
+    exact = re.compile(f"(?=[{firsts}])(?:{alternatives})")
     return anchored, by_line, KeywordDetector(), entropy, exact
 
 
