@@ -65,9 +65,10 @@ LINE = None  # an anchor saying: run this pattern on the lines that name a secre
 @dataclass(frozen=True)
 class Anchor:
     """Literals one of which any match must contain: the pattern runs only when one is in the text
-    or in its lower-cased copy (so a lower-case literal serves a case-insensitive pattern)."""
+    (in its lower-cased copy for a case-insensitive pattern, whose literals are lower case)."""
 
     literals: tuple[str, ...]
+    ignore_case: bool = False
 
 
 ALWAYS = Anchor(("",))
@@ -79,7 +80,7 @@ _REGEX_PLUGINS: tuple[tuple[type[RegexBasedDetector], str, Anchor | None | tuple
     (AWSKeyDetector, "aws-access-key", (Anchor(("A3T", "ABIA", "ACCA", "AKIA", "ASIA")), LINE)),  # 2nd: secret keys
     (GitHubTokenDetector, "github-token", Anchor(("ghp_", "gho_", "ghu_", "ghs_", "ghr_"))),
     (GitLabTokenDetector, "gitlab-token", Anchor(("glpat-", "gldt-", "glft-", "glsoat-", "glrt-", "GR1348941", "glcbt-", "glimt-", "glptt-", "glagent-", "gloas-"))),
-    (SlackDetector, "slack-token", Anchor(("xox", "hooks.slack.com"))),
+    (SlackDetector, "slack-token", Anchor(("xox", "hooks.slack.com"), ignore_case=True)),
     (StripeDetector, "stripe-key", Anchor(("k_live_",))),
     (OpenAIDetector, "openai-key", Anchor(("T3BlbkFJ",))),
     (JwtTokenDetector, "jwt", Anchor(("eyJ",))),
@@ -111,7 +112,7 @@ EXTRA_PATTERNS: tuple[tuple[re.Pattern[str], str, Anchor], ...] = (
     (
         re.compile(r"(?i)aws.{0,20}?(?:key|secret|pwd|pass|token).{0,20}?(?<![0-9a-zA-Z/+])([0-9a-zA-Z/+]{40})(?![0-9a-zA-Z/+=])"),
         "aws-secret-key",
-        Anchor(("aws",)),
+        Anchor(("aws",), ignore_case=True),
     ),
 )
 #: plugins whose groups capture a token's prefix (``(ghp|gho|...)_``), not the token: the whole match is redacted
@@ -155,7 +156,7 @@ class _Pattern:
 
 
 @lru_cache(maxsize=1)
-def _plugins() -> tuple[list[_Pattern], list[_Pattern], KeywordDetector, list[HighEntropyStringsPlugin], re.Pattern[str]]:
+def _plugins() -> tuple[list[_Pattern], list[_Pattern], KeywordDetector, list[HighEntropyStringsPlugin]]:
     """(patterns run on the whole text, patterns run on secret-word lines, keyword and entropy plugins)."""
     anchored: list[_Pattern] = []
     by_line: list[_Pattern] = []
@@ -166,15 +167,10 @@ def _plugins() -> tuple[list[_Pattern], list[_Pattern], KeywordDetector, list[Hi
             entry = _Pattern(pattern, kind, plugin_class in _WHOLE_MATCH, anchor)
             (by_line if anchor is LINE else anchored).append(entry)
     anchored += [_Pattern(pattern, kind, pattern.groups == 0, anchor) for pattern, kind, anchor in EXTRA_PATTERNS]
-    literals = {literal for entry in anchored if entry.anchor is not None for literal in entry.anchor.literals if literal}
     # detect-secrets' default limits (4.5 and 3.0 bits per character)
     entropy: list[HighEntropyStringsPlugin] = [Base64HighEntropyString(limit=4.5), HexHighEntropyString(limit=3.0)]
     # One pass over the text finds every anchor present (``in`` per literal would be one pass each).
-    # The lookahead on the first characters lets the regex engine skip most positions at once.
-    firsts = "".join(sorted({re.escape(literal[0]) for literal in literals}))
-    alternatives = "|".join(re.escape(literal) for literal in sorted(literals, key=len, reverse=True))
-    exact = re.compile(f"(?=[{firsts}])(?:{alternatives})")
-    return anchored, by_line, KeywordDetector(), entropy, exact
+    return anchored, by_line, KeywordDetector(), entropy
 
 
 def _aws_kind(value: str) -> str:
@@ -234,14 +230,15 @@ def _pattern_findings(entry: _Pattern, text: str, offset: int = 0) -> Iterator[t
 
 def _raw_findings(text: str, source_name: str | None) -> Iterator[tuple[int, int, str, int]]:
     """(start, end, kind, priority) for every hit, overlapping ones included; lower priority wins."""
-    anchored, by_line, keyword, entropy, anchors = _plugins()
+    anchored, by_line, keyword, entropy = _plugins()
     lowered = text.lower()
     if len(lowered) != len(text):  # a few letters lower to two characters: offsets would shift
         lowered = "".join(char if len(char.lower()) != 1 else char.lower() for char in text)
-    present = set(anchors.findall(text)) | set(anchors.findall(lowered))
     for entry in anchored:
         assert entry.anchor is not None
-        if entry.anchor is ALWAYS or any(literal in present for literal in entry.anchor.literals):
+        # ``in`` per literal (a fast substring search) beats one regex alternation of them all
+        haystack = lowered if entry.anchor.ignore_case else text
+        if any(literal in haystack for literal in entry.anchor.literals):
             yield from _pattern_findings(entry, text)
     regexes = QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
     if source_name:
