@@ -743,6 +743,7 @@ async def _chat_legacy(app: App, prompt: str, session_id: str | None) -> dict[st
     legacy = LegacyKimiStore(app.legacy_root)
     session_id = validate_session_id(session_id) if session_id is not None else new_session_id()
     existing = legacy.load(session_id)
+    prompt, _, warnings = redact_request_text(prompt, None, False, context="kimi_chat")  # SECRETS (issue 30)
     model = existing.model if existing is not None and _is_kimi_model(existing.model) else kimi_default_model()
     adapter = app.resolve_adapter(model)
     history = existing.to_unified_messages() if existing is not None else []
@@ -751,7 +752,8 @@ async def _chat_legacy(app: App, prompt: str, session_id: str | None) -> dict[st
     turns.append(Message(role="user", content=prompt))
     request = ChatRequest(model=model, messages=repair_tool_pairs(turns), system=system)
     try:
-        reply = scrub_reply(await adapter.complete(request), adapter)
+        reply, reply_warnings = redact_reply(scrub_reply(await adapter.complete(request), adapter))  # SECRETS (issue 30)
+        warnings += reply_warnings
     except Exception as exc:
         await anyio.to_thread.run_sync(
             legacy.append_exchange, session_id, model, [{"role": "user", "content": prompt}]
@@ -762,7 +764,7 @@ async def _chat_legacy(app: App, prompt: str, session_id: str | None) -> dict[st
         legacy.append_exchange, session_id, model, [{"role": "user", "content": prompt}, answer]
     )
     usage = result_usage(_assistant_message(reply, model))
-    return {"session_id": session_id, "model": model, "reply": reply.text, "warnings": [], "usage": usage}
+    return {"session_id": session_id, "model": model, "reply": reply.text, "warnings": warnings, "usage": usage}
 
 
 async def _migrate_if_legacy(app: App, session_id: str) -> str:

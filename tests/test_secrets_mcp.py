@@ -124,3 +124,18 @@ def test_started_in_the_home_folder_without_file_roots_attachments_are_refused(t
             assert "claude mcp add" in message and "claude_desktop_config.json" in message
             assert openai.requests == []
             assert not client.call("chat", prompt="no files: fine", model="gpt-4o")["warnings"]
+
+
+def test_kimi_chat_redacts_in_both_modes(tmp_path: Path) -> None:
+    prompt = f"deploy with {SHAPES['github-token']}"
+    for unified in ("1", "0"):
+        with FakeOpenAI() as moonshot:
+            env = {**base_env(tmp_path), **moonshot.env("MOONSHOT"), "LLM_UNIFIED": unified}
+            with mcp_server(tmp_path / f"root-{unified}", env, tmp_path / f"server-{unified}.log") as client:
+                moonshot.enqueue_reply(f"use {SHAPES['slack-token']}")
+                result = client.call("kimi_chat", prompt=prompt)
+            assert "[REDACTED slack-token]" in result["reply"], unified
+            assert any(w.startswith("prompt: 1 secret(s) redacted") for w in result["warnings"]), unified
+            assert [leak for r in moonshot.requests for leak in _leaks(r.raw, "request")] == [], unified
+    assert _root_leaks(tmp_path / "legacy") == [] and _root_leaks(tmp_path / "root-1") == []
+    assert list((tmp_path / "legacy").glob("*.json")), "the legacy mode wrote its file"
