@@ -120,3 +120,38 @@ def test_no_implicit_root_at_home_or_slash(tmp_path: Path) -> None:
     project.mkdir()
     assert file_roots({}, cwd=project, home=home) == [project.resolve()]
     assert file_roots({"LLM_MCP_FILE_ROOTS": str(home)}, cwd=home, home=home) == [home.resolve()]  # said explicitly: allowed
+
+
+def _more_shapes() -> str:
+    """Token shapes of the other plugins (assembled, like the corpus)."""
+    return "\n".join([
+        "jwt = " + "eyJhbGciOiJIUzI1NiJ9" + "." + "eyJzdWIiOiIxMjM0NTY3ODkwIn0" + "." + "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        "//registry.npmjs.org/:_authToken=" + "npm_" + "abcdefghijklmnopqrstuvwxyz0123456789",
+        "SENDGRID = 'SG." + "ngeVfQFYQlKU0ufo8x5d1A" + "." + "TwL2iGABf9DHoTf-09kqeF8tAmbihYzrnopKc-1s5cr'",
+        "twilio_sid = AC" + "a" * 16 + "b" * 16,
+        "hook = https://hooks.slack.com/services/" + "T00000000/B00000000/" + "XXXXXXXXXXXXXXXXXXXXXXXX",
+        "GITLAB = glpat-" + "xxxxXXXXxxxxXXXXxxxx",
+        "AccountKey=" + "a" * 40 + "B" * 48,
+        "square = sq0csp-" + "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG",
+        "hf = hf_" + "abcdefghijklmnopqrstuvwxyzABCDEFGH",
+        "google = AIza" + "SyA-abcdefghijklmnopqrstuvwxyz01234",
+        'aws_secret = "' + "wJalrXUtnFEMI/K7MDENG/" + 'bPxRfiCYEXAMPLEKEY"',
+        'ibm_cloud_api_key = "' + "abcdEFGHijklMNOPqrstUVWXyz0123456789_-abcdef" + '"',
+    ])
+
+
+def test_anchors_lose_nothing(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Each regex pattern runs only when its anchor literal occurs: on these texts, exactly the
+    findings of running every pattern everywhere."""
+    from chat.secrets import detect
+
+    texts = [settings_py(), _more_shapes(), settings_py().upper(), (REPO / "server.py").read_text(encoding="utf-8")]
+    anchored = [[(f.kind, f.start, f.end) for f in find_secrets(text, "x.py")] for text in texts]
+    original = detect._plugins()
+    everywhere = ([detect._Pattern(p.regex, p.kind, p.whole, detect.ALWAYS) for p in original[0]], *original[1:])
+    monkeypatch.setattr(detect, "_plugins", lambda: everywhere)
+    assert [[(f.kind, f.start, f.end) for f in find_secrets(text, "x.py")] for text in texts] == anchored
+    assert len(anchored[1]) == 12, anchored[1]  # one per line
+
+
+REPO = Path(__file__).resolve().parent.parent

@@ -9,8 +9,10 @@ How the detector is used, and why not through ``detect_secrets.core.scan``:
 - the plugins' own regular expressions and filter functions are called directly, because the
   library's scan entry points go through a process-wide settings object (not thread-safe, and
   able to enable *verification*, which sends a found secret to its service: never wanted here);
-- the regex plugins (AWS, GitHub, Slack, Stripe, private keys, URLs with a password, JWTs...)
-  run once over the whole text, so text without a match costs a few C-level regex passes;
+- each pattern of the regex plugins (AWS, GitHub, Slack, Stripe, private keys, URLs with a
+  password, JWTs...) runs over the whole text only when a literal every match of it contains
+  (``AKIA``, ``ghp_``, ``-----BEGIN``... its :class:`Anchor`) occurs there: ordinary text costs a
+  few substring searches;
 - the keyword plugin and the high-entropy plugins run only on lines that name a secret-ish word
   (``key``, ``secret``, ``token``, ``passw``...): a high-entropy string counts as a secret only
   on such a line (a bare hash or id in code is not one), which is also the cheap pre-filter
@@ -126,8 +128,8 @@ KINDS: tuple[str, ...] = tuple(
     )
 )
 #: a line must hold one of these words for the keyword, high-entropy and LINE patterns to look at it
-#: (every one of those patterns needs one of them, so nothing they would find is lost)
-#: (matched against the lower-cased text: much faster than re.IGNORECASE)
+#: (every one of those patterns needs one of them, so nothing they would find is lost); matched
+#: against the lower-cased text, which is much faster than re.IGNORECASE
 _SECRET_WORDS = re.compile(r"key|secret|token|pass|pw|auth|credential|contrase|cloudant\.com|softlayer\.com")
 #: every LINE pattern's secret is a run of 24+ such characters (AWS 40, IBM 44/48, Cloudant 24/64, SoftLayer 64)
 _LONG_RUN = re.compile(r"[A-Za-z0-9_\-+/]{24}")
@@ -154,7 +156,6 @@ class _Pattern:
     anchor: Anchor | None
 
 
-
 @lru_cache(maxsize=1)
 def _plugins() -> tuple[list[_Pattern], list[_Pattern], KeywordDetector, list[HighEntropyStringsPlugin]]:
     """(patterns run on the whole text, patterns run on secret-word lines, keyword and entropy plugins)."""
@@ -169,7 +170,6 @@ def _plugins() -> tuple[list[_Pattern], list[_Pattern], KeywordDetector, list[Hi
     anchored += [_Pattern(pattern, kind, pattern.groups == 0, anchor) for pattern, kind, anchor in EXTRA_PATTERNS]
     # detect-secrets' default limits (4.5 and 3.0 bits per character)
     entropy: list[HighEntropyStringsPlugin] = [Base64HighEntropyString(limit=4.5), HexHighEntropyString(limit=3.0)]
-    # One pass over the text finds every anchor present (``in`` per literal would be one pass each).
     return anchored, by_line, KeywordDetector(), entropy
 
 
