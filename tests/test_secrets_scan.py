@@ -70,3 +70,14 @@ def test_scan_reports_then_fix_redacts_in_place(tmp_path: Path) -> None:
     again = run_script("sessions.py", "--root", str(root), "scan", env=env)
     assert again.returncode == 0 and again.stdout.strip() == "scanned 3 session(s): 0 secret(s) in 0 session(s)"
     assert all(value not in again.stdout for value in all_values())
+
+
+def test_git_setup_says_to_scan_before_the_first_commit(tmp_path: Path) -> None:
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=60)
+    done = run_script("sessions.py", "--root", str(tmp_path / ".llm_sessions"), "git-setup", env=subprocess_env())
+    assert done.returncode == 0, done.stderr
+    assert "run `sessions.py scan`" in done.stdout and "`sessions.py scan --fix` redacts them" in done.stdout
+    as_json = json.loads(run_script("sessions.py", "--root", str(tmp_path / ".llm_sessions"), "git-setup", "--json", env=subprocess_env()).stdout)
+    assert any("sessions.py scan" in line for line in as_json["advice"])
