@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path, PurePath
 
 import pytest
@@ -148,7 +149,8 @@ def test_anchors_lose_nothing(monkeypatch) -> None:  # type: ignore[no-untyped-d
     texts = [settings_py(), _more_shapes(), settings_py().upper(), (REPO / "server.py").read_text(encoding="utf-8")]
     anchored = [[(f.kind, f.start, f.end) for f in find_secrets(text, "x.py")] for text in texts]
     original = detect._plugins()
-    everywhere = ([detect._Pattern(p.regex, p.kind, p.whole, detect.ALWAYS) for p in original[0]], *original[1:])
+    everywhere = dataclasses.replace(original, anchored=[detect._Pattern(p.regex, p.kind, p.whole, detect.ALWAYS) for p in original.anchored])
+    assert len(everywhere.triggers.fired("", "")) == len(original.anchored)
     monkeypatch.setattr(detect, "_plugins", lambda: everywhere)
     assert [[(f.kind, f.start, f.end) for f in find_secrets(text, "x.py")] for text in texts] == anchored
     assert len(anchored[1]) == 12, anchored[1]  # one per line

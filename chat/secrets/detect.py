@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -132,9 +132,11 @@ KINDS: tuple[str, ...] = tuple(
 #: against the lower-cased text, which is much faster than re.IGNORECASE
 _SECRET_WORDS = re.compile(r"key|secret|token|pass|pw|auth|credential|contrase|cloudant\.com|softlayer\.com")
 #: every LINE pattern's secret is a run of 24+ such characters (AWS 40, IBM 44/48, Cloudant 24/64, SoftLayer 64)
-_LONG_RUN = re.compile(r"[A-Za-z0-9_\-+/]{24}")
+_LONG_RUN = re.compile(r"(?<![A-Za-z0-9_\-+/])[A-Za-z0-9_\-+/]{24}")  # starts only where a run starts
 #: the words of detect-secrets' keyword plugin (its DENYLIST): its slow regexes run only on such lines
-_KEYWORD_WORDS = re.compile(r"(?:api|auth|service|account|db|database|priv|private|client)_?key|(?:db|database|key)_?pass|passwd|password|pwd|secret|contrase")
+_KEYWORD_WORDS = re.compile(
+    r"(?=[adspckr])(?:(?:api|auth|service|account|db|database|priv|private|client)_?key|(?:db|database|key)_?pass|passwd|password|pwd|secret|contrase)"
+)
 _PRIVATE_KEY_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|Private-MAC: *\S*")
 
 
@@ -156,9 +158,50 @@ class _Pattern:
     anchor: Anchor | None
 
 
+@dataclass(frozen=True)
+class _Triggers:
+    """Which anchored patterns (by index) each literal triggers, so every literal is looked for once."""
+
+    exact: dict[str, tuple[int, ...]]
+    lowered: dict[str, tuple[int, ...]]
+
+    @classmethod
+    def of(cls, anchored: list[_Pattern]) -> _Triggers:
+        exact: dict[str, list[int]] = {}
+        lowered: dict[str, list[int]] = {}
+        for index, entry in enumerate(anchored):
+            assert entry.anchor is not None
+            for literal in entry.anchor.literals:
+                (lowered if entry.anchor.ignore_case else exact).setdefault(literal, []).append(index)
+        return cls({k: tuple(v) for k, v in exact.items()}, {k: tuple(v) for k, v in lowered.items()})
+
+    def fired(self, text: str, lowered: str) -> list[int]:
+        indexes: set[int] = set()
+        for literal, entries in self.exact.items():
+            if literal in text:
+                indexes.update(entries)
+        for literal, entries in self.lowered.items():
+            if literal in lowered:
+                indexes.update(entries)
+        return sorted(indexes)
+
+
+@dataclass
+class _Detector:
+    """The plugins, built once: patterns run on the whole text (when triggered) or on secret-word lines."""
+
+    anchored: list[_Pattern]
+    by_line: list[_Pattern]
+    keyword: KeywordDetector
+    entropy: list[HighEntropyStringsPlugin]
+    triggers: _Triggers = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.triggers = _Triggers.of(self.anchored)
+
+
 @lru_cache(maxsize=1)
-def _plugins() -> tuple[list[_Pattern], list[_Pattern], KeywordDetector, list[HighEntropyStringsPlugin]]:
-    """(patterns run on the whole text, patterns run on secret-word lines, keyword and entropy plugins)."""
+def _plugins() -> _Detector:
     anchored: list[_Pattern] = []
     by_line: list[_Pattern] = []
     for plugin_class, kind, anchors in _REGEX_PLUGINS:
@@ -170,7 +213,7 @@ def _plugins() -> tuple[list[_Pattern], list[_Pattern], KeywordDetector, list[Hi
     anchored += [_Pattern(pattern, kind, pattern.groups == 0, anchor) for pattern, kind, anchor in EXTRA_PATTERNS]
     # detect-secrets' default limits (4.5 and 3.0 bits per character)
     entropy: list[HighEntropyStringsPlugin] = [Base64HighEntropyString(limit=4.5), HexHighEntropyString(limit=3.0)]
-    return anchored, by_line, KeywordDetector(), entropy
+    return _Detector(anchored, by_line, KeywordDetector(), entropy)
 
 
 def _aws_kind(value: str) -> str:
@@ -230,16 +273,14 @@ def _pattern_findings(entry: _Pattern, text: str, offset: int = 0) -> Iterator[t
 
 def _raw_findings(text: str, source_name: str | None) -> Iterator[tuple[int, int, str, int]]:
     """(start, end, kind, priority) for every hit, overlapping ones included; lower priority wins."""
-    anchored, by_line, keyword, entropy = _plugins()
+    detector = _plugins()
+    anchored, by_line, keyword, entropy = detector.anchored, detector.by_line, detector.keyword, detector.entropy
     lowered = text.lower()
     if len(lowered) != len(text):  # a few letters lower to two characters: offsets would shift
         lowered = "".join(char if len(char.lower()) != 1 else char.lower() for char in text)
-    for entry in anchored:
-        assert entry.anchor is not None
-        # ``in`` per literal (a fast substring search) beats one regex alternation of them all
-        haystack = lowered if entry.anchor.ignore_case else text
-        if any(literal in haystack for literal in entry.anchor.literals):
-            yield from _pattern_findings(entry, text)
+    # ``in`` per literal (a fast substring search) beats one regex alternation of them all
+    for index in detector.triggers.fired(text, lowered):
+        yield from _pattern_findings(anchored[index], text)
     regexes = QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
     if source_name:
         regexes = REGEX_BY_FILETYPE.get(determine_file_type(source_name), regexes)
