@@ -157,3 +157,16 @@ def test_anchors_lose_nothing(monkeypatch) -> None:  # type: ignore[no-untyped-d
 
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def test_a_summary_that_echoes_a_secret_is_stored_redacted() -> None:
+    import anyio
+
+    from adapters.compression import summarise
+    from tests.test_compression_unit import RecordingSummariser, estimate
+    from store.schema import Message
+
+    adapter = RecordingSummariser([f"The user shared the key {SHAPES['github-token']} and asked about retries."])
+    items = [(0, Message(role="user", content="about retries"))]
+    summary = anyio.run(lambda: summarise(adapter, "s", None, items, window=8000, estimate=estimate))
+    assert summary.text == "The user shared the key [REDACTED github-token] and asked about retries."
