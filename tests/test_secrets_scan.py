@@ -37,6 +37,7 @@ def test_scan_reports_then_fix_redacts_in_place(tmp_path: Path) -> None:
     root = tmp_path / "root"
     store, blob = _old_store(root)
     clean_before = store.path_for("clean").read_bytes()
+    (root / "sessions" / "broken.json").write_text('{"id": "broken", "messages": [')
     env = subprocess_env()
     report = run_script("sessions.py", "--root", str(root), "scan", env=env)
     assert report.returncode == 1, report.stderr
@@ -47,6 +48,7 @@ def test_scan_reports_then_fix_redacts_in_place(tmp_path: Path) -> None:
     assert "leaky: messages[2].content line 1: url-password" in lines
     assert "leaky: title line 1: anthropic-key" in lines
     assert f"same-file: attached file /p/src/settings.py (blob {blob[:12]}) line 2: aws-access-key" in lines
+    assert any(line.startswith("unreadable: broken.json: ") for line in lines)
     assert lines[-1].startswith("scanned 3 session(s): ") and "in 2 session(s); run `sessions.py scan --fix`" in lines[-1]
     assert _root_leaks(root) != []  # nothing changed by a scan
     as_json = json.loads(run_script("sessions.py", "--root", str(root), "scan", "--json", env=env).stdout)
@@ -59,6 +61,7 @@ def test_scan_reports_then_fix_redacts_in_place(tmp_path: Path) -> None:
     assert result["redacted_blobs"] == 1 and result["deleted_blobs"] == 1
     assert _root_leaks(root) == []
     assert store.path_for("clean").read_bytes() == clean_before  # a clean session is not rewritten
+    assert (root / "sessions" / "broken.json").exists()  # reported, never quarantined by a scan
     leaky = store.load("leaky")
     assert leaky.title == "about [REDACTED anthropic-key]"
     assert leaky.messages[0].content == "Stripe key '[REDACTED stripe-key]'"
@@ -68,7 +71,7 @@ def test_scan_reports_then_fix_redacts_in_place(tmp_path: Path) -> None:
     text = BlobStore(root).read(part["sha256"]).decode()
     assert sha256_hex(text.encode()) == part["sha256"] and "[REDACTED aws-access-key]" in text
     again = run_script("sessions.py", "--root", str(root), "scan", env=env)
-    assert again.returncode == 0 and again.stdout.strip() == "scanned 3 session(s): 0 secret(s) in 0 session(s)"
+    assert again.returncode == 0 and again.stdout.splitlines()[-1] == "scanned 3 session(s): 0 secret(s) in 0 session(s)"
     assert all(value not in again.stdout for value in all_values())
 
 
