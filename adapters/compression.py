@@ -37,7 +37,7 @@ from adapters.prompt import (
     transcript,
 )
 from adapters.redact import scrub_reply
-from chat.secrets.turn import redact_reply
+from chat.secrets.policy import redact_reply
 from store.schema import Message, Session, Summary
 
 SUMMARISER_SYSTEM = (
