@@ -239,6 +239,7 @@ class SessionTools:
         files: list[str] | None = None,
         images: list[str] | None = None,
         title: str | None = None,
+        allow_secrets: bool = False,
         ctx: Context | None = None,
     ) -> dict[str, Any]:
         """Send a message to any LLM and get its reply; the exchange is stored in a session.
@@ -262,9 +263,14 @@ class SessionTools:
         `images`: absolute paths of png/jpeg/gif/webp images, or data: URLs.
         A new session is titled from the first line of `prompt` unless `title` is given; the
         result then has `created: true` (and a warning if an existing id is a near match).
+        Secrets (API keys, tokens, private keys, passwords in URLs...) found in `prompt`,
+        `system`, the files and the reply are replaced by [REDACTED <kind>] before anything is
+        sent or stored; `warnings` names where. `allow_secrets=true` sends them as they are:
+        only when the user explicitly asks for it.
         """
         options = TurnOptions.checked(system=system, temperature=temperature, max_tokens=max_tokens,
-                                      reasoning_effort=reasoning_effort, files=files, images=images, title=title)
+                                      reasoning_effort=reasoning_effort, files=files, images=images, title=title,
+                                      allow_secrets=allow_secrets)
         turn = await run_turn(self.app, prompt, model, session_id, options, progress=progress_sender(ctx))
         return turn.as_dict()
 
@@ -280,6 +286,7 @@ class SessionTools:
         max_tokens: int | None = None,
         reasoning_effort: Literal["low", "medium", "high"] | None = None,
         title: str | None = None,
+        allow_secrets: bool = False,
         ctx: Context | None = None,
     ) -> dict[str, Any]:
         """Ask 2 to 8 different LLMs the same question at once and get every answer side by side.
@@ -296,10 +303,12 @@ class SessionTools:
         text). Unknown models or bad arguments are refused before anything is sent; a model
         that fails gets an `error` and the others still answer. Returns {group_id, answers:
         [{model, session_id, reply, warnings, usage, error}]} in the order of `models`. With a
-        progress token, progress is sent while the answers stream in.
+        progress token, progress is sent while the answers stream in. Secrets are redacted
+        and `allow_secrets` works as in `chat`.
         """
         options = TurnOptions.checked(system=system, temperature=temperature, max_tokens=max_tokens,
-                                      reasoning_effort=reasoning_effort, files=files, images=images, title=title)
+                                      reasoning_effort=reasoning_effort, files=files, images=images, title=title,
+                                      allow_secrets=allow_secrets)
         return await run_ask_models(self.app, prompt, models, session_id, options, progress_sender(ctx))
 
     async def kimi_chat(self, prompt: str, session_id: str | None = None) -> dict[str, Any]:

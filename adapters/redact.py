@@ -13,7 +13,7 @@
 Every adapter builds its error messages through :func:`redact`; :class:`RedactingFilter` does
 the same for log records (install it on a handler). :func:`scrub_reply` cleans a model's reply
 (whole key values only) on every path that stores or returns one: both chat paths of
-``server.py`` and the summariser of ``adapters/compression.py``.
+``server.py`` and the summariser of ``chat/compression.py``.
 """
 
 from __future__ import annotations

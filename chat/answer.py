@@ -10,6 +10,7 @@ from adapters.base import Adapter, ChatReply, ChatRequest
 from adapters.redact import adapter_key, redact_secrets_deep
 from adapters.streaming import listening
 from chat.pricing import cost_usd
+from chat.secrets import redact_partial_answer
 from chat.progress import AnswerWatch, ProgressSender, report_progress
 from chat.prompt import INCOMPLETE_MARK
 from store import Message, utc_now
@@ -61,6 +62,6 @@ def stored_answer(reply: ChatReply, model: str) -> Message:
 
 def incomplete_answer(text: str, model: str, provider: str | None, reason: str, adapter: object) -> Message:
     """The part of an answer that arrived before the call stopped, marked incomplete with ``reason``."""
-    content = redact_secrets_deep(text, [adapter_key(adapter)])
+    content = redact_partial_answer(str(redact_secrets_deep(text, [adapter_key(adapter)])))
     mark = {"reason": reason, "characters": len(text), "at": utc_now().isoformat()}
     return Message(role="assistant", content=content, model=model, provider=provider, extra={INCOMPLETE_MARK: mark})

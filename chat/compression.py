@@ -37,6 +37,7 @@ from chat.prompt import (
 )
 from adapters.redact import scrub_reply
 from chat.errors import PromptTooLarge
+from chat.secrets.policy import redact_reply
 from store.schema import Message, Session, Summary
 
 SUMMARISER_SYSTEM = (
@@ -131,7 +132,7 @@ async def summarise(
             messages=[Message(role="user", content=summariser_input(text, transcript(chunk, max_chars)))],
             max_tokens=SUMMARY_MAX_TOKENS,
         )
-        reply = scrub_reply(await adapter.complete(request), adapter)
+        reply = redact_reply(scrub_reply(await adapter.complete(request), adapter))[0]  # SECRETS (issue 30): summaries are stored
         calls += 1
         if not reply.text.strip():
             raise ProviderError(f"the summariser model {model!r} returned an empty summary; set LLM_SUMMARY_MODEL to another model")
@@ -275,7 +276,7 @@ class _Fitter:
                 messages=[Message(role="user", content=resummariser_input(summary.text, room))],
                 max_tokens=min(room, SUMMARY_MAX_TOKENS),
             )
-            reply = scrub_reply(await adapter.complete(request), adapter)
+            reply = redact_reply(scrub_reply(await adapter.complete(request), adapter))[0]  # SECRETS (issue 30): summaries are stored
             extra = _with_call(summary, reply, "resummarised")
             shorter = summary.model_copy(update={"text": reply.text.strip(), "extra": extra})
             if shorter.text:

@@ -14,6 +14,7 @@ from chat.errors import ChatFailed
 from chat.legacy_migration import migrate_if_legacy
 from chat.options import TurnOptions, check_prompt, check_session_id
 from chat.prompt import effective_system, repair_tool_pairs
+from chat.secrets import redact_reply, redact_request_text
 from chat.turn import result_usage, run_turn
 from adapters.base import ChatRequest
 from adapters.redact import scrub_reply
@@ -65,6 +66,7 @@ async def _chat_legacy(app: App, prompt: str, session_id: str | None) -> dict[st
     legacy = LegacyKimiStore(app.legacy_root)
     session_id = check_session_id(session_id) or new_session_id()
     existing = await anyio.to_thread.run_sync(legacy.load, session_id)
+    prompt, _, warnings = redact_request_text(prompt, None, False, context="kimi_chat")
     model = existing.model if existing is not None and is_kimi_model(existing.model) else kimi_default_model()
     adapter = app.resolve_adapter(model)
     history = existing.to_unified_messages() if existing is not None else []
@@ -72,11 +74,12 @@ async def _chat_legacy(app: App, prompt: str, session_id: str | None) -> dict[st
     turns.append(Message(role="user", content=prompt))
     request = ChatRequest(model=model, messages=repair_tool_pairs(turns), system=effective_system(history))
     try:
-        reply = scrub_reply(await adapter.complete(request), adapter)
+        reply, echoed = redact_reply(scrub_reply(await adapter.complete(request), adapter))
+        warnings += echoed
     except Exception as exc:
         await anyio.to_thread.run_sync(legacy.append_exchange, session_id, model, [{"role": "user", "content": prompt}])
         raise ChatFailed(session_id, exc) from exc
     exchange = [{"role": "user", "content": prompt}, {"role": "assistant", "content": reply.text}]
     await anyio.to_thread.run_sync(legacy.append_exchange, session_id, model, exchange)
     usage = result_usage(stored_answer(reply, model))
-    return {"session_id": session_id, "model": model, "reply": reply.text, "warnings": [], "usage": usage}
+    return {"session_id": session_id, "model": model, "reply": reply.text, "warnings": warnings, "usage": usage}

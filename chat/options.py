@@ -42,6 +42,8 @@ class TurnOptions(BaseModel):
     files: tuple[str, ...] = ()
     images: tuple[str, ...] = ()
     title: str | None = None
+    # Send secrets found in the prompt, system prompt and files as they are (one call, loud).
+    allow_secrets: bool = False
 
     @classmethod
     def checked(
@@ -54,6 +56,7 @@ class TurnOptions(BaseModel):
         files: list[str] | tuple[str, ...] | None = None,
         images: list[str] | tuple[str, ...] | None = None,
         title: str | None = None,
+        allow_secrets: bool = False,
     ) -> TurnOptions:
         """The options, or ``InvalidToolArgument`` saying which one is not usable and what is."""
         if temperature is not None and not (0.0 <= temperature <= MAX_TEMPERATURE):
@@ -72,6 +75,7 @@ class TurnOptions(BaseModel):
             files=tuple(files or ()),
             images=tuple(images or ()),
             title=title,
+            allow_secrets=bool(allow_secrets),
         )
 
     @property

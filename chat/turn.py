@@ -28,6 +28,7 @@ from chat.legacy_migration import migrate_if_legacy
 from chat.options import TurnOptions, check_model_name, check_prompt, check_session_id
 from chat.progress import AnswerWatch, ProgressSender
 from chat.prompt import FAILED_MARK, effective_system, output_reserve
+from chat.secrets import redact_reply, redact_request_text, redact_text
 from chat.answer import call_model, incomplete_answer, stored_answer
 from chat.turn_attachments import check_attachment_budget, prepare_attachments_for
 from store import Message, ModelSwitch, Session, SessionExists, SessionIdClash, SessionNotFound, Summary, Usage, utc_now
@@ -132,7 +133,9 @@ class _Turn:
             messages, missing = await anyio.to_thread.run_sync(expand_attachments, messages, blobs)
         self.notes.extend(missing)
         request = self.options.request(self.model, messages, fitted.prompt.system)
-        return scrub_reply(await call_model(self.adapter, request, self.watch, progress), self.adapter)
+        reply, echoed = redact_reply(scrub_reply(await call_model(self.adapter, request, self.watch, progress), self.adapter))
+        self.notes.extend(echoed)  # a model may echo a secret: never stored nor returned
+        return reply
 
 
 def _load_or_create(app: App, session_id: str | None, model: str, title: str | None) -> tuple[Session, bool]:
@@ -194,13 +197,16 @@ async def run_turn(
     check_model_name(model)
     adapter = app.resolve_adapter(model)
     plan = plan_for_options(adapter, model, options)
+    # Secrets are redacted before the request is built and before anything is stored.
+    prompt, system, secret_notes = redact_request_text(prompt, options.system, options.allow_secrets, context=f"chat {model}")
+    title = redact_text(options.title, "title")[0] if options.title else title_from_prompt(prompt)
+    options = options.model_copy(update={"system": system})
     prepared = attachments if attachments is not None else await prepare_attachments_for(options, [adapter])
     check_attachment_budget(app, prepared, model, prompt, options)
     if prepared:  # before the session that references them, so a reader never meets a dangling blob
         await anyio.to_thread.run_sync(prepared.store, BlobStore(app.store.root))
     if session_id is not None:
         session_id = await migrate_if_legacy(app, session_id)
-    title = options.title or title_from_prompt(prompt)
     session, created = await anyio.to_thread.run_sync(_load_or_create, app, session_id, model, title)
     near = await anyio.to_thread.run_sync(_near_match_note, app, session.id) if created and session_id else None
     pending: list[Message] = []
@@ -223,7 +229,7 @@ async def run_turn(
         raise ChatFailed(session.id, exc, len(turn.watch.text)) from exc
     answer = stored_answer(reply, model)
     switch = await anyio.to_thread.run_sync(functools.partial(turn.commit, [*pending, answer], answered=True))
-    warnings = [switch.warning] if switch else []
+    warnings = [*secret_notes, *([switch.warning] if switch else [])]
     if near:
         warnings.append(near)
     warnings += [*prepared.notes, *turn.notes, *plan.warnings]

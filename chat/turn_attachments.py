@@ -21,7 +21,9 @@ async def prepare_attachments_for(options: TurnOptions, adapters: Sequence[objec
     if not options.has_attachments:
         return PreparedAttachments()
     secrets = [adapter_key(adapter) for adapter in adapters]
-    read = functools.partial(prepare_attachments, list(options.files), list(options.images), secrets=secrets)
+    read = functools.partial(
+        prepare_attachments, list(options.files), list(options.images), secrets=secrets, allow_secrets=options.allow_secrets
+    )
     return await anyio.to_thread.run_sync(read)
 
 

@@ -1,5 +1,5 @@
 """Search and read the session store from a terminal: ``search``, ``show``, ``list``, ``switches``,
-``stats``, ``export``; share it through git: ``git-setup``, ``merge-driver``.
+``stats``, ``export``; share it through git: ``git-setup``, ``merge-driver``; ``scan`` for secrets.
 
 A thin command line over ``index.SearchIndex`` (search, switches), ``store.SessionStore``
 (show, list, export), ``index.usage`` (stats), ``store.git_setup`` and ``store.merge``; run with ``--help``. Exit
@@ -56,6 +56,7 @@ Look into the session store without an MCP client.
                  with the llm-session driver (once per clone; see docs/team.md)
   merge-driver   BASE OURS THEIRS: the three-way merge git runs for sessions/*.json
 {sessions_organise.HELP.rstrip()}
+  scan           find secrets (keys, tokens, passwords) already in the store; --fix redacts them
 
 Search, switches and stats read the index (<root>/index.sqlite, built on first use); show, list
 and export read the session files. The root is --root, else ${SESSIONS_DIR_ENV}, else ./.llm_sessions.
@@ -172,6 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
                        ("theirs", "the version being merged in")):
         driver.add_argument(name, metavar=name.upper(), type=Path, help=what)
     sessions_organise.add_commands(commands, common)
+    # -- scan (issue 30) --
+    scan = commands.add_parser(
+        "scan", parents=[common], help="find secrets already stored; --fix redacts them in place",
+        description="Read every session file and the attached files they reference, and report each secret found "
+        "(session, place, line, kind; never the value). --fix rewrites those sessions (atomically, under their "
+        "locks) with [REDACTED <kind>] markers. Exit 0: none left; 1: secrets found and not fixed.",
+    )
+    scan.add_argument("--fix", action="store_true", help="redact what was found, in place")
     return parser
 
 
@@ -300,9 +309,9 @@ def cmd_git_setup(args: argparse.Namespace, out: TextIO) -> int:
     except GitSetupError as exc:
         raise UsageError(str(exc)) from exc
     if args.json:
-        _dump({"repository": str(report.repository), "actions": report.actions}, out)
+        _dump({"repository": str(report.repository), "actions": report.actions, "advice": report.advice}, out)
         return 0
-    for action in report.actions:
+    for action in report.actions + report.advice:
         out.write(action + "\n")
     gitignore = store.root / ".gitignore"
     if has_managed_block(store.root):
@@ -321,6 +330,29 @@ def cmd_merge_driver(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:  # issue 30
+    from chat.secrets.scan import describe_report, scan_store
+
+    def progress(done: int, total: int) -> None:
+        sys.stderr.write(f"\rscanned {done}/{total} session files" + ("\n" if done == total else ""))
+
+    store = SessionStore(resolve_root(args.root))
+    report = scan_store(store, fix=args.fix, progress=progress if sys.stderr.isatty() else None)
+    if report.fixed_sessions and (store.root / "index.sqlite").exists():  # the index's copy of the text too
+        from index import Indexer
+
+        indexer = Indexer(store.root)
+        try:
+            indexer.index_paths([store.path_for(session_id) for session_id in report.fixed_sessions])
+        finally:
+            indexer.close()
+    if args.json:
+        _dump(report.as_json(), out)
+    else:
+        out.write("\n".join(describe_report(report)) + "\n")
+    return 1 if report.findings and not args.fix else 0
+
+
 COMMANDS = {
     "search": cmd_search,
     "show": cmd_show,
@@ -330,6 +362,7 @@ COMMANDS = {
     "export": cmd_export,
     "git-setup": cmd_git_setup,
     "merge-driver": cmd_merge_driver,
+    "scan": cmd_scan,
 }
 
 

@@ -24,10 +24,18 @@ class GitSetupError(Exception):
     """git-setup cannot be done as asked; the message says what to do."""
 
 
+#: what git-setup says about secrets: the store is shared with everyone who can read the repository
+SCAN_ADVICE = (
+    "before the first commit of the store: run `sessions.py scan` (it reports keys, tokens and passwords in "
+    "sessions written before secrets were redacted, imported or migrated ones); `sessions.py scan --fix` redacts them"
+)
+
+
 @dataclass
 class GitSetupReport:
     repository: Path
     actions: list[str] = field(default_factory=list)
+    advice: list[str] = field(default_factory=lambda: [SCAN_ADVICE])
 
 
 def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

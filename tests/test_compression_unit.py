@@ -1,4 +1,4 @@
-"""Prompt building and compression (``adapters/prompt.py``, ``adapters/compression.py``) in-process.
+"""Prompt building and compression (``chat/prompt.py``, ``chat/compression.py``) in-process.
 
 The estimator here is a deliberately simple one (4 characters a token, 4 tokens a message) so
 that the budgets in the tests can be reasoned about exactly.

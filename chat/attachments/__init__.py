@@ -13,7 +13,7 @@ One ``PreparedAttachments`` may be shared by several model calls (it is immutabl
 
 from __future__ import annotations
 
-from .denylist import SECRET_DIRS, SECRET_NAMES, secret_reason
+from .denylist import SECRET_DIR_PAIRS, SECRET_DIRS, SECRET_FILES_IN, SECRET_NAMES, secret_reason
 from .expand import expand_attachments, has_attachments
 from store.blobs import FILE_PART, IMAGE_PART, BlobStore
 
@@ -30,7 +30,7 @@ from .prepare import (
     PreparedImage,
     prepare_attachments,
 )
-from .roots import FILE_ROOTS_ENV, FileRootsInvalid, file_roots
+from .roots import FILE_ROOTS_ENV, FileRootsInvalid, HomeRootRefused, file_roots
 
 __all__ = [
     "FILE_PART",
@@ -42,11 +42,14 @@ __all__ = [
     "MAX_IMAGE_BYTES",
     "MAX_TOTAL_FILE_BYTES",
     "SECRET_DIRS",
+    "SECRET_DIR_PAIRS",
+    "SECRET_FILES_IN",
     "SECRET_NAMES",
     "AttachmentRefused",
     "AttachmentsTooLarge",
     "BlobStore",
     "FileRootsInvalid",
+    "HomeRootRefused",
     "PreparedAttachments",
     "PreparedFile",
     "PreparedImage",

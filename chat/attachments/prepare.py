@@ -23,6 +23,7 @@ from typing import Any
 
 from adapters.context_windows import CONTEXT_WINDOWS, IMAGE_TOKENS, estimate_text_tokens
 from adapters.redact import redact_secrets_deep
+from chat.secrets.detect import redact_text
 from store.blobs import FILE_PART, IMAGE_PART, BlobStore, sha256_hex
 
 from .denylist import secret_reason
@@ -128,7 +129,7 @@ class PreparedAttachments:
 
     files: tuple[PreparedFile, ...] = ()
     images: tuple[PreparedImage, ...] = ()
-    notes: tuple[str, ...] = ()  # warnings for the caller (files skipped under a directory)
+    notes: tuple[str, ...] = ()  # warnings for the caller (secrets redacted, files skipped under a directory)
 
     def __bool__(self) -> bool:
         return bool(self.files or self.images)
@@ -181,6 +182,8 @@ def larger_context_models(needed: int, count: int = 3) -> str:
 class _Collector:
     roots: list[Path]
     secrets: list[str | None]
+    allow_secrets: bool = False
+    redactions: list[str] = field(default_factory=list)  # one warning per file with secrets redacted
     refusals: list[tuple[str, str]] = field(default_factory=list)
     skipped: dict[str, list[str]] = field(default_factory=dict)  # directory -> "name (reason)"
     files: list[PreparedFile] = field(default_factory=list)
@@ -287,6 +290,9 @@ class _Collector:
         if self.total_bytes + len(data) > MAX_TOTAL_FILE_BYTES:
             return f"the files together would exceed {MAX_TOTAL_FILE_BYTES:,} bytes per call"
         cleaned = str(redact_secrets_deep(text, self.secrets))
+        if not self.allow_secrets:  # the blob (and its sha256) is of the redacted text
+            cleaned, warnings = redact_text(cleaned, key)
+            self.redactions += warnings
         guessed = mimetypes.guess_type(path.name)[0]
         media_type = guessed if guessed and not guessed.startswith(("image/", "audio/", "video/")) else "text/plain"
         self.seen.add(key)
@@ -358,7 +364,7 @@ class _Collector:
         return PreparedImage(path=None, data=data, media_type=actual)
 
     def notes(self) -> tuple[str, ...]:
-        notes = []
+        notes = list(self.redactions)
         for directory, names in self.skipped.items():
             shown = ", ".join(names[:_NOTED]) + (f" and {len(names) - _NOTED} more" if len(names) > _NOTED else "")
             notes.append(f"skipped {len(names)} file(s) under {directory}: {shown}")
@@ -371,11 +377,15 @@ def prepare_attachments(
     *,
     roots: list[Path] | None = None,
     secrets: Iterable[str | None] = (),
+    allow_secrets: bool = False,
 ) -> PreparedAttachments:
     """Read and check ``files`` (text files or directories) and ``images`` (paths or data: URLs).
 
     ``roots`` defaults to :func:`chat.attachments.roots.file_roots` (``LLM_MCP_FILE_ROOTS``);
     ``secrets`` are key values to redact besides the secret-looking environment variables.
+    Secrets found in a file's text (``chat.secrets``: keys, tokens, private keys, passwords in
+    URLs...) are replaced by ``[REDACTED <kind>]`` markers, and ``notes`` names the file, line
+    and kind of each; ``allow_secrets=True`` leaves the text as it is (the caller warns).
     Named files and images are refused (:class:`AttachmentRefused`, listing all of them) when
     they are outside the roots, missing, secret-looking, binary, too large...; files met while
     expanding a directory are skipped instead, and the skips come back in ``notes``.
@@ -383,7 +393,7 @@ def prepare_attachments(
     for name, value in (("files", files), ("images", images)):
         if value is not None and (isinstance(value, (str, bytes)) or not isinstance(value, Sequence)):
             raise AttachmentRefused([(name, f"`{name}` must be a list of strings, not {type(value).__name__}")])
-    collector = _Collector(roots=file_roots() if roots is None else roots, secrets=list(secrets))
+    collector = _Collector(roots=file_roots() if roots is None else roots, secrets=list(secrets), allow_secrets=allow_secrets)
     for raw in files or ():
         collector.add_path(raw)
     if len(images or ()) > MAX_IMAGES:
