@@ -53,6 +53,7 @@ Look into the session store without an MCP client.
   git-setup      make the git repository holding the session root merge session files
                  with the llm-session driver (once per clone; see docs/team.md)
   merge-driver   BASE OURS THEIRS: the three-way merge git runs for sessions/*.json
+  browse         the index in a web browser (Datasette, read-only; needs the 'browse' extra)
 
 Search, switches and stats read the index (<root>/index.sqlite, built on first use); show, list
 and export read the session files. The root is --root, else ${SESSIONS_DIR_ENV}, else ./.llm_sessions.
@@ -168,6 +169,19 @@ def build_parser() -> argparse.ArgumentParser:
     for name, what in (("base", "the common ancestor (empty: none)"), ("ours", "our version; the result is written here"),
                        ("theirs", "the version being merged in")):
         driver.add_argument(name, metavar=name.upper(), type=Path, help=what)
+
+    # browse: index/browse/ does the work (docs/browse.md).
+    browse = commands.add_parser(
+        "browse", parents=[common], help="browse, search and chart the index in a web browser (Datasette)",
+        description="Serve the index read-only with Datasette: tables with search and facets, each session as a "
+        "conversation, charts of cost, tokens, turns and latency. Needs the optional extra: pip install -e '.[browse]'. "
+        "A --host that is not a loopback address needs LLM_MCP_TOKEN (the MCP server's rule); with it set, "
+        "every page asks for the token.",
+    )
+    browse.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    browse.add_argument("--port", type=int, default=8001, help="port (default 8001)")
+    browse.add_argument("--open", action="store_true", help="open the start page in the default web browser")
+    browse.add_argument("--no-auth", action="store_true", help="no token on a non-loopback --host (an authenticating proxy is in front)")
     return parser
 
 
@@ -317,6 +331,25 @@ def cmd_merge_driver(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_browse(args: argparse.Namespace, out: TextIO) -> int:
+    import index.browse as browse  # it imports Datasette only after checking that it is installed
+
+    root = resolve_root(args.root)
+
+    def announce(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    try:
+        browse.serve(root, args.host, args.port, open_browser=args.open, no_auth=args.no_auth, announce=announce)
+    except browse.BrowseUnavailable as exc:
+        raise UsageError(str(exc)) from exc
+    except browse.NoIndex as exc:
+        sys.stderr.write(f"sessions.py browse: {exc}\n")
+        return 1
+    return 0
+
+
 COMMANDS = {
     "search": cmd_search,
     "show": cmd_show,
@@ -327,6 +360,7 @@ COMMANDS = {
     "git-setup": cmd_git_setup,
     "merge-driver": cmd_merge_driver,
 }
+COMMANDS["browse"] = cmd_browse
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -1,0 +1,108 @@
+"""A small session store for the browser-view tests: real files, a real blob, a real index.
+
+``build_store(root)`` writes four sessions through ``SessionStore`` and indexes them with
+``Indexer(root).sync()``:
+
+- ``s-switch``: a question with an attached Markdown file, a gpt-4o answer, a switch to
+  claude-sonnet-4-5 (with its warning), a Claude answer, a failed question and an incomplete answer;
+- ``s-cjk``: Chinese text (found through the trigram table) answered by kimi-k2;
+- ``s-hostile``: message text with ``<script>``, an ``onerror`` image and ``javascript:`` links;
+- ``s-quiet``: a plain question and answer on another day, for the per-day charts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from index import Indexer
+from store import FAILED_MARK, Message, Session, SessionStore, Usage
+from store.blobs import FILE_PART, BlobStore
+from store.paths import Layout
+from store.schema import INCOMPLETE_MARK, ModelSwitch
+
+DAY1 = datetime(2026, 11, 3, 9, 30, tzinfo=timezone.utc)
+DAY2 = datetime(2026, 11, 4, 14, 5, tzinfo=timezone.utc)
+ATTACHED = "# Design notes\n\nThe watcher debounces events for 0.2 s.\n"
+HOSTILE = (
+    "Look: <script>alert('pwned')</script> and <img src=x onerror=alert(1)>\n\n"
+    "[click me](javascript:alert(2)) [also](JAVASCRIPT:alert(3)) [fine](https://example.org/doc)\n\n"
+    "**bold** and `code`"
+)
+CJK_TEXT = "我们讨论了全文索引的设计和增量同步。"
+
+
+def _answer(text: str, model: str, provider: str, at: datetime, latency: float, cost: float | None, tokens: tuple[int, int]) -> Message:
+    return Message(
+        role="assistant", content=text, model=model, provider=provider, created_at=at, latency_ms=latency,
+        usage=Usage(input_tokens=tokens[0], output_tokens=tokens[1], cost_usd=cost),
+    )
+
+
+def build_store(root: Path) -> Path:
+    """Write the fixture sessions under ``root`` and index them; returns the index file's path."""
+    store = SessionStore(root)
+    data = ATTACHED.encode("utf-8")
+    sha = BlobStore(root).put(data)
+    assert sha == hashlib.sha256(data).hexdigest()
+    attachment = {"type": FILE_PART, "path": "/work/project/docs/notes.md", "sha256": sha, "size": len(data),
+                  "media_type": "text/markdown", "lines": 3, "tokens": 14}
+    t = DAY1
+    switch = Session(
+        id="s-switch", title="Watcher design review", created_at=t, updated_at=t + timedelta(minutes=9),
+        tags=["design"], current_model="claude-sonnet-4-5", models_used=["gpt-4o", "claude-sonnet-4-5"],
+        messages=[
+            Message(role="system", content="You review designs tersely.", created_at=t),
+            Message(role="user", content=[{"type": "text", "text": "Is a 0.2 s debounce enough?"}, attachment],
+                    created_at=t + timedelta(minutes=1)),
+            _answer("Yes: **0.2 s** batches editor saves.\n\n- one transaction per batch\n- stat-only sync later",
+                    "gpt-4o", "openai", t + timedelta(minutes=2), 850.0, 0.0042, (1200, 180)),
+            Message(role="user", content="Second opinion, please.", created_at=t + timedelta(minutes=3)),
+            _answer("Agreed, with one caveat about bursts.", "claude-sonnet-4-5", "anthropic",
+                    t + timedelta(minutes=4), 1900.0, 0.0113, (1500, 240)),
+            Message(role="user", content="And for 100,000 files?", created_at=t + timedelta(minutes=5),
+                    extra={FAILED_MARK: {"model": "claude-sonnet-4-5", "provider": "anthropic", "error": "HTTP 529 overloaded"}}),
+            Message(role="user", content="Try again: 100,000 files?", created_at=t + timedelta(minutes=8)),
+            Message(role="assistant", content="At that scale the stat-only", model="claude-sonnet-4-5", provider="anthropic",
+                    created_at=t + timedelta(minutes=9), extra={INCOMPLETE_MARK: True}),
+        ],
+        model_switches=[ModelSwitch(at_message=3, from_model="gpt-4o", to_model="claude-sonnet-4-5",
+                                    at=t + timedelta(minutes=3),
+                                    warning="switched from gpt-4o to claude-sonnet-4-5: earlier answers were written by another model")],
+    )
+    store.save_new(switch)
+    cjk = Session(
+        id="s-cjk", title="索引设计 讨论", created_at=t + timedelta(hours=1), updated_at=t + timedelta(hours=1, minutes=1),
+        current_model="kimi-k2", models_used=["kimi-k2"],
+        messages=[
+            Message(role="user", content=CJK_TEXT, created_at=t + timedelta(hours=1)),
+            _answer("可以，用三元组分词器。", "kimi-k2", "moonshot", t + timedelta(hours=1, minutes=1), 640.0, 0.0007, (300, 60)),
+        ],
+    )
+    store.save_new(cjk)
+    hostile = Session(
+        id="s-hostile", title="<b>not bold</b> title", created_at=DAY2, updated_at=DAY2,
+        current_model="gpt-4o", models_used=["gpt-4o"],
+        messages=[
+            Message(role="user", content=HOSTILE, created_at=DAY2),
+            _answer(HOSTILE, "gpt-4o", "openai", DAY2 + timedelta(seconds=30), 700.0, 0.002, (400, 90)),
+        ],
+    )
+    store.save_new(hostile)
+    quiet = Session(
+        id="s-quiet", title="Quick question", created_at=DAY2, updated_at=DAY2 + timedelta(minutes=1),
+        current_model="gpt-4o-mini", models_used=["gpt-4o-mini"],
+        messages=[
+            Message(role="user", content="What is WAL mode?", created_at=DAY2 + timedelta(minutes=1)),
+            _answer("Write-ahead logging: readers do not block the writer.", "gpt-4o-mini", "openai",
+                    DAY2 + timedelta(minutes=1, seconds=2), 420.0, None, (50, 20)),
+        ],
+    )
+    store.save_new(quiet)
+    indexer = Indexer(root)
+    try:
+        indexer.sync()
+    finally:
+        indexer.close()
+    return Layout(root).index
