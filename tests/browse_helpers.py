@@ -106,3 +106,39 @@ def build_store(root: Path) -> Path:
     finally:
         indexer.close()
     return Layout(root).index
+
+
+HISTORY_MODELS = (
+    ("gpt-4o", "openai", 0.0025, 0.010, 900.0),
+    ("claude-sonnet-4-5", "anthropic", 0.003, 0.015, 1600.0),
+    ("gemini-2.5-pro", "gemini", 0.00125, 0.010, 1200.0),
+    ("kimi-k2", "moonshot", 0.0006, 0.0025, 700.0),
+)
+
+
+def add_history(root: Path, days: int = 14) -> None:
+    """Two weeks of ordinary turns before ``DAY1`` (deterministic), so the charts have a shape;
+    indexes them. Used for the screenshots in docs/images/."""
+    store = SessionStore(root)
+    for day in range(days):
+        start = DAY1 - timedelta(days=days - day)
+        for index, (model, provider, price_in, price_out, latency) in enumerate(HISTORY_MODELS):
+            turns = 1 + (day * 7 + index * 3) % 5
+            if (day + index) % 4 == 3:
+                continue  # not every model every day
+            messages = []
+            for turn in range(turns):
+                at = start + timedelta(minutes=10 * index + turn)
+                tokens_in = 800 + ((day * 131 + index * 71 + turn * 37) % 2400)
+                tokens_out = 120 + ((day * 53 + index * 29 + turn * 11) % 600)
+                cost = round(tokens_in / 1000 * price_in + tokens_out / 1000 * price_out, 6)
+                messages.append(Message(role="user", content=f"Question {turn} of day {day}", created_at=at))
+                messages.append(_answer(f"Answer {turn} from {model}.", model, provider, at + timedelta(seconds=2),
+                                        latency * (0.6 + ((day + turn * 3 + index) % 9) / 8), cost, (tokens_in, tokens_out)))
+            store.save_new(Session(id=f"h-{day:02d}-{index}", title=f"Day {day} with {model}", created_at=start,
+                                   updated_at=messages[-1].created_at, current_model=model, models_used=[model], messages=messages))
+    indexer = Indexer(root)
+    try:
+        indexer.sync()
+    finally:
+        indexer.close()
