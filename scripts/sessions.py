@@ -172,12 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     # browse: index/browse/ does the work (docs/browse.md).
     browse = commands.add_parser(
-        "browse", parents=[common], help="browse, search and chart the index in a web browser (Datasette)",
+        "browse", help="browse, search and chart the index in a web browser (Datasette)",
         description="Serve the index read-only with Datasette: tables with search and facets, each session as a "
         "conversation, charts of cost, tokens, turns and latency. Needs the optional extra: pip install -e '.[browse]'. "
         "A --host that is not a loopback address needs LLM_MCP_TOKEN (the MCP server's rule); with it set, "
         "every page asks for the token.",
     )
+    browse.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS, help=root_help)
     browse.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     browse.add_argument("--port", type=int, default=8001, help="port (default 8001)")
     browse.add_argument("--open", action="store_true", help="open the start page in the default web browser")

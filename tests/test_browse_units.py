@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("datasette", reason="the 'browse' extra is not installed: pip install -e '.[browse]'")
 
-from index.browse.charts import MAX_SERIES, Chart, format_value, nice_ceiling, pivot, render_chart  # noqa: E402
+from index.browse.charts import MAX_SERIES, Chart, format_value, nice_ceiling, pivot, render_chart, tick_count  # noqa: E402
 from index.browse.conversation import split_attachments  # noqa: E402
 from index.browse.markdown import is_safe_link, render_markdown  # noqa: E402
 from index.browse.search import cjk_redirect  # noqa: E402
@@ -31,6 +31,7 @@ STACKED = Chart("stacked", x="day", y=("cost",), series="model", title="Cost", u
 
 def test_nice_ceiling_and_labels() -> None:
     assert [nice_ceiling(v) for v in (0, 0.7, 1, 1.2, 2.1, 3, 7, 0.0151, 86)] == [1, 1, 1, 2, 2.5, 5, 10, 0.02, 100]
+    assert [tick_count(c) for c in (5000, 0.2, 2.5, 100, 1)] == [5, 4, 5, 5, 5]
     assert [format_value(v) for v in (0, 12, 0.0042, 1500, 2_500_000)] == ["0", "12", "0.0042", "1.5k", "2.5M"]
 
 

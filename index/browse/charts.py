@@ -56,6 +56,16 @@ def nice_ceiling(value: float) -> float:
     return 10 * power
 
 
+def tick_count(ceiling: float) -> int:
+    """How many intervals to split the axis into so that every tick is a round number."""
+    for count in (5, 4):
+        step = ceiling / count
+        mantissa = step / 10 ** math.floor(math.log10(step))
+        if any(math.isclose(mantissa, nice) for nice in (1, 2, 2.5, 5)):
+            return count
+    return 4
+
+
 def format_value(value: float) -> str:
     """A short label: 1.2k, 3.4M, 0.0042, 12."""
     size = abs(value)
@@ -147,9 +157,10 @@ def _vertical(chart: Chart, table: _Table) -> str:
     ) if table.categories else 0.0
     ceiling = nice_ceiling(peak)
     body = _legend(table.series, 46.0)
-    for tick in range(5):
-        value = ceiling * tick / 4
-        y = top + plot_h - plot_h * tick / 4
+    ticks = tick_count(ceiling)
+    for tick in range(ticks + 1):
+        value = ceiling * tick / ticks
+        y = top + plot_h - plot_h * tick / ticks
         body.append(f'<line x1="{left}" x2="{WIDTH - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e3e3e3"/>')
         body.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" fill="#555" text-anchor="end">{escape(format_value(value))}</text>')
     if chart.unit:
