@@ -67,7 +67,7 @@ async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[byt
 
 
 def require_token(app: App, token: str) -> App:
-    """``app`` behind the token (see the module docstring); websocket and lifespan pass through."""
+    """``app`` behind the token (see the module docstring); only lifespan events pass without it."""
     expected_cookie = cookie_value(token).encode("ascii")
     expected = token.encode("utf-8")
 
@@ -89,8 +89,11 @@ def require_token(app: App, token: str) -> App:
         await _respond(send, 401, page.encode("utf-8"), headers)
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or authorised(scope):
+        if scope["type"] == "lifespan" or authorised(scope):
             await app(scope, receive, send)
+            return
+        if scope["type"] != "http":  # a websocket without the token
+            await send({"type": "websocket.close", "code": 1008})
             return
         if scope["path"] == LOGIN_PATH and scope["method"] == "POST":
             fields = dict(parse_qsl((await _read_body(receive)).decode("utf-8", "replace")))

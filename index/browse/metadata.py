@@ -1,8 +1,8 @@
 """Datasette metadata for ``index.sqlite``: what a person reading the tables needs to know.
 
 Descriptions follow docs/search-index.md (the reference for every column). Internal tables
-(``files``, ``message_time_blocks``, the full-text tables and their shadow tables, the views
-that feed them) are hidden from the listings but stay queryable in SQL. The search boxes of
+(``files``, ``message_time_blocks``, the full-text tables and their shadow tables) are hidden
+from the listings but stay queryable in SQL. The search boxes of
 ``messages`` and ``sessions`` use the word tables; a query with Chinese, Japanese or Korean
 text is sent to the trigram tables (``index.browse.search``).
 """
@@ -15,10 +15,8 @@ from index.browse.queries import canned_queries
 
 DATABASE = "index"  # Datasette names a database after its file: index.sqlite
 PLUGIN = "llm-mcp-browse"
-HIDDEN = (
-    "files", "message_time_blocks", "messages_words", "messages_cjk",
-    "messages_fts", "sessions_fts", "messages_trigram", "sessions_trigram",
-)
+# Datasette 0.65 hides tables, not views: messages_words and messages_cjk stay listed.
+HIDDEN = ("files", "message_time_blocks", "messages_fts", "sessions_fts", "messages_trigram", "sessions_trigram")
 _TIME = "UTC, YYYY-MM-DDTHH:MM:SS.ffffffZ (text order is time order)"
 
 SESSIONS = {

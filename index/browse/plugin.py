@@ -20,7 +20,7 @@ from urllib.parse import quote, unquote
 
 from datasette import hookimpl
 from datasette.utils.asgi import NotFound, Response
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from index.browse.auth import App, Receive, Scope, Send, require_token
 from index.browse.charts import render_chart
@@ -106,7 +106,7 @@ async def session_page(datasette: Any, request: Any) -> Response:
     conversation = build_conversation(session, messages, switches)
     html = await datasette.render_template(
         "session.html",
-        {"conversation": conversation, "database": DATABASE, "markdown": _markdown, "escape": escape},
+        {"conversation": conversation, "database": DATABASE, "markdown": _markdown},
         request=request,
         view_name="llm-session",
     )
