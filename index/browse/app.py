@@ -27,6 +27,7 @@ SETTINGS = {
     "sql_time_limit_ms": 5000,  # a canned query over a million messages takes a few seconds
     "facet_time_limit_ms": 500,
     "allow_download": False,
+    "suggest_facets": False,  # a dozen extra queries per table page; the useful facets are set in the metadata
 }
 
 
