@@ -168,3 +168,28 @@ def test_browse_help_lists_its_flags() -> None:
     assert done.returncode == 0
     for flag in ("--host", "--port", "--open", "--no-auth", "LLM_MCP_TOKEN"):
         assert flag in done.stdout
+
+
+def test_token_closes_a_websocket_without_it_and_lets_lifespan_through() -> None:
+    import asyncio
+
+    from index.browse.auth import require_token
+
+    reached: list[str] = []
+    sent: list[dict[str, object]] = []
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        reached.append(str(scope["type"]))
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, object]:
+        return {"type": "websocket.connect"}
+
+    wrapped = require_token(app, "t0ken")  # type: ignore[arg-type]
+    asyncio.run(wrapped({"type": "websocket", "path": "/", "headers": []}, receive, send))  # type: ignore[arg-type]
+    asyncio.run(wrapped({"type": "lifespan"}, receive, send))  # type: ignore[arg-type]
+    asyncio.run(wrapped({"type": "websocket", "path": "/", "headers": [(b"authorization", b"Bearer t0ken")]}, receive, send))  # type: ignore[arg-type]
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+    assert reached == ["lifespan", "websocket"]
