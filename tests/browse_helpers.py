@@ -13,8 +13,12 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+import httpx
 
 from index import Indexer
 from store import FAILED_MARK, Message, Session, SessionStore, Usage
@@ -142,3 +146,16 @@ def add_history(root: Path, days: int = 14) -> None:
         indexer.sync()
     finally:
         indexer.close()
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    """Poll ``url`` until it answers 200; fail with the server's log if it exits or never answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(url, timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"sessions.py browse did not answer at {url}:\n{log.read_text()}")

@@ -12,17 +12,15 @@ import shutil
 import struct
 import subprocess
 import tempfile
-import time
 import zlib
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
 import pytest
 
 pytest.importorskip("datasette", reason="the 'browse' extra is not installed: pip install -e '.[browse]'")
 
-from tests.browse_helpers import add_history, build_store  # noqa: E402
+from tests.browse_helpers import add_history, build_store, wait_until_up  # noqa: E402
 from tests.hardening_helpers import free_port, start_script, stop  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -59,18 +57,6 @@ def png_size_and_colours(path: Path) -> tuple[int, int, int]:
     return width, height, len(set(pixels[:: 7]))
 
 
-def wait_until_up(url: str, log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"sessions.py browse did not answer at {url}:\n{log.read_text()}")
-
-
 def test_chromium_renders_the_session_and_chart_pages(tmp_path: Path) -> None:
     root = tmp_path / ".llm_sessions"
     build_store(root)
@@ -82,7 +68,7 @@ def test_chromium_renders_the_session_and_chart_pages(tmp_path: Path) -> None:
     process = start_script("sessions.py", "browse", "--root", str(root), "--port", str(port), log_path=log)
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_until_up(base + "/", log)
+        wait_until_up(base + "/", process, log)
         for page, name, (width, height) in SHOTS:
             target = out / name
             target.unlink(missing_ok=True)

@@ -19,7 +19,7 @@ from index.browse.conversation import split_attachments  # noqa: E402
 from index.browse.markdown import is_safe_link, render_markdown  # noqa: E402
 from index.browse.search import cjk_redirect  # noqa: E402
 from index.rows import ATTACHMENT_MARK  # noqa: E402
-from tests.browse_helpers import build_store  # noqa: E402
+from tests.browse_helpers import build_store, wait_until_up  # noqa: E402
 from tests.conftest import REPO_ROOT  # noqa: E402
 from tests.hardening_helpers import free_port, run_script, start_script, stop, subprocess_env  # noqa: E402
 
@@ -144,17 +144,9 @@ def test_browse_serves_read_only_over_http(tmp_path: Path) -> None:
     log = tmp_path / "browse.log"
     process = start_script("sessions.py", "browse", "--root", str(root), "--port", str(port), log_path=log)
     try:
+        wait_until_up(f"http://127.0.0.1:{port}/", process, log)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            for _ in range(300):
-                try:
-                    page = client.get("/-/session/s-switch")
-                    break
-                except httpx.TransportError:
-                    if process.poll() is not None:
-                        break
-                    subprocess.run(["sleep", "0.2"], check=True)
-            else:
-                raise AssertionError(log.read_text())
+            page = client.get("/-/session/s-switch")
             assert page.status_code == 200 and "Watcher design review" in page.text
             assert client.get("/index/cost_per_day").status_code == 200
     finally:
