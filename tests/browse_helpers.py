@@ -44,6 +44,13 @@ def _answer(text: str, model: str, provider: str, at: datetime, latency: float, 
     )
 
 
+def _save(store: SessionStore, session: Session) -> None:
+    """Save with message ids made from the session id, so pages and screenshots are the same every run."""
+    for position, message in enumerate(session.messages):
+        message.id = f"{session.id}-{position}"
+    store.save_new(session)
+
+
 def build_store(root: Path) -> Path:
     """Write the fixture sessions under ``root`` and index them; returns the index file's path."""
     store = SessionStore(root)
@@ -75,7 +82,7 @@ def build_store(root: Path) -> Path:
                                     at=t + timedelta(minutes=3),
                                     warning="switched from gpt-4o to claude-sonnet-4-5: earlier answers were written by another model")],
     )
-    store.save_new(switch)
+    _save(store, switch)
     cjk = Session(
         id="s-cjk", title="索引设计 讨论", created_at=t + timedelta(hours=1), updated_at=t + timedelta(hours=1, minutes=1),
         current_model="kimi-k2", models_used=["kimi-k2"],
@@ -84,7 +91,7 @@ def build_store(root: Path) -> Path:
             _answer("可以，用三元组分词器。", "kimi-k2", "moonshot", t + timedelta(hours=1, minutes=1), 640.0, 0.0007, (300, 60)),
         ],
     )
-    store.save_new(cjk)
+    _save(store, cjk)
     hostile = Session(
         id="s-hostile", title="<b>not bold</b> title", created_at=DAY2, updated_at=DAY2,
         current_model="gpt-4o", models_used=["gpt-4o"],
@@ -93,7 +100,7 @@ def build_store(root: Path) -> Path:
             _answer(HOSTILE, "gpt-4o", "openai", DAY2 + timedelta(seconds=30), 700.0, 0.002, (400, 90)),
         ],
     )
-    store.save_new(hostile)
+    _save(store, hostile)
     quiet = Session(
         id="s-quiet", title="Quick question", created_at=DAY2, updated_at=DAY2 + timedelta(minutes=1),
         current_model="gpt-4o-mini", models_used=["gpt-4o-mini"],
@@ -103,7 +110,7 @@ def build_store(root: Path) -> Path:
                     DAY2 + timedelta(minutes=1, seconds=2), 420.0, None, (50, 20)),
         ],
     )
-    store.save_new(quiet)
+    _save(store, quiet)
     indexer = Indexer(root)
     try:
         indexer.sync()
@@ -139,7 +146,7 @@ def add_history(root: Path, days: int = 14) -> None:
                 messages.append(Message(role="user", content=f"Question {turn} of day {day}", created_at=at))
                 messages.append(_answer(f"Answer {turn} from {model}.", model, provider, at + timedelta(seconds=2),
                                         latency * (0.6 + ((day + turn * 3 + index) % 9) / 8), cost, (tokens_in, tokens_out)))
-            store.save_new(Session(id=f"h-{day:02d}-{index}", title=f"Day {day} with {model}", created_at=start,
+            _save(store, Session(id=f"h-{day:02d}-{index}", title=f"Day {day} with {model}", created_at=start,
                                    updated_at=messages[-1].created_at, current_model=model, models_used=[model], messages=messages))
     indexer = Indexer(root)
     try:

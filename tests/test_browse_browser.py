@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(
 FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--hide-scrollbars", "--force-device-scale-factor=1",
+    "--hide-scrollbars", "--force-device-scale-factor=1", "--virtual-time-budget=3000",
 )
 # (page, file name, window size)
 SHOTS = (
