@@ -62,6 +62,8 @@ def test_chart_escapes_every_label_and_draws_bars() -> None:
     assert "&lt;script&gt;" in svg and "U&amp;S" in svg
     assert svg.startswith("<svg") and svg.count("<rect") >= 2 + 2  # two bars, two legend boxes
     assert render_chart(STACKED, ["day", "model", "cost"], []) == ""
+    zero = render_chart(STACKED, ["day", "model", "cost"], [("d", "m", None), ("e", "m", 0)])
+    assert "Nothing to draw: cost is empty or 0" in zero and "<rect" not in zero
     hbar = render_chart(Chart("hbar", x="t", y=("n",), title="H"), ["t", "n"], [("a", 2), ("b", 1)])
     assert hbar.count("<rect") == 2
 

@@ -226,6 +226,10 @@ def render_chart(chart: Chart, columns: Sequence[str], rows: Sequence[Sequence[A
     table = pivot(chart, columns, rows)
     if not table.categories:
         return ""
+    if not any(value > 0 for bucket in table.values.values() for value in bucket.values()):
+        # e.g. the cost of local models only: no price known, nothing to compare
+        note = f"Nothing to draw: {', '.join(chart.y)} is empty or 0 in every row."
+        return _svg(64.0, chart.title, [f'<text x="10" y="48" font-size="13" fill="#555">{escape(note)}</text>'])
     if chart.kind == "hbar":
         return _horizontal(chart, table)
     return _vertical(chart, table)
