@@ -5,9 +5,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
+STAMP_BROWSE := $(VENV)/.installed-browse
 PYTEST_ARGS ?=
 
-.PHONY: run test bench bench-full hardening-long clean help
+.PHONY: run test bench bench-full hardening-long browse test-browser clean help
 
 help:  ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -43,6 +44,22 @@ bench-full: $(STAMP_DEV)  ## full-size benchmarks (100,000 sessions; long)
 
 hardening-long: $(STAMP_DEV)  ## long fuzz/concurrency profile of the hardening tests (a few minutes)
 	HARDENING_LONG=1 $(BIN)/python -m pytest tests/test_hardening_*.py -p no:cacheprovider $(PYTEST_ARGS)
+
+$(STAMP_BROWSE): pyproject.toml | $(BIN)/python
+	@echo "installing llm-mcp-server with the browse extra into $(VENV)" >&2
+	@$(BIN)/python -m pip install --quiet -e '.[browse]' >&2
+	@touch $@ $(STAMP_RUN)
+
+browse: $(STAMP_BROWSE)  ## browse, search and chart the index in a web browser (ARGS="--port 8001 --open --root DIR")
+	@exec $(BIN)/python scripts/sessions.py browse $(ARGS)
+
+# Headless Chromium (Debian: apt-get install chromium) loads the session page and a chart page and
+# saves the screenshots into docs/images/; the test skips, saying why, where Chromium is missing.
+test-browser: $(STAMP_DEV)  ## real-browser check of the browse pages; screenshots into docs/images/
+	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+		timeout 900 sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium' >&2 || \
+		echo "could not install chromium with apt-get: the browser test will skip" >&2
+	BROWSE_SCREENSHOTS=docs/images $(BIN)/python -m pytest tests/test_browse_browser.py -p no:cacheprovider -rs $(PYTEST_ARGS)
 
 clean:  ## remove the virtualenv and caches (never touches .llm_sessions)
 	rm -rf $(VENV) .pytest_cache .coverage htmlcov

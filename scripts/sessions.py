@@ -57,6 +57,7 @@ Look into the session store without an MCP client.
   merge-driver   BASE OURS THEIRS: the three-way merge git runs for sessions/*.json
 {sessions_organise.HELP.rstrip()}
   scan           find secrets (keys, tokens, passwords) already in the store; --fix redacts them
+  browse         the index in a web browser (Datasette, read-only; needs the 'browse' extra)
 
 Search, switches and stats read the index (<root>/index.sqlite, built on first use); show, list
 and export read the session files. The root is --root, else ${SESSIONS_DIR_ENV}, else ./.llm_sessions.
@@ -181,6 +182,20 @@ def build_parser() -> argparse.ArgumentParser:
         "locks) with [REDACTED <kind>] markers. Exit 0: none left; 1: secrets found and not fixed.",
     )
     scan.add_argument("--fix", action="store_true", help="redact what was found, in place")
+
+    # browse: index/browse/ does the work (docs/browse.md).
+    browse = commands.add_parser(
+        "browse", help="browse, search and chart the index in a web browser (Datasette)",
+        description="Serve the index read-only with Datasette: tables with search and facets, each session as a "
+        "conversation, charts of cost, tokens, turns and latency. Needs the optional extra: pip install -e '.[browse]'. "
+        "A --host that is not a loopback address needs LLM_MCP_TOKEN (the MCP server's rule); with it set, "
+        "every page asks for the token.",
+    )
+    browse.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS, help=root_help)
+    browse.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    browse.add_argument("--port", type=int, default=8001, help="port (default 8001)")
+    browse.add_argument("--open", action="store_true", help="open the start page in the default web browser")
+    browse.add_argument("--no-auth", action="store_true", help="no token on a non-loopback --host (an authenticating proxy is in front)")
     return parser
 
 
@@ -351,6 +366,23 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:  # issue 30
     else:
         out.write("\n".join(describe_report(report)) + "\n")
     return 1 if report.findings and not args.fix else 0
+def cmd_browse(args: argparse.Namespace, out: TextIO) -> int:
+    import index.browse as browse  # it imports Datasette only after checking that it is installed
+
+    root = resolve_root(args.root)
+
+    def announce(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    try:
+        browse.serve(root, args.host, args.port, open_browser=args.open, no_auth=args.no_auth, announce=announce)
+    except browse.BrowseUnavailable as exc:
+        raise UsageError(str(exc)) from exc
+    except browse.NoIndex as exc:
+        sys.stderr.write(f"sessions.py browse: {exc}\n")
+        return 1
+    return 0
 
 
 COMMANDS = {
@@ -364,6 +396,7 @@ COMMANDS = {
     "merge-driver": cmd_merge_driver,
     "scan": cmd_scan,
 }
+COMMANDS["browse"] = cmd_browse
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
