@@ -43,7 +43,7 @@ bench-full: $(STAMP_DEV)  ## full-size benchmarks (100,000 sessions; long)
 	BENCH_FULL=1 $(BIN)/python -m pytest tests/bench --benchmark-only --benchmark-enable -p no:cacheprovider $(PYTEST_ARGS)
 
 hardening-long: $(STAMP_DEV)  ## long fuzz/concurrency profile of the hardening tests (a few minutes)
-	HARDENING_LONG=1 $(BIN)/python -m pytest tests/test_hardening_*.py -p no:cacheprovider $(PYTEST_ARGS)
+	HARDENING_LONG=1 $(BIN)/python -m pytest tests/server/test_hardening_*.py -p no:cacheprovider $(PYTEST_ARGS)
 
 $(STAMP_BROWSE): pyproject.toml | $(BIN)/python
 	@echo "installing llm-mcp-server with the browse extra into $(VENV)" >&2
@@ -59,7 +59,7 @@ test-browser: $(STAMP_DEV)  ## real-browser check of the browse pages; screensho
 	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
 		timeout 900 sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium' >&2 || \
 		echo "could not install chromium with apt-get: the browser test will skip" >&2
-	BROWSE_SCREENSHOTS=docs/images $(BIN)/python -m pytest tests/test_browse_browser.py -p no:cacheprovider -rs $(PYTEST_ARGS)
+	BROWSE_SCREENSHOTS=docs/images $(BIN)/python -m pytest tests/index/test_browse_browser.py -p no:cacheprovider -rs $(PYTEST_ARGS)
 
 clean:  ## remove the virtualenv and caches (never touches .llm_sessions)
 	rm -rf $(VENV) .pytest_cache .coverage htmlcov

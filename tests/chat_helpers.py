@@ -87,14 +87,6 @@ def make_app(tmp_path: Path, windows: dict[str, int] | None = None) -> tuple[ser
     return app, providers
 
 
-def call_tool(app_server: Any, name: str, arguments: dict[str, Any]) -> Any:
-    """Call a tool in-process; returns the structured result (raises ``ToolError``)."""
-    import anyio
-
-    result = anyio.run(lambda: app_server.call_tool(name, arguments))
-    return result.structured_content
-
-
 def make_indexed_app(tmp_path: Path, windows: dict[str, int] | None = None) -> tuple[server.App, dict[str, ScriptedProvider]]:
     """``make_app`` plus the real SQLite index, the real lazy migration and a model list."""
     from index import Indexer, SearchIndex

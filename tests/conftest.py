@@ -8,7 +8,7 @@ from store import SessionStore
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # A verbatim copy of ../shared/fixtures (the design's test data), so a clone tests on its own;
-# tests/test_fixture_copy.py checks the copy still matches ../shared when that folder is present.
+# tests/store/test_fixture_copy.py checks the copy still matches ../shared when that folder is present.
 SHARED_FIXTURES = REPO_ROOT / "tests" / "data" / "shared_fixtures"
 UPSTREAM_SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
 

@@ -1,4 +1,4 @@
-"""Shared machinery for the hardening tests (``tests/test_hardening_*.py``).
+"""Shared machinery for the hardening tests (``tests/server/test_hardening_*.py``).
 
 - :func:`mcp_server`: ``server.py`` as a subprocess driven by the SDK's real stdio MCP client,
   with its pid (for SIGKILL) and its stderr log; :func:`http_server`: ``server.py --transport
