@@ -75,6 +75,7 @@ async def ask_models(
     check_session_id(session_id)
     names = check_model_list(models)
     adapters = [app.resolve_adapter(name) for name in names]
+    names = [getattr(adapter, "called", None) or name for name, adapter in zip(names, adapters)]  # aliases: the model called
     for name, adapter in zip(names, adapters):
         plan_for_options(adapter, name, options)
     prepared = await prepare_attachments_for(options, adapters)

@@ -180,6 +180,8 @@ async def run_turn(
     check_session_id(session_id)
     check_model_name(model)
     adapter = app.resolve_adapter(model)
+    # An alias is recorded as the model it stands for (price, switches, search by model), the alias beside it.
+    requested, model = model, getattr(adapter, "called", None) or model
     plan = plan_for_options(adapter, model, options)
     prepared = attachments if attachments is not None else await prepare_attachments_for(options, [adapter])
     check_attachment_budget(app, prepared, model, prompt, options)
@@ -207,15 +209,18 @@ async def run_turn(
         await turn.save_failed(error, reason)
         raise ChatFailed(session.id, exc, len(turn.watch.text)) from exc
     answer = stored_answer(reply, model)
+    if requested != model:
+        answer.extra["alias"] = requested
     switch = await anyio.to_thread.run_sync(functools.partial(turn.commit, [*pending, answer], answered=True))
     warnings = [switch.warning] if switch else []
-    warnings += [*prepared.notes, *turn.notes, *plan.warnings]
+    warnings += [*prepared.notes, *turn.notes, *plan.warnings, *getattr(adapter, "notes", ())]
     if turn.summary is not None:
         warnings.append(_summary_warning(turn.summary, model))
     from utils.gc_tuning import collect_after_turn
 
     collect_after_turn()  # the turn's HTTP request (the whole conversation) sits in httpx's cycles
-    return TurnResult(session.id, model, reply.text, warnings, result_usage(answer), created=created, title=session.title)
+    return TurnResult(session.id, model, reply.text, warnings, result_usage(answer), created=created, title=session.title,
+                      extra={"message_id": answer.id})
 
 
 def plan_for_options(adapter: Adapter, model: str, options: TurnOptions) -> Any:
