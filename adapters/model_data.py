@@ -111,7 +111,8 @@ def known_models(provider: str, accepts: Any, prefix: str = "") -> list[ModelFac
 
 # ------------------------------------------------------------------------------ GET /models
 
-_endpoint_cache: dict[str, list[ModelFacts] | None] = {}
+#: base URL -> the (model id, context window) pairs its ``GET /models`` listed; None: no list
+_endpoint_cache: dict[str, list[tuple[str, int | None]] | None] = {}
 _endpoint_lock = threading.Lock()
 
 
@@ -125,39 +126,39 @@ def _window_of(entry: dict[str, Any]) -> int | None:
     return None
 
 
-def endpoint_models(provider: str, base_url: str, api_key: str | None) -> list[ModelFacts] | None:
-    """The models ``GET {base_url}/models`` lists (names prefixed ``provider/``), fetched once per
-    server life; None when the endpoint cannot be reached or has no such list (then not retried)."""
-    with _endpoint_lock:
-        if base_url in _endpoint_cache:
-            return _endpoint_cache[base_url]
+def _fetch(base_url: str, api_key: str | None) -> list[tuple[str, int | None]] | None:
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    listed: list[ModelFacts] | None
     try:
         response = httpx.get(f"{base_url.rstrip('/')}/models", headers=headers, timeout=MODELS_TIMEOUT_SECONDS)
         response.raise_for_status()
         entries = response.json().get("data")
-        listed = [
-            ModelFacts(model=f"{provider}/{entry['id']}", provider=provider, context_window=_window_of(entry))
-            for entry in entries
-            if isinstance(entry, dict) and isinstance(entry.get("id"), str)
-        ]
+        return [(entry["id"], _window_of(entry)) for entry in entries if isinstance(entry, dict) and isinstance(entry.get("id"), str)]
     except (httpx.HTTPError, ValueError, AttributeError, TypeError) as exc:
         log.info("no model list from %s/models: %s", base_url, type(exc).__name__)
-        listed = None
+        return None
+
+
+def endpoint_models(provider: str, base_url: str, api_key: str | None) -> list[ModelFacts] | None:
+    """The models ``GET {base_url}/models`` lists (names prefixed ``provider/``), fetched once per
+    server life; None when the endpoint cannot be reached or has no such list (then not retried)."""
     with _endpoint_lock:
-        _endpoint_cache[base_url] = listed
-    return listed
+        known = base_url in _endpoint_cache
+        listed = _endpoint_cache.get(base_url)
+    if not known:
+        listed = _fetch(base_url, api_key)
+        with _endpoint_lock:
+            _endpoint_cache[base_url] = listed
+    if listed is None:
+        return None
+    return [ModelFacts(model=f"{provider}/{name}", provider=provider, context_window=window) for name, window in listed]
 
 
 def cached_endpoint_window(provider: str, base_url: str, model: str) -> int | None:
     """A window from an endpoint's model list if it was already fetched (never fetches)."""
     with _endpoint_lock:
         listed = _endpoint_cache.get(base_url)
-    for facts in listed or []:
-        if facts.model == model:
-            return facts.context_window
-    return None
+    name = model.split("/", 1)[1] if model.startswith(provider + "/") else model
+    return next((window for listed_name, window in listed or [] if listed_name == name), None)
 
 
 def forget_endpoint_models() -> None:
