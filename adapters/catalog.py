@@ -13,9 +13,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import UnknownModel
+from .errors import AdapterError
 from .model_data import DATA_PROVIDERS, ModelFacts, endpoint_models, known_models
 from .registry import BUILTIN_PROVIDERS, ProviderInfo, list_models
+
+
+class UnknownProvider(AdapterError, LookupError):
+    """``list_models(provider=...)`` names no provider this server knows."""
 
 
 class ProviderLine(BaseModel):
@@ -69,11 +73,12 @@ def _key(info: ProviderInfo) -> str | None:
 def model_catalog(provider: str | None = None) -> ModelCatalog:
     """The catalog; ``provider`` lists that provider's models whether or not its key is set.
 
-    Raises ``UnknownModel`` for a provider name nobody configured.
+    Raises ``UnknownProvider`` for a provider name nobody configured.
     """
     infos = list_models()
     if provider is not None and not any(info.provider == provider for info in infos):
-        raise UnknownModel(f"provider {provider}", "known providers: " + ", ".join(dict.fromkeys(info.provider for info in infos)))
+        known = ", ".join(dict.fromkeys(info.provider for info in infos))
+        raise UnknownProvider(f"unknown provider {provider!r}: use one of {known}")
     catalog = ModelCatalog()
     for info in infos:
         callable_now = info.key_set or not info.key_required

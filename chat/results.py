@@ -538,5 +538,30 @@ def session_page_result(data: dict[str, Any], newest_first_page: bool) -> CallTo
             else:
                 high = middle - 1
         count = low
+    if count == 0 and total:  # one message alone is over the budget: show its head, link the whole
+        return _one_cut_message(data, newest_first_page, budget)
     structured, text = page(count)
     return _result(structured, text)
+
+
+def _one_cut_message(data: dict[str, Any], newest_first_page: bool, budget: int) -> CallToolResult:
+    messages = data["messages"]
+    message = messages[-1] if newest_first_page else messages[0]
+    whole = _message_text(message)
+    uri = message_uri(str((data.get("session") or {}).get("id")), str(message.get("id")))
+    index = message.get("index", 0)
+    base = {**data, "offset": index, "returned": 1, "more_before": index > 0,
+            "more_after": index + 1 < data.get("total_messages", index + 1),
+            "truncated": {"shown": 1, "total": len(messages), "note": f"one message shown, its text cut to the size limit; the whole: {uri}"}}
+
+    def build(head: str) -> tuple[dict[str, Any], str]:
+        shown = {**message, "content": f"{head} [...cut to the size limit: {len(whole):,} characters in total; the whole: {uri}]"}
+        structured = {**base, "messages": [shown]}
+        return structured, _message_block(shown)
+
+    def room(head: str) -> int:
+        structured, text = build(head)
+        return budget - 200 - max(len(text), len(compact_json(structured)))
+
+    structured, text = build(_cut(whole, room))
+    return _result(structured, text, [_link(uri, f"message {message.get('id')}", len(whole))])

@@ -111,6 +111,13 @@ def test_a_long_answer_is_cut_in_both_forms_and_read_back_whole(world: dict[str,
     assert page_data["truncated"]["total"] == 8 and page_data["returned"] == len(page_data["messages"]) < 8
     assert page_data["messages"][-1]["index"] == 7 and page_data["more_before"]  # the newest kept
     assert page_text.startswith(f"# {page_data['session'].get('title') or '(untitled)'}\nsession ") and "### 7 · assistant (gpt-4o)" in page_text
+    # One message alone over the budget: its head, and a link to the whole.
+    single = _raw(client, "get_session", session_id=structured["session_id"], offset=1, limit=1, max_chars_per_message=200_000)
+    assert len(_text(single)) <= BUDGET and len(compact_json(single.structured_content)) <= BUDGET
+    (shown,) = single.structured_content["messages"]
+    assert shown["index"] == 1 and "120,000 characters in total" in shown["content"]
+    (link,) = [block for block in single.content if isinstance(block, ResourceLink)]
+    assert _read_resource(client, str(link.uri)) == answer
 
 
 def test_ask_models_one_section_per_model_and_the_budget_shared(world: dict[str, Any]) -> None:
@@ -167,7 +174,7 @@ def test_list_models_from_the_price_data_and_the_endpoints(world: dict[str, Any]
     assert len(gets) == 1  # one endpoint served both local/ and ollama/: one fetch, cached for the server's life
     anthropic = client.call("list_models", provider="anthropic")
     assert anthropic["models"] and all(m["provider"] == "anthropic" and not m["key_set"] for m in anthropic["models"])
-    assert "no-such-provider" in client.error("list_models", provider="no-such-provider")
+    assert client.error("list_models", provider="no-such-provider").endswith("unknown provider 'no-such-provider': use one of local, moonshot, openai, anthropic, gemini, deepseek, openrouter, ollama")
 
 
 def test_an_unknown_model_works_with_a_warning(world: dict[str, Any]) -> None:
