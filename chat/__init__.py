@@ -12,7 +12,6 @@ from chat.errors import ChatFailed, InvalidToolArgument, PromptTooLarge, Summari
 from chat.legacy import kimi_chat
 from chat.options import TurnOptions
 from chat.turn import TurnResult, run_turn
-from chat import results
 
 __all__ = [
     "App",

@@ -201,6 +201,11 @@ def test_an_alias_is_recorded_as_the_model_called(world: dict[str, Any]) -> None
     assert again["warnings"] == []  # the same model: no switch
     hits = client.call("search_sessions", query="okapis", model="gpt-4o-mini")["hits"]
     assert [hit["session_id"] for hit in hits] == [result["session_id"]]
+    asked = client.call("ask_models", prompt="okapi stripes?", models=["fast", "gpt-4o"])["answers"]
+    assert [a["model"] for a in asked] == ["gpt-4o-mini", "gpt-4o"] and asked[0]["warnings"] == []
+    branch = json.loads((world["root"] / "sessions" / f"{asked[0]['session_id']}.json").read_text(encoding="utf-8"))
+    assert branch["models_used"] == ["gpt-4o-mini"] and branch["messages"][-1]["extra"]["alias"] == "fast"
+    assert branch["model_switches"] == []
     message = client.error("chat", prompt="hi", model="broken")
     assert message.count("broken") == 1 and "nothing-serves-this" in message and "config file" in message
 
