@@ -81,8 +81,13 @@ def _facts(model_name: str, provider: str, info: Any) -> ModelFacts:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def lookup(provider: str, upstream: str) -> ModelFacts | None:
-    """What the data says of ``upstream`` (the name sent to ``provider``), or None when it does not know it."""
+    """What the data says of ``upstream`` (the name sent to ``provider``), or None when it does not know it.
+
+    Remembered per name (every turn asks for its model's window: the data's matching costs up to
+    a few milliseconds for OpenRouter's 900 models). The result is shared: do not change it.
+    """
     data_id = DATA_PROVIDERS.get(provider)
     data = _data_provider(data_id) if data_id else None
     if data is None or not upstream:
