@@ -303,8 +303,13 @@ def ask_models_result(data: dict[str, Any], message_id: Callable[[str], str | No
         if answer.get("reply"):
             found = message_id(str(answer.get("session_id")))
             uris[index] = message_uri(str(answer["session_id"]), found) if found else f"session://{answer['session_id']}"
-    skeleton = [{**a, "reply": "", **({"reply_truncated": {"shown_chars": 0, "total_chars": len(replies[i]), "uri": uris[i]}} if i in uris else {})}
-                for i, a in enumerate(answers)]
+
+    def marker(index: int) -> dict[str, Any]:
+        if index not in uris:
+            return {}
+        return {"reply_truncated": {"shown_chars": len(replies[index]), "total_chars": len(replies[index]), "uri": uris[index]}}
+
+    skeleton = [{**answer, "reply": "", **marker(index)} for index, answer in enumerate(answers)]
     notes_full = {i: _cut_note(len(replies[i]), len(replies[i]), uris[i]) for i in uris}
     overhead = max(len(compact_json({**structured, "answers": skeleton})), len(render(skeleton, notes_full)))
     # JSON escapes can double a reply's size: share the room by the escaped size.
