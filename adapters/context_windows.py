@@ -39,7 +39,7 @@ IMAGE_TOKENS = 800
 
 #: model-name prefix -> context window in tokens (longest matching prefix wins), consulted only
 #: for names the maintained data (genai-prices) gives no window for: families and local models.
-#: tests/test_model_data.py fails when an entry names a model the data already sizes.
+#: tests/adapters/test_model_data.py fails when an entry names a model the data already sizes.
 CONTEXT_WINDOWS: dict[str, int] = {
     # Moonshot / Kimi
     "kimi-k2-0905": 262_144,
