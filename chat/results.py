@@ -160,6 +160,18 @@ class SwitchesOutput(_Output):
     truncated: ListCut | None = None
 
 
+class SessionSummaryOutput(_Output):
+    session_id: str
+    id: str | None = None
+    title: str | None = None
+
+
+class DeletedOutput(_Output):
+    session_id: str
+    trashed_to: str | None = None
+    restore: str | None = None
+
+
 class ModelsOutput(_Output):
     models: list[dict[str, Any]]
     truncated: ListCut | None = None
@@ -394,12 +406,7 @@ def list_sessions_result(data: dict[str, Any], offset: int = 0) -> CallToolResul
     structured = {"sessions": sessions, **{k: v for k, v in data.items() if k != "sessions"}}
     total = data.get("total", len(sessions))
 
-    def line(item: dict[str, Any]) -> str:
-        models = ",".join(item.get("models_used") or []) or "-"
-        cost = "" if item.get("cost_usd") is None else f" · {_money(item['cost_usd'])}"
-        title = _one_line(item.get("title"), 80) or "(untitled)"
-        return f"{item['session_id']} · {_short_time(item.get('updated_at'))} · {models} · {item.get('message_count', 0)} msgs{cost} · {title}"
-
+    line = _session_line
     header = f"{total} session(s)" + (f", showing {offset + 1}-{offset + len(sessions)}" if sessions and total != len(sessions) else "")
     pending = data.get("index_pending")
     if pending:
@@ -410,6 +417,26 @@ def list_sessions_result(data: dict[str, Any], offset: int = 0) -> CallToolResul
         return f"more: call again with offset={after}" if after < total else ""
 
     return _fit_items(structured, "sessions", line, header, footer)
+
+
+def _session_line(item: dict[str, Any]) -> str:
+    models = ",".join(item.get("models_used") or []) or "-"
+    cost = "" if item.get("cost_usd") is None else f" · {_money(item['cost_usd'])}"
+    tags = f" · tags {', '.join(item['tags'])}" if item.get("tags") else ""
+    title = _one_line(item.get("title"), 80) or "(untitled)"
+    return f"{item.get('session_id') or item.get('id')} · {_short_time(item.get('updated_at'))} · {models} · {item.get('message_count', 0)} msgs{cost}{tags} · {title}"
+
+
+def session_summary_result(data: dict[str, Any]) -> CallToolResult:
+    """``update_session``: the session's summary (``session_id`` first), as one listing line."""
+    structured = {"session_id": data.get("id"), **data}
+    return _result(structured, _session_line(structured))
+
+
+def deleted_result(data: dict[str, Any]) -> CallToolResult:
+    """``delete_session``: where the file went and how to bring it back."""
+    text = f"session {data.get('session_id')} moved to the trash ({data.get('trashed_to')}); to restore it: {data.get('restore')}"
+    return _result(dict(data), text)
 
 
 def search_result(data: dict[str, Any], offset: int = 0) -> CallToolResult:
