@@ -422,7 +422,7 @@ class SessionTools:
         switches = self.app.reader.model_switch_history(session_id=session_id, model=model)
         return results.switches_result({"switches": [_as_dict(item) for item in switches]})
 
-    def list_models(self, provider: str | None = None) -> Annotated[CallToolResult, results.ModelsOutput]:
+    def list_models(self, provider: str | None = None, query: str | None = None) -> Annotated[CallToolResult, results.ModelsOutput]:
         """List the models this server can call, with context window and price, and each provider's key state.
 
         Use it before `chat` to pick a model name. `models`: {model, provider, context_window,
@@ -430,12 +430,14 @@ class SessionTools:
         (from genai-prices' data, and from GET /models of OpenAI-compatible endpoints);
         `providers`: each provider's name patterns, key variable (never its value), whether the
         key is set, and aliases. Pass `provider` (e.g. "anthropic") to list one provider's
-        models whether or not its key is set. Other names a provider accepts work too, with a
+        models whether or not its key is set, `query` (e.g. "sonnet") to keep the names
+        containing it. Other names a provider accepts work too, with a
         warning saying what was assumed.
         """
         if self.app.list_models is None:
             return results.models_result({"models": []})
-        listed = self.app.list_models(provider=provider) if provider else self.app.list_models()
+        filters = {key: value for key, value in (("provider", provider), ("query", query)) if value}
+        listed = self.app.list_models(**filters)
         if isinstance(listed, list):  # an injected list (tests, older wiring): one entry per item
             return results.models_result({"models": [_as_dict(item) for item in listed]})
         return results.models_result(listed.model_dump(mode="json", exclude_none=True))

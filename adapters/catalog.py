@@ -70,8 +70,9 @@ def _key(info: ProviderInfo) -> str | None:
     return (os.environ.get(info.key_variable, "").strip() or None) if info.key_variable else None
 
 
-def model_catalog(provider: str | None = None) -> ModelCatalog:
-    """The catalog; ``provider`` lists that provider's models whether or not its key is set.
+def model_catalog(provider: str | None = None, query: str | None = None) -> ModelCatalog:
+    """The catalog; ``provider`` lists that provider's models whether or not its key is set;
+    ``query`` keeps the models whose name contains it (case-insensitive).
 
     Raises ``UnknownProvider`` for a provider name nobody configured.
     """
@@ -84,6 +85,8 @@ def model_catalog(provider: str | None = None) -> ModelCatalog:
         callable_now = info.key_set or not info.key_required
         wanted = info.provider == provider if provider is not None else callable_now
         models = _models_of(info) if wanted else []
+        if query:
+            models = [facts for facts in models if query.lower() in facts.model.lower()]
         for facts in models:
             facts.key_set = callable_now
         catalog.models.extend(models)

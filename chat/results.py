@@ -499,7 +499,7 @@ def models_result(data: dict[str, Any]) -> CallToolResult:
     header = "\n".join(lines_head + (["models (context window in tokens, USD per million tokens in/out):"] if providers else []))
 
     def footer(count: int, total: int) -> str:
-        return f"{total - count} more models: call list_models with provider=<name>" if count < total else ""
+        return f"{total - count} more models: narrow with provider=<name> or query=<part of a name>" if count < total else ""
 
     return _fit_items(dict(data), "models", line, header, footer)
 

@@ -174,6 +174,8 @@ def test_list_models_from_the_price_data_and_the_endpoints(world: dict[str, Any]
     assert len(gets) == 1  # one endpoint served both local/ and ollama/: one fetch, cached for the server's life
     anthropic = client.call("list_models", provider="anthropic")
     assert anthropic["models"] and all(m["provider"] == "anthropic" and not m["key_set"] for m in anthropic["models"])
+    sonnets = client.call("list_models", provider="anthropic", query="SONNET")["models"]
+    assert sonnets and all("sonnet" in m["model"] for m in sonnets) and len(sonnets) < len(anthropic["models"])
     assert client.error("list_models", provider="no-such-provider").endswith("unknown provider 'no-such-provider': use one of local, moonshot, openai, anthropic, gemini, deepseek, openrouter, ollama")
 
 
