@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 if __name__ == "__main__":  # run as `python server.py` from anywhere (even with -P / PYTHONSAFEPATH)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,9 +28,10 @@ if __name__ == "__main__":  # run as `python server.py` from anywhere (even with
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp.types import CallToolResult
 from mcp.types import Resource as MCPResource
 
-from chat import App, TurnOptions, default_app, run_turn, user_message
+from chat import App, TurnOptions, default_app, results, run_turn, user_message
 from chat import ask_models as run_ask_models
 from chat import kimi_chat as kimi_chat_turn
 from chat.errors import InvalidToolArgument
@@ -203,6 +204,35 @@ def read_session_resource(app: App, session_id: str) -> str:
     return render_session(session, max_chars=SESSION_RESOURCE_MAX_CHARS)
 
 
+def last_answer_id(app: App, session_id: str) -> str | None:
+    """The id of the newest answer stored in ``session_id`` (for the link to a reply that was cut)."""
+    try:
+        session = app.store.snapshot(validate_session_id(session_id)).session
+    except Exception:  # the link then names the whole session instead
+        log.debug("no answer id for %s", session_id, exc_info=True)
+        return None
+    return next((message.id for message in reversed(session.messages) if message.role == "assistant"), None)
+
+
+def read_message_resource(app: App, session_id: str, message_id: str) -> str:
+    """The ``session://{session_id}/messages/{message_id}`` resource: one message's whole text."""
+    from store import message_text
+
+    try:
+        session = app.store.snapshot(validate_session_id(session_id)).session
+    except (InvalidSessionId, SessionNotFound) as exc:
+        raise ResourceNotFoundError(str(exc)) from exc
+    except Exception as exc:
+        message = user_message(exc)
+        if message is None:
+            raise
+        raise ResourceError(message) from exc
+    for stored in session.messages:
+        if stored.id == message_id:
+            return message_text(stored)
+    raise ResourceNotFoundError(f"session {session_id!r} has no message {message_id!r}: get_session lists its message ids")
+
+
 def progress_sender(ctx: Context | None) -> ProgressSender | None:
     """How to send ``notifications/progress`` for this request, or None when it carries no progress token."""
     if ctx is None:
@@ -241,7 +271,7 @@ class SessionTools:
         title: str | None = None,
         allow_secrets: bool = False,
         ctx: Context | None = None,
-    ) -> dict[str, Any]:
+    ) -> Annotated[CallToolResult, results.ChatOutput]:
         """Send a message to any LLM and get its reply; the exchange is stored in a session.
 
         Use it to ask another model for a second opinion, a review, or a task. Omit
@@ -272,7 +302,7 @@ class SessionTools:
                                       reasoning_effort=reasoning_effort, files=files, images=images, title=title,
                                       allow_secrets=allow_secrets)
         turn = await run_turn(self.app, prompt, model, session_id, options, progress=progress_sender(ctx))
-        return turn.as_dict()
+        return results.chat_result(turn.as_dict(), lambda: turn.extra.get("message_id") or last_answer_id(self.app, turn.session_id))
 
     async def ask_models(
         self,
@@ -288,7 +318,7 @@ class SessionTools:
         title: str | None = None,
         allow_secrets: bool = False,
         ctx: Context | None = None,
-    ) -> dict[str, Any]:
+    ) -> Annotated[CallToolResult, results.AskModelsOutput]:
         """Ask 2 to 8 different LLMs the same question at once and get every answer side by side.
 
         Use it for a second (or third) opinion, to compare how models answer one question, or
@@ -309,18 +339,22 @@ class SessionTools:
         options = TurnOptions.checked(system=system, temperature=temperature, max_tokens=max_tokens,
                                       reasoning_effort=reasoning_effort, files=files, images=images, title=title,
                                       allow_secrets=allow_secrets)
-        return await run_ask_models(self.app, prompt, models, session_id, options, progress_sender(ctx))
+        asked = await run_ask_models(self.app, prompt, models, session_id, options, progress_sender(ctx))
+        return results.ask_models_result(asked, functools.partial(last_answer_id, self.app))
 
-    async def kimi_chat(self, prompt: str, session_id: str | None = None) -> dict[str, Any]:
+    async def kimi_chat(self, prompt: str, session_id: str | None = None) -> Annotated[CallToolResult, results.ChatOutput]:
         """Chat with Kimi (Moonshot); kept for clients of the older Kimi-only server.
 
         Same as `chat` with the Kimi model ($KIMI_MODEL, default kimi-k2-0711-preview). Pass
         `session_id` to continue a conversation, including one from the old `.kimi_sessions/`
         folder (it is imported on first use). Prefer `chat` for new work.
         """
-        return await kimi_chat_turn(self.app, prompt, session_id)
+        answered = await kimi_chat_turn(self.app, prompt, session_id)
+        return results.chat_result(answered, lambda: last_answer_id(self.app, answered["session_id"]))
 
-    def list_sessions(self, model: str | None = None, tag: str | None = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    def list_sessions(
+        self, model: str | None = None, tag: str | None = None, limit: int = 50, offset: int = 0
+    ) -> Annotated[CallToolResult, results.ListSessionsOutput]:
         """List stored conversations, most recently updated first.
 
         Use it to find a session_id to continue or inspect. Filter by a `model` the session used
@@ -333,7 +367,7 @@ class SessionTools:
         result = listing.model_dump(mode="json")
         result["total"] = len(listing.sessions)
         result["sessions"] = result["sessions"][offset : offset + limit]
-        return result
+        return results.list_sessions_result(result, offset)
 
     def update_session(
         self,
@@ -341,26 +375,26 @@ class SessionTools:
         title: str | None = None,
         add_tags: list[str] | None = None,
         remove_tags: list[str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Annotated[CallToolResult, results.SessionSummaryOutput]:
         """Give a stored conversation a title or add/remove tags; returns the session's summary.
 
         `title` replaces the title (an empty string clears it). Tags are short words without
         spaces; filter by one with list_sessions(tag=...). Organising does not change the
         session's place in list_sessions (its updated_at stays).
         """
-        return organise.update_session(self.app, session_id, title, add_tags, remove_tags)
+        return results.session_summary_result(organise.update_session(self.app, session_id, title, add_tags, remove_tags))
 
-    def delete_session(self, session_id: str) -> dict[str, Any]:
+    def delete_session(self, session_id: str) -> Annotated[CallToolResult, results.DeletedOutput]:
         """Move a stored conversation to the trash (never deleted); it leaves listings and search.
 
         The result says how to restore it (`sessions.py restore ID`).
         """
-        return organise.delete_session(self.app, session_id)
+        return results.deleted_result(organise.delete_session(self.app, session_id))
 
     def get_session(
         self,
         session_id: str, offset: int | None = None, limit: int = 50, max_chars_per_message: int = 20_000
-    ) -> dict[str, Any]:
+    ) -> Annotated[CallToolResult, results.SessionPageOutput]:
         """Read one stored conversation: its metadata, model switches, summaries and messages.
 
         Without `offset` it returns the newest `limit` messages; pass `offset` (0 = first message)
@@ -371,7 +405,8 @@ class SessionTools:
         _check_page(limit, offset or 0)
         if max_chars_per_message < 1:
             raise InvalidToolArgument("max_chars_per_message must be at least 1")
-        return session_page(self.app.store.snapshot(validate_session_id(session_id)).session, offset, limit, max_chars_per_message)
+        page = session_page(self.app.store.snapshot(validate_session_id(session_id)).session, offset, limit, max_chars_per_message)
+        return results.session_page_result(page, newest_first_page=offset is None)
 
     def search_sessions(
         self,
@@ -383,7 +418,7 @@ class SessionTools:
         until: str | None = None,
         limit: int = 20,
         offset: int = 0,
-    ) -> dict[str, Any]:
+    ) -> Annotated[CallToolResult, results.SearchOutput]:
         """Full-text search over every stored conversation (any language, code identifiers too).
 
         Use it to find what was discussed before, with which model, and when. Optional filters:
@@ -408,9 +443,11 @@ class SessionTools:
             )
         except InvalidQuery as exc:  # the index's documented refusals: an unusable query, since after until
             raise InvalidToolArgument(str(exc)) from exc
-        return {"hits": [_as_dict(hit) for hit in hits]}
+        return results.search_result({"hits": [_as_dict(hit) for hit in hits]}, offset)
 
-    def model_switch_history(self, session_id: str | None = None, model: str | None = None) -> dict[str, Any]:
+    def model_switch_history(
+        self, session_id: str | None = None, model: str | None = None
+    ) -> Annotated[CallToolResult, results.SwitchesOutput]:
         """List the recorded model switches (from which model to which, when, and the warning).
 
         Filter by `session_id` or by a `model` on either side of the switch. Use it to see
@@ -420,17 +457,28 @@ class SessionTools:
             validate_session_id(session_id)
         if self.app.reader is None:
             raise StoreError("model switch history is not available: the index is not configured in this server")
-        return {"switches": [_as_dict(item) for item in self.app.reader.model_switch_history(session_id=session_id, model=model)]}
+        switches = self.app.reader.model_switch_history(session_id=session_id, model=model)
+        return results.switches_result({"switches": [_as_dict(item) for item in switches]})
 
-    def list_models(self, ) -> dict[str, Any]:
-        """List the model families and aliases this server can reach, and whether each is configured.
+    def list_models(self, provider: str | None = None, query: str | None = None) -> Annotated[CallToolResult, results.ModelsOutput]:
+        """List the models this server can call, with context window and price, and each provider's key state.
 
-        Use it before `chat` to pick a model name. Shows the environment variable each provider
-        needs (never its value).
+        Use it before `chat` to pick a model name. `models`: {model, provider, context_window,
+        input_usd_per_mtok, output_usd_per_mtok, key_set} for the providers whose key is set
+        (from genai-prices' data, and from GET /models of OpenAI-compatible endpoints);
+        `providers`: each provider's name patterns, key variable (never its value), whether the
+        key is set, and aliases. Pass `provider` (e.g. "anthropic") to list one provider's
+        models whether or not its key is set, `query` (e.g. "sonnet") to keep the names
+        containing it. Other names a provider accepts work too, with a
+        warning saying what was assumed.
         """
         if self.app.list_models is None:
-            return {"models": []}
-        return {"models": [_as_dict(item) for item in self.app.list_models()]}
+            return results.models_result({"models": []})
+        filters = {key: value for key, value in (("provider", provider), ("query", query)) if value}
+        listed = self.app.list_models(**filters)
+        if isinstance(listed, list):  # an injected list (tests, older wiring): one entry per item
+            return results.models_result({"models": [_as_dict(item) for item in listed]})
+        return results.models_result(listed.model_dump(mode="json", exclude_none=True))
 
 
 
@@ -445,6 +493,7 @@ def build_server(app: App, auth: HttpAuth | None = None) -> MCPServer:
     server = SessionsServer(
         app,
         name="llm-mcp-server",
+        version=server_version(),
         instructions=INSTRUCTIONS,
         lifespan=serving,
         token_verifier=auth.token_verifier if auth else None,
@@ -465,12 +514,43 @@ def build_server(app: App, auth: HttpAuth | None = None) -> MCPServer:
     async def session_resource(session_id: str) -> str:
         return await anyio.to_thread.run_sync(read_session_resource, app, session_id)
 
+    @server.resource(
+        results.MESSAGE_RESOURCE_TEMPLATE,
+        name="message",
+        title="One stored message, whole",
+        description="The whole text of one stored message (where a tool result that was cut to the size limit links to).",
+        mime_type="text/markdown",
+    )
+    async def message_resource(session_id: str, message_id: str) -> str:
+        return await anyio.to_thread.run_sync(read_message_resource, app, session_id, message_id)
+
     tools = SessionTools(app)
+    text_only = results.result_mode() == "text"
     for name in TOOLS:
         method = getattr(tools, name)
         # The SDK sends the description as it is; a model reads it on every request.
         server.tool(name=name, description=inspect.getdoc(method))(tool_errors(method))
+        if text_only:  # no structuredContent is sent, so no outputSchema may be promised
+            metadata = server._tool_manager.get_tool(name).fn_metadata
+            metadata.output_schema, metadata.output_model = None, None
+    from chat.workflows import register_prompts
+
+    register_prompts(server)
     return server
+
+
+def server_version() -> str:
+    """``serverInfo.version``: the installed package's version."""
+    try:
+        from utils.version import package_version  # type: ignore[import-not-found]
+    except ImportError:
+        from importlib import metadata
+
+        try:
+            return metadata.version("llm-mcp-server")
+        except metadata.PackageNotFoundError:
+            return "0+unknown"
+    return package_version()
 
 
 # ------------------------------------------------------------------------------ process
@@ -488,6 +568,9 @@ environment:
   LLM_LOG_LEVEL          DEBUG, INFO (default), WARNING, ERROR; logs go to stderr
   LLM_SEARCH_RANK_WINDOW a search with more matches than this ranks its newest this-many only
                          (default 20000; smaller is faster for very common terms: docs/search-index.md)
+  LLM_MCP_RESULTS        forms of a tool result: both (default), text or structured
+  LLM_MCP_MAX_RESULT_CHARS  size limit of a tool result per form (default 40000); a longer
+                         answer is cut, with a link to the whole (session://ID/messages/MSG)
   LLM_MCP_TOKEN          over http, every request to /mcp needs 'Authorization: Bearer <token>'
                          (else 401); required for a --host that is not a loopback address
   provider keys and base URLs: see the README, section "Providers"
@@ -579,6 +662,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         configured_rank_window()
     except ValueError as exc:
+        print(f"server.py: {exc}", file=sys.stderr)
+        return 2
+    try:
+        results.check_settings()
+    except results.ResultSettingError as exc:
         print(f"server.py: {exc}", file=sys.stderr)
         return 2
     try:

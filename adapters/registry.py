@@ -22,8 +22,8 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -125,6 +125,13 @@ class ResolvedModel:
     adapter: Adapter
     wire_format: str | None = None
     base_url: str | None = None
+    #: the model actually called: the alias's target, else ``model`` (what sessions record)
+    called: str = ""
+    #: what was assumed about a model the maintained data does not know (tool warnings)
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.called = self.called or self.model
 
     async def complete(self, request: ChatRequest) -> ChatReply:
         """``adapter.complete(request)`` — the adapter already sends ``upstream_model``."""
@@ -225,8 +232,16 @@ def supported_patterns(config: ProviderConfig | None = None) -> list[str]:
     patterns = [pattern for spec in BUILTIN_PROVIDERS for pattern in spec.patterns]
     if config is not None:
         patterns += [f"{name}/<model>" for name in config.endpoints]
-        patterns += sorted(config.aliases)
+        patterns += sorted(alias for alias in config.aliases if _alias_works(alias, config))
     return patterns
+
+
+def _alias_works(alias: str, config: ProviderConfig) -> bool:
+    try:
+        target = _follow_aliases(alias, config)
+    except ConfigError:
+        return False
+    return _override_for(target) is not None or _find(target, config) is not None
 
 
 def _build_adapter(spec: ProviderSpec, upstream: str, api_key: str | None) -> Adapter:
@@ -254,8 +269,13 @@ def resolve(model: str) -> ResolvedModel:
     if target != requested:
         override = _override_for(target)
         if override is not None:
-            return ResolvedModel(requested, override.provider, target, override)
+            return ResolvedModel(requested, override.provider, target, override, called=target)
     found = _find(target, config) if target else None
+    if found is None and target != requested:
+        raise ConfigError(
+            f"alias {requested!r} in the config file ($LLM_MCP_CONFIG) stands for {target!r}, which no provider "
+            f"handles; fix the alias or use one of: {', '.join(supported_patterns(config))}"
+        )
     if found is None:
         hint = "supported models: " + ", ".join(supported_patterns(config))
         hint += "; custom OpenAI-compatible endpoints and aliases can be declared in the file named by $LLM_MCP_CONFIG"
@@ -265,7 +285,22 @@ def resolve(model: str) -> ResolvedModel:
     if spec.key_required and api_key is None:
         raise MissingApiKey(spec.key_variable or "", requested)
     adapter = _build_adapter(spec, upstream, api_key)
-    return ResolvedModel(requested, spec.name, upstream, adapter, spec.wire_format, spec.base_url())
+    return ResolvedModel(requested, spec.name, upstream, adapter, spec.wire_format, spec.base_url(), called=target,
+                         notes=_assumptions(spec, upstream, target))
+
+
+def _assumptions(spec: ProviderSpec, upstream: str, model: str) -> list[str]:
+    """A warning when the maintained data does not know a model of a provider it covers."""
+    from .context_windows import context_window
+    from .model_data import DATA_PROVIDERS, lookup
+
+    if spec.name not in DATA_PROVIDERS or lookup(spec.name, upstream) is not None:
+        return []
+    return [
+        f"{model!r} is not in the model data (genai-prices): it was sent to {spec.name} as named, assuming a "
+        f"context window of {context_window(model):,} tokens and no known price (cost_usd is null); "
+        f"list_models lists the known models"
+    ]
 
 
 def list_models() -> list[ProviderInfo]:

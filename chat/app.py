@@ -100,7 +100,7 @@ def default_app(root: Path, legacy_root: Path | None = None) -> App:
     One ``Indexer`` (the process's one index writer, shared with the background watcher) and
     one lazily opened ``SearchIndex`` serve the whole process, so start-up never waits for a rebuild.
     """
-    from adapters import context_windows, registry
+    from adapters import catalog, context_windows, registry
     from index import Indexer
     from store.legacy import migrate_legacy_session
 
@@ -112,6 +112,6 @@ def default_app(root: Path, legacy_root: Path | None = None) -> App:
         estimate_tokens=context_windows.estimate_tokens,
         index=Indexer(root),
         reader=_LazyReader(root),
-        list_models=registry.list_models,
+        list_models=catalog.model_catalog,
         migrate_legacy=migrate_legacy_session,
     )

@@ -75,6 +75,7 @@ async def ask_models(
     check_session_id(session_id)
     names = check_model_list(models)
     adapters = [app.resolve_adapter(name) for name in names]
+    called = [getattr(adapter, "called", None) or name for name, adapter in zip(names, adapters)]  # an alias's target
     for name, adapter in zip(names, adapters):
         plan_for_options(adapter, name, options)
     prepared = await prepare_attachments_for(options, adapters)
@@ -85,7 +86,7 @@ async def ask_models(
         session_id = await migrate_if_legacy(app, session_id)
         source = (await anyio.to_thread.run_sync(app.store.snapshot, session_id)).session
     group_id = new_group_id()
-    session_ids = await anyio.to_thread.run_sync(_new_sessions, app, names, source, group_id, options.title)
+    session_ids = await anyio.to_thread.run_sync(_new_sessions, app, called, source, group_id, options.title)
     answers: list[dict[str, Any]] = [{} for _ in names]
     watches = [AnswerWatch() for _ in names]
 

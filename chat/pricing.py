@@ -19,6 +19,7 @@ from typing import Any
 
 import genai_prices
 
+from adapters.model_data import DATA_PROVIDERS
 from store.schema import Usage
 
 log = logging.getLogger(__name__)
@@ -40,13 +41,18 @@ GEMINI_USAGE = WireUsage("usageMetadata", "promptTokenCount", "candidatesTokenCo
 
 #: Our provider name -> (genai-prices provider id, the wire shape of its usage). Providers not
 #: listed (ollama, custom endpoints, in-process adapters) have no price: their cost is None.
+#: The genai-prices provider ids are ``adapters.model_data.DATA_PROVIDERS`` (one table for
+#: prices, windows and list_models).
 PRICED_PROVIDERS: dict[str, tuple[str, WireUsage]] = {
-    "openai": ("openai", OPENAI_USAGE),
-    "moonshot": ("moonshotai", OPENAI_USAGE),
-    "deepseek": ("deepseek", OPENAI_USAGE),
-    "openrouter": ("openrouter", OPENAI_USAGE),
-    "anthropic": ("anthropic", ANTHROPIC_USAGE),
-    "gemini": ("google", GEMINI_USAGE),
+    name: (DATA_PROVIDERS[name], shape)
+    for name, shape in {
+        "openai": OPENAI_USAGE,
+        "moonshot": OPENAI_USAGE,
+        "deepseek": OPENAI_USAGE,
+        "openrouter": OPENAI_USAGE,
+        "anthropic": ANTHROPIC_USAGE,
+        "gemini": GEMINI_USAGE,
+    }.items()
 }
 
 

@@ -196,6 +196,8 @@ async def run_turn(
     check_session_id(session_id)
     check_model_name(model)
     adapter = app.resolve_adapter(model)
+    # An alias is recorded as the model it stands for (price, switches, search by model), the alias beside it.
+    requested, model = model, getattr(adapter, "called", None) or model
     plan = plan_for_options(adapter, model, options)
     # Secrets are redacted before the request is built and before anything is stored.
     prompt, system, secret_notes = redact_request_text(prompt, options.system, options.allow_secrets, context=f"chat {model}")
@@ -228,17 +230,20 @@ async def run_turn(
         await turn.save_failed(error, reason)
         raise ChatFailed(session.id, exc, len(turn.watch.text)) from exc
     answer = stored_answer(reply, model)
+    if requested != model:
+        answer.extra["alias"] = requested
     switch = await anyio.to_thread.run_sync(functools.partial(turn.commit, [*pending, answer], answered=True))
     warnings = [*secret_notes, *([switch.warning] if switch else [])]
     if near:
         warnings.append(near)
-    warnings += [*prepared.notes, *turn.notes, *plan.warnings]
+    warnings += [*prepared.notes, *turn.notes, *plan.warnings, *getattr(adapter, "notes", ())]
     if turn.summary is not None:
         warnings.append(_summary_warning(turn.summary, model))
     from utils.gc_tuning import collect_after_turn
 
     collect_after_turn()  # the turn's HTTP request (the whole conversation) sits in httpx's cycles
-    return TurnResult(session.id, model, reply.text, warnings, result_usage(answer), created=created, title=session.title)
+    return TurnResult(session.id, model, reply.text, warnings, result_usage(answer), created=created, title=session.title,
+                      extra={"message_id": answer.id})
 
 
 def plan_for_options(adapter: Adapter, model: str, options: TurnOptions) -> Any:

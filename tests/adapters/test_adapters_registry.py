@@ -234,13 +234,13 @@ def test_a_subprocess_reaches_a_fake_through_the_environment(fake_anthropic: Fak
         ("moonshot-v1-8k", 8_192),
         ("gpt-4o-mini", 128_000),
         ("gpt-4", 8_192),
-        ("gpt-4.1-mini", 1_047_576),
+        ("gpt-4.1-mini", 1_000_000),  # genai-prices' data
         ("o1-mini", 128_000),
         ("o3-pro", 200_000),
         ("claude-opus-4-1", 200_000),
-        ("gemini-1.5-pro-002", 2_097_152),
+        ("gemini-1.5-pro-002", 1_000_000),  # genai-prices' data
         ("gemini-2.5-flash", 1_048_576),
-        ("deepseek-reasoner", 128_000),
+        ("deepseek-reasoner", 64_000),  # genai-prices' data
         ("openrouter/anthropic/claude-3.5-sonnet", 200_000),
         ("openrouter/openai/gpt-4o", 128_000),
         ("ollama/llama3.1:70b", OLLAMA_CONTEXT_WINDOW),

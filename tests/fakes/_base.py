@@ -301,7 +301,7 @@ class FakeProvider:
             self.check_auth(headers, record.query)
             if raw and body is None:
                 raise RequestRejected("request body is not valid JSON")
-            if not isinstance(body, dict):
+            if handler.command == "POST" and not isinstance(body, dict):
                 raise RequestRejected("request body must be a JSON object")
             self.validate(body, params, headers)
         except RequestRejected as rejection:

@@ -68,6 +68,8 @@ class FakeOpenAI(FakeProvider):
         super().__init__(api_key)
         self.prefix = prefix.rstrip("/")
         self.usage_in_choice = False
+        #: what ``GET {prefix}/models`` lists (``{"id": ..., ...}`` entries); None: no such endpoint (404)
+        self.models: list[dict[str, Any]] | None = None
 
     @property
     def base_url(self) -> str:
@@ -168,6 +170,8 @@ class FakeOpenAI(FakeProvider):
     def route(self, method: str, path: str) -> dict[str, str] | None:
         if method == "POST" and path == f"{self.prefix}/chat/completions":
             return {}
+        if method == "GET" and path == f"{self.prefix}/models" and self.models is not None:
+            return {"listing": "models"}
         return None
 
     def check_auth(self, headers: dict[str, str], query: dict[str, list[str]]) -> None:
@@ -181,6 +185,8 @@ class FakeOpenAI(FakeProvider):
         return {"error": {"message": message, "type": kind, "param": None, "code": None}}
 
     def default_reply(self, body: Any, params: dict[str, str]) -> Any:
+        if params.get("listing"):
+            return {"object": "list", "data": self.models}
         last_user = next((m for m in reversed(body["messages"]) if m.get("role") == "user"), None)
         text = echo_text(_text_of(last_user.get("content")) if last_user else "")
         message: dict[str, Any] = {"role": "assistant", "content": text}
@@ -189,6 +195,9 @@ class FakeOpenAI(FakeProvider):
         return self.completion(message, "stop", (10, 5), body["model"])
 
     def validate(self, body: Any, params: dict[str, str], headers: dict[str, str]) -> None:
+        if params.get("listing"):
+            require(body is None, "GET /models takes no body")
+            return
         require(isinstance(body.get("model"), str) and body["model"], "'model' is required")
         messages = body.get("messages")
         require(isinstance(messages, list) and messages, "'messages' must be a non-empty array")

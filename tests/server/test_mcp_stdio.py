@@ -139,7 +139,7 @@ def test_errors_are_tool_errors_and_the_connection_stays_up(world: dict[str, Any
     failed = client.error("chat", prompt="kept despite the failure", model="gpt-4o", session_id="failing")
     assert "saved in session 'failing'" in failed
     assert client.call("get_session", session_id="failing")["messages"][0]["content"] == "kept despite the failure"
-    models = {info["provider"]: info for info in client.call("list_models")["models"]}
+    models = {info["provider"]: info for info in client.call("list_models")["providers"]}
     assert models["openai"]["key_set"] and models["anthropic"]["key_set"] and not models["deepseek"]["key_set"]
     assert models["deepseek"]["key_variable"] == "DEEPSEEK_API_KEY"
     assert KEY not in json.dumps(models)

@@ -47,7 +47,8 @@ def test_default_app_uses_the_registry_and_lists_models_without_keys(tmp_path: P
     assert app.context_window("gpt-4o") > 8000
     models = server.build_server(app)
     listed = app.list_models()  # type: ignore[misc]
-    assert any(info.provider == "openai" and info.key_set for info in listed)
+    assert any(info.provider == "openai" and info.key_set for info in listed.providers)
+    assert any(facts.model == "gpt-4o" and facts.context_window for facts in listed.models)
     assert "sk-never-shown" not in repr(listed) and models is not None
     app.store.create("s1", model="gpt-4o")
     app.store.append_message("s1", Message(role="user", content="quokka facts"))

@@ -48,7 +48,10 @@ def read(client: McpClient, uri: str) -> Any:
 def test_template_is_announced(world: dict[str, Any]) -> None:
     client: McpClient = world["client"]
     templates = client.portal.call(client.session.list_resource_templates).resource_templates
-    assert [(t.uri_template, t.mime_type) for t in templates] == [("session://{session_id}", "text/markdown")]
+    assert [(t.uri_template, t.mime_type) for t in templates] == [
+        ("session://{session_id}", "text/markdown"),
+        ("session://{session_id}/messages/{message_id}", "text/markdown"),  # where a result cut to the size limit links
+    ]
     assert "resources/list lists the 50 most recently updated sessions" in (templates[0].description or "")
 
 
