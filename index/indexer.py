@@ -204,6 +204,10 @@ class Indexer:
         """What this indexer knows it has not indexed yet (``index.pending``); the watcher adds its queue."""
         return self._db.pending
 
+    def reflects(self, path: str) -> bool:
+        """True if this indexer's rows for the session file ``path`` were made from the file as it is now."""
+        return self._turn.reflects(path)
+
     def pending_files(self) -> int:
         """Session files written but not yet reflected in the index (0 when current): ``index_pending``."""
         return self._db.pending.count()

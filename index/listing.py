@@ -129,3 +129,42 @@ def list_page(conn: sqlite3.Connection, filters: ListingFilters, limit: int, off
     else:
         total = conn.execute(f"SELECT count(*) FROM {source}", args).fetchone()[0]
     return SessionPage(sessions=[_listed(row) for row in rows], total=total, limit=limit, offset=offset)
+
+
+def _words(text: str) -> list[str]:
+    return [word.casefold() for word in _WORD.findall(text)]
+
+
+def matches(item: ListedSession, filters: ListingFilters) -> bool:
+    """Whether ``item`` passes ``filters``, in Python: what the index's SQL decides, for a
+    server without an index and for the tests that compare the two. (FTS5's unicode61 also
+    folds diacritics; ids and titles in tests are plain.)"""
+    if filters.model is not None and filters.model not in item.models_used and filters.model != item.current_model:
+        return False
+    if filters.tag is not None and filters.tag not in item.tags:
+        return False
+    if filters.group_id is not None and item.group_id != filters.group_id:
+        return False
+    if filters.since is not None and item.updated_at < filters.since:
+        return False
+    if filters.until is not None and item.updated_at > filters.until:
+        return False
+    if filters.query is not None:
+        name_match(filters.query)  # the same refusal of a query without words
+        have = _words(f"{item.title or ''} {item.session_id}")
+        if not all(any(word.startswith(want) for word in have) for want in _words(filters.query)):
+            return False
+    return True
+
+
+def page_of(items: list[ListedSession], filters: ListingFilters, limit: int, offset: int) -> SessionPage:
+    """The page ``list_page`` returns, computed from every session (a scan of the files)."""
+    if filters.since is not None and filters.until is not None and filters.since > filters.until:
+        raise InvalidQuery("since is later than until: nothing can match")
+    chosen = sorted((item for item in items if matches(item, filters)), key=lambda item: (item.updated_at, item.session_id), reverse=True)
+    return SessionPage(sessions=chosen[offset : offset + limit], total=len(chosen), limit=limit, offset=offset)
+
+
+def listed_from_summary(summary: Any) -> ListedSession:
+    """A ``store.SessionSummary`` as a listing item."""
+    return ListedSession(session_id=summary.id, **summary.model_dump())

@@ -192,6 +192,10 @@ def is_bulk_loading(conn: sqlite3.Connection) -> bool:
 
 
 
+def _quoted(name: str) -> str:
+    return f'"{name}"'
+
+
 def create_schema(conn: sqlite3.Connection) -> None:
     db = sqlite_utils.Database(conn)
     db["sessions"].create(
@@ -261,6 +265,12 @@ def create_schema(conn: sqlite3.Connection) -> None:
         pk=("session_id", "position"),
         not_null={"at_message", "to_model", "switched_at"},
     )
+    # model_switch_history pages newest first, filtered by either side of the switch.
+    for columns in (("switched_at",), ("from_model", "switched_at"), ("to_model", "switched_at")):
+        conn.execute(
+            f'CREATE INDEX "idx_model_switches_{columns[0]}" ON "model_switches"'
+            f" ({', '.join(_quoted(column) for column in columns)}, \"session_id\", \"position\")"
+        )
     db["files"].create(
         {
             "path": str,
