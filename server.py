@@ -353,20 +353,44 @@ class SessionTools:
         return results.chat_result(answered, lambda: last_answer_id(self.app, answered["session_id"]))
 
     def list_sessions(
-        self, model: str | None = None, tag: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        query: str | None = None,
+        model: str | None = None,
+        tag: str | None = None,
+        group_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
     ) -> Annotated[CallToolResult, results.ListSessionsOutput]:
         """List stored conversations, most recently updated first.
 
-        Use it to find a session_id to continue or inspect. Filter by a `model` the session used
-        or by `tag`. Each entry has id, title, times, current_model, models_used, tags,
-        message_count, cost_usd (the answers' summed price in USD, null if none is known) and
-        unpriced_answers. `total` is the number of matching sessions; page with `offset`/`limit`.
+        Use it to find a session_id to continue or inspect. `query` matches words of the title
+        or the id (each word as a prefix); filter by a `model` the session used, a `tag`, the
+        `group_id` of one ask_models call, or `since`/`until` (ISO dates, on the last update).
+        Each entry has session_id, title, times, current_model, models_used, tags,
+        message_count, cost_usd (the answers' summed price in USD, null if none is known),
+        unpriced_answers, group_id. `total` is the number of matching sessions; page with
+        `offset`/`limit`. `index_pending` > 0: that many session files are not in the index yet.
         """
+        from index.listing import ListingFilters, listed_from_summary, page_of
+
         _check_page(limit, offset)
-        listing = self.app.store.list(model=model, tag=tag)
-        result = listing.model_dump(mode="json")
-        result["total"] = len(listing.sessions)
-        result["sessions"] = result["sessions"][offset : offset + limit]
+        if query is not None and not query.strip():
+            raise InvalidToolArgument("query is empty: pass words of a title or an id, or leave it out")
+        filters = ListingFilters(
+            query=query, model=model, tag=tag, group_id=group_id,
+            since=_parse_time(since, "since"), until=_parse_time(until, "until", end_of_day=True),
+        )
+        try:
+            if self.app.reader is not None:
+                page = self.app.reader.list_sessions(filters, limit, offset)
+            else:  # no index configured: the files are the listing
+                page = page_of([listed_from_summary(s) for s in self.app.store.list().sessions], filters, limit, offset)
+        except InvalidQuery as exc:
+            raise InvalidToolArgument(str(exc)) from exc
+        result = page.model_dump(mode="json")
+        result.update(quarantined=[], refused=[], index_pending=self.app.index_pending())
         return results.list_sessions_result(result, offset)
 
     def update_session(
@@ -443,22 +467,27 @@ class SessionTools:
             )
         except InvalidQuery as exc:  # the index's documented refusals: an unusable query, since after until
             raise InvalidToolArgument(str(exc)) from exc
-        return results.search_result({"hits": [_as_dict(hit) for hit in hits]}, offset)
+        return results.search_result({"hits": [_as_dict(hit) for hit in hits], "index_pending": self.app.index_pending()}, offset)
 
     def model_switch_history(
-        self, session_id: str | None = None, model: str | None = None
+        self, session_id: str | None = None, model: str | None = None, limit: int = 100, offset: int = 0
     ) -> Annotated[CallToolResult, results.SwitchesOutput]:
-        """List the recorded model switches (from which model to which, when, and the warning).
+        """List the recorded model switches, newest first (from which model to which, when, and the warning).
 
         Filter by `session_id` or by a `model` on either side of the switch. Use it to see
-        which model wrote which part of a conversation.
+        which model wrote which part of a conversation. `total` counts the matching switches;
+        page with `offset`/`limit`.
         """
+        _check_page(limit, offset)
         if session_id is not None:
             validate_session_id(session_id)
         if self.app.reader is None:
             raise StoreError("model switch history is not available: the index is not configured in this server")
-        switches = self.app.reader.model_switch_history(session_id=session_id, model=model)
-        return results.switches_result({"switches": [_as_dict(item) for item in switches]})
+        page = self.app.reader.model_switch_page(session_id=session_id, model=model, limit=limit, offset=offset)
+        return results.switches_result({
+            "switches": [_as_dict(item) for item in page.switches],
+            "total": page.total, "limit": limit, "offset": offset, "index_pending": self.app.index_pending(),
+        })
 
     def list_models(self, provider: str | None = None, query: str | None = None) -> Annotated[CallToolResult, results.ModelsOutput]:
         """List the models this server can call, with context window and price, and each provider's key state.
@@ -632,6 +661,16 @@ def background_indexing(root: Path, indexer: Any = None) -> Iterator[Any]:
             indexer.close()
 
 
+def _clean_stale_temp_files(app: App) -> None:
+    try:
+        removed = app.store.clean_stale_temp_files()
+    except OSError as exc:
+        log.warning("could not clean stale temp files: %s", exc)
+        return
+    if removed:
+        log.info("removed %d stale temp file(s) left by crashed writers", len(removed))
+
+
 def _stop_on_signal(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -674,12 +713,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"server.py: cannot use session root {root}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    # Stores made before 0.3 get their case-insensitive id view built from the file names, in the
-    # background: start-up never waits on the size of the store (a create meanwhile builds it itself).
+    # Stores made before 0.3 get their case-insensitive id view built from the file names, and
+    # stale temp files are cleaned, in the background: start-up never waits on the size of the store.
     threading.Thread(target=casefold.ensure, args=(app.store.layout,), name="casefold-view", daemon=True).start()
-    removed = app.store.clean_stale_temp_files()
-    if removed:
-        log.info("removed %d stale temp file(s) left by crashed writers", len(removed))
+    threading.Thread(target=_clean_stale_temp_files, args=(app,), name="clean-temp-files", daemon=True).start()
     server = build_server(app, auth)
     from chat.pricing import load_prices
     from utils.gc_tuning import tune_for_serving

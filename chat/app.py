@@ -38,6 +38,10 @@ class IndexReader(Protocol):
 
     def recent_sessions(self, limit: int) -> list[Any]: ...
 
+    def list_sessions(self, filters: Any = None, limit: int = 50, offset: int = 0) -> Any: ...
+
+    def model_switch_page(self, session_id: str | None = None, model: str | None = None, limit: int | None = 100, offset: int = 0) -> Any: ...
+
 
 LegacyMigrator = Callable[[Path, SessionStore, str], Session | None]
 
@@ -55,7 +59,13 @@ class App:
     reader: IndexReader | None = None
     list_models: Callable[[], list[Any]] | None = None
     migrate_legacy: LegacyMigrator | None = None
+    #: Session files written but not yet in the index (``Indexer.pending_files``): ``index_pending``.
+    pending: Callable[[], int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def index_pending(self) -> int:
+        """What the listing and search results report as ``index_pending`` (0 when current)."""
+        return self.pending() if self.pending is not None else 0
 
     def indexed(self, receipt: WriteReceipt[Any]) -> None:
         """Mirror what was just written into the index; a failure is logged, never raised
@@ -69,7 +79,10 @@ class App:
 
 
 class _LazyReader:
-    """``index.SearchIndex`` opened on first use (tools run on worker threads: opened once)."""
+    """``index.SearchIndex`` opened on first use (tools run on worker threads: opened once).
+
+    Opened with ``build=False``: a read never syncs (the watcher catches up in the background).
+    """
 
     def __init__(self, root: Path) -> None:
         self._root = root
@@ -81,7 +94,7 @@ class _LazyReader:
             if self._index is None:
                 from index import SearchIndex
 
-                self._index = SearchIndex(self._root)
+                self._index = SearchIndex(self._root, build=False)
             return self._index
 
     def search(self, query: str, **filters: Any) -> list[Any]:
@@ -92,6 +105,12 @@ class _LazyReader:
 
     def recent_sessions(self, limit: int) -> list[Any]:
         return self._open().recent_sessions(limit)
+
+    def list_sessions(self, filters: Any = None, limit: int = 50, offset: int = 0) -> Any:
+        return self._open().list_sessions(filters, limit, offset)
+
+    def model_switch_page(self, session_id: str | None = None, model: str | None = None, limit: int | None = 100, offset: int = 0) -> Any:
+        return self._open().model_switch_page(session_id, model, limit, offset)
 
 
 def default_app(root: Path, legacy_root: Path | None = None) -> App:
@@ -104,14 +123,16 @@ def default_app(root: Path, legacy_root: Path | None = None) -> App:
     from index import Indexer
     from store.legacy import migrate_legacy_session
 
+    indexer = Indexer(root)
     return App(
         store=SessionStore(root),
         legacy_root=legacy_root or resolve_legacy_root(),
         resolve_adapter=registry.resolve,
         context_window=context_windows.context_window,
         estimate_tokens=context_windows.estimate_tokens,
-        index=Indexer(root),
+        index=indexer,
         reader=_LazyReader(root),
+        pending=indexer.pending_files,
         list_models=catalog.model_catalog,
         migrate_legacy=migrate_legacy_session,
     )

@@ -20,6 +20,7 @@ from index.checkpointer import WalCheckpointer
 from index.database import discard_damaged, file_identity, is_damaged, open_database, retry_busy, retry_rebuilding
 from index.files import scan_names
 from index.handoff import TurnHandoff
+from index.pending import PendingFiles
 from index.schema import abandoned_bulk_load, reset_schema
 from store import SessionStore
 from store.paths import Layout
@@ -40,6 +41,8 @@ class IndexConnection:
         self.lock = threading.RLock()
         self.turns = TurnHandoff(self.lock)
         self.needs_rebuild = False
+        # Files not yet in the index (``index_pending``): a sync's catch-up and the watcher's queue.
+        self.pending = PendingFiles()
         self.attachment_text = BlobTexts(self.root)
         # Checkpoints run on its thread, not inside a chat turn's COMMIT.
         self.checkpointer = WalCheckpointer(self.db_path)

@@ -93,6 +93,14 @@ def known_range(conn: sqlite3.Connection, first: str, last: str) -> dict[str, Kn
     return {row[0]: Known(*row[1:]) for row in rows}
 
 
+def known_paths(conn: sqlite3.Connection, rels: list[str]) -> dict[str, Known]:
+    """The ``files`` rows of exactly the paths ``rels`` (at most a sync chunk of them)."""
+    if not rels:
+        return {}
+    rows = conn.execute(_KNOWN_SQL + f" WHERE path IN ({', '.join('?' for _ in rels)})", rels)
+    return {row[0]: Known(*row[1:]) for row in rows}
+
+
 def known_but_not_in(conn: sqlite3.Connection, names: list[str], page: int = 2000) -> list[str]:
     """Paths in ``files`` that are not in the sorted list ``names`` (read a page at a time)."""
     missing: list[str] = []

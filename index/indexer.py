@@ -24,6 +24,7 @@ from index.database import is_damaged, retry_busy
 from index.files import known, scan, stat_key
 from index.maintenance import Merges
 from index.models import IndexDifference, ReindexReport
+from index.pending import PendingFiles
 from index.prepare import decode_file
 from index.sync import Progress
 from index.turn import TurnUpdate
@@ -96,8 +97,9 @@ class Indexer:
         Incremental by default: a file whose (mtime_ns, size, inode) is unchanged is skipped, one
         whose stat changed but whose sha256 did not is only re-stamped. ``full=True`` re-reads
         every file into freshly created tables (``index.rebuild``); full-text searches meanwhile
-        see an empty or partial index. ``progress(done, total)`` is called once with ``done=0``
-        and then after every file. A damaged index file is dropped and rebuilt (see
+        see an empty or partial index. ``progress(done, total)`` is called once with ``done=0``,
+        then after every file it indexes, and with ``done=total`` at the end; ``pending_files``
+        counts what is left meanwhile. A damaged index file is dropped and rebuilt (see
         ``recovering``). ``workers``: processes that decode the files of a full sync (default:
         one per CPU when there are enough files to pay for starting them, see
         ``index.prepare.default_workers``; 1: this process only). An incremental sync ends with
@@ -111,13 +113,18 @@ class Indexer:
     def _sync(self, full: bool, progress: Progress | None, workers: int | None = None) -> ReindexReport:
         started = time.monotonic()
         report = ReindexReport(full=full)
-        with self._db.lock:
-            conn = self._db.connection()
-            self._db.needs_rebuild = False
-            if full:
-                rebuild.rebuild(self._db, conn, progress, report, workers)
-            else:
-                sync.sync_files(self._db, conn, progress, report)
+        if full or self._db.needs_rebuild:
+            self._db.pending.starting()  # index_pending > 0 from now until the files are counted
+        try:
+            with self._db.lock:
+                conn = self._db.connection()
+                self._db.needs_rebuild = False
+                if full:
+                    rebuild.rebuild(self._db, conn, progress, report, workers)
+                else:
+                    sync.sync_files(self._db, conn, progress, report)
+        finally:
+            self._db.pending.end()
         report.seconds = time.monotonic() - started
         return report
 
@@ -191,6 +198,19 @@ class Indexer:
         return self.recovering(rebuild)
 
     # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> PendingFiles:
+        """What this indexer knows it has not indexed yet (``index.pending``); the watcher adds its queue."""
+        return self._db.pending
+
+    def reflects(self, path: str) -> bool:
+        """True if this indexer's rows for the session file ``path`` were made from the file as it is now."""
+        return self._turn.reflects(path)
+
+    def pending_files(self) -> int:
+        """Session files written but not yet reflected in the index (0 when current): ``index_pending``."""
+        return self._db.pending.count()
 
     def signature_matches(self) -> bool:
         """True if every file in ``sessions/`` has the (mtime_ns, size, inode) the index recorded.

@@ -120,6 +120,15 @@ class SwitchRecord(BaseModel):
     warning: str
 
 
+class SwitchPage(BaseModel):
+    """A page of model switches (newest first) and how many match."""
+
+    switches: list[SwitchRecord]
+    total: int
+    limit: int | None
+    offset: int
+
+
 class IndexStats(BaseModel):
     """Counts describing the index as it is now."""
 

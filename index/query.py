@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 from index.database import is_busy, retry_busy, retry_rebuilding
 from index.fts_query import clean, has_cjk, phrase_fallback, prefix_query, substring_query
 from index.indexer import Indexer
-from index.models import IndexStats, InvalidQuery, RecentSession, SearchHit, SwitchRecord
+from index.listing import ListingFilters, SessionPage, list_page
+from index.models import IndexStats, InvalidQuery, RecentSession, SearchHit, SwitchPage, SwitchRecord
 from index.ranking import (
     MESSAGES_TRIGRAMS,
     MESSAGES_WORDS,
@@ -59,8 +60,13 @@ class SearchIndex:
     (except to (re)build a missing index).
     """
 
-    def __init__(self, root: Path | str, *, rank_window: int | None = None) -> None:
-        """``rank_window``: see ``RANK_WINDOW``; default ``configured_rank_window()``."""
+    def __init__(self, root: Path | str, *, rank_window: int | None = None, build: bool = True) -> None:
+        """``rank_window``: see ``RANK_WINDOW``; default ``configured_rank_window()``.
+
+        ``build=False`` (the server): never sync on a read. A missing or damaged index is
+        recreated empty and answered from as it is; the process's watcher fills it in the
+        background (``index_pending`` says how far it is), so no tool call waits for a rebuild.
+        """
         if rank_window is None:
             rank_window = configured_rank_window()
         if isinstance(rank_window, bool) or not isinstance(rank_window, int) or rank_window < 1:
@@ -69,7 +75,9 @@ class SearchIndex:
         self.rank_window = rank_window
         self._indexer = Indexer(self.root)
         self._lock = threading.RLock()
-        self._indexer.rebuild_if_needed()
+        self._build = build
+        if build:
+            self._indexer.rebuild_if_needed()
 
     def close(self) -> None:
         self._indexer.close()
@@ -82,7 +90,8 @@ class SearchIndex:
 
     def _read(self, sql: str, args: list[Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         def read() -> list[tuple[Any, ...]]:
-            self._indexer.rebuild_if_needed()
+            if self._build:
+                self._indexer.rebuild_if_needed()
             conn = self._indexer.connection
             return retry_busy(lambda: conn.execute(sql, tuple(args)).fetchall())
 
@@ -102,7 +111,8 @@ class SearchIndex:
                     conn.execute("ROLLBACK")
 
         def read() -> T:
-            self._indexer.rebuild_if_needed()
+            if self._build:
+                self._indexer.rebuild_if_needed()
             conn = self._indexer.connection
             return retry_busy(lambda: attempt(conn))
 
@@ -258,32 +268,64 @@ class SearchIndex:
 
     # -- other queries ---------------------------------------------------------------------
 
-    def model_switch_history(self, session_id: str | None = None, model: str | None = None) -> list[SwitchRecord]:
-        """Recorded switches, oldest first; ``model`` matches either side of a switch."""
-        clauses, args = [], []
+    def model_switch_history(
+        self, session_id: str | None = None, model: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[SwitchRecord]:
+        """Recorded switches, newest first; ``model`` matches either side of a switch.
+        ``limit`` None: every switch (``model_switch_page`` pages and counts)."""
+        return self.model_switch_page(session_id, model, limit, offset).switches
+
+    def model_switch_page(
+        self, session_id: str | None = None, model: str | None = None, limit: int | None = 100, offset: int = 0
+    ) -> SwitchPage:
+        """One page of the switches (newest first: time, then session id and position descending)
+        and how many match. Served by indexes: (switched_at), (from_model, switched_at) and
+        (to_model, switched_at), so a page costs O(offset + limit), not O(switches)."""
+        if limit is not None:
+            validate_page(limit, offset)
         if session_id is not None:
-            clauses.append("session_id = ?")
-            args.append(session_id)
-        if model is not None:
-            clauses.append("(from_model = ? OR to_model = ?)")
-            args += [model, model]
-        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        rows = self._read(
-            "SELECT session_id, at_message, from_model, to_model, switched_at, warning FROM model_switches"
-            f"{where} ORDER BY switched_at, session_id, position",
-            args,
-        )
-        return [
+            where, args = " WHERE session_id = ?", [session_id]
+            sources = [(where + (" AND (from_model = ? OR to_model = ?)" if model is not None else ""), args + ([model, model] if model else []))]
+        elif model is not None:
+            # Two ordered index reads instead of an OR that sorts every match.
+            sources = [(" WHERE from_model = ?", [model]), (" WHERE to_model = ? AND from_model IS NOT ?", [model, model])]
+        else:
+            sources = [("", [])]
+        order = " ORDER BY switched_at DESC, session_id DESC, position DESC"
+        page = "" if limit is None else f" LIMIT {offset + limit}"
+        columns = "session_id, at_message, from_model, to_model, switched_at, warning, position"
+        selects = [(f"SELECT * FROM (SELECT {columns} FROM model_switches{where}{order}{page})", args) for where, args in sources]
+
+        def work(conn: sqlite3.Connection) -> tuple[list[tuple[Any, ...]], int]:
+            sql = " UNION ALL ".join(sql for sql, _ in selects)
+            rows = conn.execute(
+                f"SELECT * FROM ({sql}){order}" + ("" if limit is None else f" LIMIT {limit} OFFSET {offset}"),
+                [arg for _, args in selects for arg in args],
+            ).fetchall()
+            total = sum(conn.execute(f"SELECT count(*) FROM model_switches{where}", args).fetchone()[0] for where, args in sources)
+            return rows, total
+
+        rows, total = self._read_with(work)
+        switches = [
             SwitchRecord(session_id=r[0], at_message=r[1], from_model=r[2], to_model=r[3], at=parse_iso(r[4]), warning=r[5] or "")
             for r in rows
         ]
+        return SwitchPage(switches=switches, total=total, limit=limit, offset=offset)
+
+    def list_sessions(self, filters: ListingFilters | None = None, limit: int = 50, offset: int = 0) -> SessionPage:
+        """One page of the sessions matching ``filters``, newest update first, with ``total``
+        (``index.listing``: index reads only, never a session file)."""
+        validate_page(limit, offset)
+        wanted = filters or ListingFilters()
+        return self._read_with(lambda conn: list_page(conn, wanted, limit, offset))
 
     def recent_sessions(self, limit: int = 50) -> list[RecentSession]:
-        """The ``limit`` most recently updated sessions, newest first (ties by id)."""
+        """The ``limit`` most recently updated sessions, newest first (ties by id, descending,
+        as every listing: one read of the ``updated_at`` index)."""
         validate_page(limit, 0)
         rows = self._read(
             "SELECT session_id, title, updated_at, current_model, models_used, message_count FROM sessions"
-            " ORDER BY updated_at DESC, session_id LIMIT ?",
+            " ORDER BY updated_at DESC, session_id DESC LIMIT ?",
             [limit],
         )
         return [

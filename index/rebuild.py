@@ -35,7 +35,11 @@ def rebuild(db: IndexConnection, conn: sqlite3.Connection, progress: Progress | 
         names = scan_names(db.layout.sessions)
         if progress is not None:
             progress(0, len(names))
-        write_all(db, conn, names, progress, report, workers, load)
+        db.pending.begin(len(names))
+        try:
+            write_all(db, conn, names, progress, report, workers, load)
+        finally:
+            db.pending.end()
         drop_gone(db, conn, names, report)
     db.after_write(conn)
 
@@ -78,6 +82,7 @@ def write_all(
                             fresh = []
                             index_one(db, conn, item.rel, known.get(item.rel), "full", report)
                         done += 1
+                        db.pending.one_done()
                         if progress is not None:
                             progress(done, len(names))
                     _write_fresh(conn, fresh, source, report, load)

@@ -18,11 +18,12 @@ from typing import Any
 from index.times import iso
 from index.fts_query import has_cjk
 from store.blobs import FILE_PART
-from store.schema import Message, Session, turn_outcome
+from store.branches import forked_from, group_of
+from store.schema import Message, Session, total_cost, turn_outcome
 
 SESSION_COLUMNS = (
     "session_id", "title", "created_at", "updated_at", "current_model", "models_used", "tags",
-    "message_count", "switch_count", "file_path",
+    "message_count", "switch_count", "file_path", "cost_usd", "unpriced_answers", "group_id", "forked_from",
 )
 MESSAGE_COLUMNS = (
     "session_id", "position", "message_id", "role", "model", "provider", "created_at", "text",
@@ -97,6 +98,8 @@ def searchable_text(message: Message, attachment_text: AttachmentText | None = N
 
 
 def session_row(session: Session, file_path: str) -> tuple[Any, ...]:
+    """The ``sessions`` row: everything a listing shows and filters on (``store.summarize``'s fields)."""
+    cost, unpriced = total_cost(session.messages)
     return (
         session.id,
         session.title,
@@ -108,6 +111,10 @@ def session_row(session: Session, file_path: str) -> tuple[Any, ...]:
         len(session.messages),
         len(session.model_switches),
         file_path,
+        cost,
+        unpriced,
+        group_of(session),
+        forked_from(session),
     )
 
 

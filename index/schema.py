@@ -15,10 +15,10 @@ from filelock import FileLock, Timeout
 from index.merging import defer_merges
 
 # Bump when the tables change: an index with another user_version is dropped and rebuilt.
-INDEX_SCHEMA_VERSION = 5
+INDEX_SCHEMA_VERSION = 6
 # ``user_version`` while a full rebuild fills the tables with the FTS triggers off (see bulk_load).
 BULK_LOADING_VERSION = 1_000_000 + INDEX_SCHEMA_VERSION
-FTS_TABLES = ("messages_fts", "sessions_fts", "messages_trigram", "sessions_trigram")
+FTS_TABLES = ("messages_fts", "sessions_fts", "messages_trigram", "sessions_trigram", "sessions_names")
 WORD_TOKENIZER = "unicode61 remove_diacritics 2"
 
 # Full-text tables written by hand: sqlite-utils names its FTS table "<table>_fts", so it can
@@ -116,6 +116,69 @@ END;
 CREATE TRIGGER IF NOT EXISTS "message_time_blocks_au" AFTER UPDATE OF "created_at" ON "messages" BEGIN{_WIDEN_TIME_BLOCK_SQL}
 END;
 """
+# What a listing shows and filters on is in ``sessions``; ``session_models`` and ``session_tags``
+# hold one row per (model or tag, session), keyed so that each filter is one index range read
+# newest first (``index.listing``). ``sessions_names`` is the full-text table of the title and
+# the id's words (``list_sessions(query=...)``). Triggers keep them equal to ``sessions``; a
+# bulk load (triggers off) fills them at its end (``FILL_SESSION_KEYS_SQL``).
+# (table, key column, the keys of one row as (FROM/WHERE of the sessions row ``s``, key value)).
+_SESSION_KEY_ROWS = {
+    "session_models": ("model", (("json_each(s.models_used) j", "j.value"), ("(SELECT 1) WHERE s.current_model IS NOT NULL", "s.current_model"))),
+    "session_tags": ("tag", (("json_each(s.tags) j", "j.value"),)),
+}
+
+
+def _keys_of(row: str, source: str, value: str) -> str:
+    # In a trigger the row is ``new``; in a bulk fill it is every row of ``sessions``.
+    return f"SELECT {value.replace('s.', row)}, {row}updated_at, {row}session_id FROM {source.replace('s.', row)}"
+
+
+SESSION_KEY_TABLES = tuple(_SESSION_KEY_ROWS)
+_SESSION_KEYS_SQL = "".join(
+    f"""
+CREATE TABLE IF NOT EXISTS "{table}" (
+  "{key}" TEXT NOT NULL, "updated_at" TEXT NOT NULL, "session_id" TEXT NOT NULL,
+  PRIMARY KEY ("{key}", "updated_at", "session_id")
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS "idx_{table}_session_id" ON "{table}" ("session_id");
+CREATE TRIGGER IF NOT EXISTS "{table}_ai" AFTER INSERT ON "sessions" BEGIN
+{"".join(f'  INSERT OR IGNORE INTO "{table}" {_keys_of("new.", source, value)};' for source, value in sources)}
+END;
+CREATE TRIGGER IF NOT EXISTS "{table}_ad" AFTER DELETE ON "sessions" BEGIN
+  DELETE FROM "{table}" WHERE session_id = old.session_id;
+END;
+CREATE TRIGGER IF NOT EXISTS "{table}_au" AFTER UPDATE ON "sessions" BEGIN
+  DELETE FROM "{table}" WHERE session_id = old.session_id;
+{"".join(f'  INSERT OR IGNORE INTO "{table}" {_keys_of("new.", source, value)};' for source, value in sources)}
+END;
+"""
+    for table, (key, sources) in _SESSION_KEY_ROWS.items()
+)
+FILL_SESSION_KEYS_SQL = [
+    statement
+    for table, (key, sources) in _SESSION_KEY_ROWS.items()
+    for statement in (
+        f'DELETE FROM "{table}"',
+        *(f'INSERT OR IGNORE INTO "{table}" SELECT {value}, s.updated_at, s.session_id FROM sessions s, {source}' for source, value in sources),
+    )
+]
+_SESSION_NAMES_SQL = f"""
+CREATE VIEW IF NOT EXISTS "sessions_name_words" AS SELECT session_rowid, coalesce(title, '') || ' ' || session_id AS words FROM sessions;
+CREATE VIRTUAL TABLE IF NOT EXISTS "sessions_names" USING FTS5 (
+  "words", tokenize='{WORD_TOKENIZER}', content="sessions_name_words", content_rowid="session_rowid", prefix='2 3'
+);
+CREATE TRIGGER IF NOT EXISTS "sessions_names_ai" AFTER INSERT ON "sessions" BEGIN
+  INSERT INTO "sessions_names" (rowid, "words") VALUES (new.session_rowid, coalesce(new.title, '') || ' ' || new.session_id);
+END;
+CREATE TRIGGER IF NOT EXISTS "sessions_names_ad" AFTER DELETE ON "sessions" BEGIN
+  INSERT INTO "sessions_names" ("sessions_names", rowid, "words") VALUES ('delete', old.session_rowid, coalesce(old.title, '') || ' ' || old.session_id);
+END;
+CREATE TRIGGER IF NOT EXISTS "sessions_names_au" AFTER UPDATE ON "sessions" BEGIN
+  INSERT INTO "sessions_names" ("sessions_names", rowid, "words") VALUES ('delete', old.session_rowid, coalesce(old.title, '') || ' ' || old.session_id);
+  INSERT INTO "sessions_names" (rowid, "words") VALUES (new.session_rowid, coalesce(new.title, '') || ' ' || new.session_id);
+END;
+"""
+
 FILL_TIME_BLOCKS_SQL = (
     'INSERT OR REPLACE INTO "message_time_blocks" SELECT message_rowid >> {bits}, min(created_at), max(created_at)'
     " FROM messages GROUP BY 1"
@@ -127,6 +190,10 @@ def is_bulk_loading(conn: sqlite3.Connection) -> bool:
     """True while a full rebuild (this connection's or another process's) fills the tables."""
     return int(conn.execute("PRAGMA user_version").fetchone()[0]) == BULK_LOADING_VERSION
 
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"'
 
 
 def create_schema(conn: sqlite3.Connection) -> None:
@@ -144,11 +211,18 @@ def create_schema(conn: sqlite3.Connection) -> None:
             "message_count": int,
             "switch_count": int,
             "file_path": str,
+            "cost_usd": float,
+            "unpriced_answers": int,
+            "group_id": str,
+            "forked_from": str,
         },
         pk="session_rowid",
         not_null={"session_id", "created_at", "updated_at", "file_path"},
     )
     db["sessions"].create_index(["session_id"], unique=True)
+    # Every listing is ordered by (updated_at DESC, session_id DESC): these read it in order.
+    conn.execute('CREATE INDEX "idx_sessions_updated_at" ON "sessions" ("updated_at", "session_id")')
+    conn.execute('CREATE INDEX "idx_sessions_group_id" ON "sessions" ("group_id", "updated_at", "session_id")')
     db["messages"].create(
         {
             "message_rowid": int,
@@ -191,6 +265,12 @@ def create_schema(conn: sqlite3.Connection) -> None:
         pk=("session_id", "position"),
         not_null={"at_message", "to_model", "switched_at"},
     )
+    # model_switch_history pages newest first, filtered by either side of the switch.
+    for columns in (("switched_at",), ("from_model", "switched_at"), ("to_model", "switched_at")):
+        conn.execute(
+            f'CREATE INDEX "idx_model_switches_{columns[0]}" ON "model_switches"'
+            f" ({', '.join(_quoted(column) for column in columns)}, \"session_id\", \"position\")"
+        )
     db["files"].create(
         {
             "path": str,
@@ -211,6 +291,8 @@ def create_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(_MESSAGES_TRIGRAM_SQL)
     conn.executescript(_FTS_SQL.format(fts="sessions_trigram", table="sessions", column="title", tokenize="trigram", options=""))
     conn.executescript(_TIME_BLOCKS_SQL.format(bits=TIME_BLOCK_BITS))
+    conn.executescript(_SESSION_KEYS_SQL)
+    conn.executescript(_SESSION_NAMES_SQL)
     defer_merges(conn, FTS_TABLES)
     conn.execute(f"PRAGMA user_version = {INDEX_SCHEMA_VERSION}")
 
@@ -260,7 +342,7 @@ def ensure_schema(conn: sqlite3.Connection, lock_path: Path | None = None) -> bo
     # Runs under open_database's file lock; sqlite-utils commits as it goes, so no outer BEGIN.
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    has_tables = {"files", "sessions", "messages", "model_switches", "message_time_blocks", *FTS_TABLES} <= names
+    has_tables = {"files", "sessions", "messages", "model_switches", "message_time_blocks", *SESSION_KEY_TABLES, *FTS_TABLES} <= names
     if version == INDEX_SCHEMA_VERSION and has_tables:
         return False
     if version == BULK_LOADING_VERSION and has_tables and lock_path is not None and not abandoned_bulk_load(conn, lock_path):

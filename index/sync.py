@@ -11,7 +11,7 @@ from pathlib import Path
 from index.connection import IndexConnection
 from index.database import write_transaction
 from index.file_sync import index_one
-from index.files import is_session_file_name, known, known_but_not_in, known_range, scan_names
+from index.files import is_session_file_name, known, known_but_not_in, known_paths, known_range, scan_names, stat_key
 from index.models import ReindexReport
 from index.row_writer import delete_rows, forget
 
@@ -23,24 +23,62 @@ SYNC_CHUNK = 500
 
 def sync_files(db: IndexConnection, conn: sqlite3.Connection, progress: Progress | None, report: ReindexReport) -> None:
     """Index every new or changed file (an unchanged stat is trusted), one chunk of files per
-    transaction, letting waiting chat turns in between chunks; then drop what is gone."""
+    transaction, letting waiting chat turns in between chunks; then drop what is gone.
+
+    A stat pass first finds the files to index, so ``db.pending`` (``index_pending``) counts
+    exactly what is left, and the work is logged at INFO while it lasts (``index.pending``).
+    """
     # Streamed: only the sorted file names are held in full; the ``files`` rows are read one
     # chunk (a range of paths) at a time, so a no-op sync over 100,000 files stays small.
     names = scan_names(db.layout.sessions)
     total = len(names)
     if progress is not None:
         progress(0, total)
-    for start in range(0, total, SYNC_CHUNK):
-        chunk = names[start : start + SYNC_CHUNK]
-        conn = db.let_turns_in(conn)
-        with write_transaction(conn):
-            rows = known_range(conn, chunk[0], chunk[-1])
-            for offset, rel in enumerate(chunk, start=start + 1):
-                index_one(db, conn, rel, rows.get(rel), "stat", report)
-                if progress is not None:
-                    progress(offset, total)
-        db.after_write(conn)
+    indexed = conn.execute("SELECT count(*) FROM files").fetchone()[0]
+    db.pending.estimate(max(0, total - indexed))  # while the stat pass runs
+    try:
+        todo = changed(db.root, conn, names)
+        unchanged = total - len(todo)
+        report.files_seen += unchanged
+        report.skipped += unchanged
+        db.pending.begin(len(todo))
+        done = unchanged
+        for start in range(0, len(todo), SYNC_CHUNK):
+            chunk = todo[start : start + SYNC_CHUNK]
+            conn = db.let_turns_in(conn)
+            with write_transaction(conn):
+                rows = known_paths(conn, chunk)
+                for rel in chunk:
+                    index_one(db, conn, rel, rows.get(rel), "stat", report)
+                    db.pending.one_done()
+                    done += 1
+                    if progress is not None:
+                        progress(done, total)
+            db.after_write(conn)
+        if progress is not None and done < total:
+            progress(total, total)
+    finally:
+        db.pending.end()
     drop_gone(db, db.let_turns_in(conn), names, report)
+
+
+def changed(root: Path, conn: sqlite3.Connection, names: list[str]) -> list[str]:
+    """The files of ``names`` (sorted) the index has no row for, or whose stat differs from it."""
+    todo: list[str] = []
+    for start in range(0, len(names), SYNC_CHUNK):
+        chunk = names[start : start + SYNC_CHUNK]
+        rows = known_range(conn, chunk[0], chunk[-1])
+        for rel in chunk:
+            row = rows.get(rel)
+            if row is None:
+                todo.append(rel)
+                continue
+            try:
+                if stat_key(os.lstat(os.path.join(root, rel))) != row.stat:
+                    todo.append(rel)
+            except FileNotFoundError:
+                todo.append(rel)
+    return todo
 
 
 def drop_gone(db: IndexConnection, conn: sqlite3.Connection, names: list[str], report: ReindexReport) -> None:

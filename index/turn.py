@@ -97,6 +97,18 @@ class TurnUpdate:
         return report
 
 
+    def reflects(self, path: str) -> bool:
+        """True if the rows of the session file ``path`` were made by this indexer from the file
+        as it is now (a chat turn's own write, whose watcher event is still queued)."""
+        mirror = self._mirrored.get(os.path.basename(path)[: -len(".json")])
+        if mirror is None:
+            return False
+        try:
+            return stat_key(os.lstat(path)) == mirror.stat
+        except OSError:
+            return False
+
+
 def _extends(mirror: _Mirrored | None, row: Known | None, appended: Appended, path: Path, data: bytes) -> bool:
     """True if the rows are those of ``appended.previous_data`` and the file is still the one written."""
     if mirror is None or row is None or row.status != "indexed":

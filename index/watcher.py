@@ -20,6 +20,7 @@ from watchdog.observers import Observer
 from index.files import is_session_file_name
 from index.indexer import Indexer
 from index.models import ReindexReport
+from index.state import record_error
 
 log = logging.getLogger(__name__)
 # A burst this large may have overflowed the kernel's event queue: follow it with a sync.
@@ -29,6 +30,9 @@ BURST_SIZE = 500
 MAX_DELAY_SECONDS = 0.15
 
 
+# index_pending looks at the queued files one by one (a stat each) up to this many; a larger
+# queue (a bulk copy) is counted as it is.
+QUEUED_CHECK_LIMIT = 256
 # Seconds of full-text merging after each batch or idle wake-up (a chat turn stops it sooner).
 MERGE_SECONDS = 0.05
 _CHANGE_EVENTS = frozenset({"created", "modified", "moved", "deleted", "closed"})
@@ -78,6 +82,7 @@ class IndexWatcher:
         self.reports: list[ReindexReport] = []
         self.merges = 0  # merge slices done (index.merging)
         self._pending: set[str] = set()
+        self._batch: list[str] = []  # the batch being applied (index_pending counts it)
         self._first_event = 0.0
         self._last_event = 0.0
         self._busy = False
@@ -101,6 +106,7 @@ class IndexWatcher:
         observer.start()
         self._observer = observer
         self._busy = True
+        self.indexer.pending.watch(self.queued)
         self._thread = threading.Thread(target=self._run, name="index-watcher", daemon=True)
         self._thread.start()
         return self
@@ -118,6 +124,7 @@ class IndexWatcher:
             thread.join(timeout)
         self._observer = None
         self._thread = None
+        self.indexer.pending.watch(None)
         if self._owns_indexer:
             self.indexer.close()
 
@@ -132,6 +139,15 @@ class IndexWatcher:
         return self._thread is not None and self._thread.is_alive()
 
     # -- events ----------------------------------------------------------------------------
+
+    def queued(self) -> int:
+        """Files with events not applied yet (pending or in the batch being written), except a
+        chat turn's own writes, which the turn indexed already (``Indexer.reflects``)."""
+        with self._condition:
+            paths = [*self._pending, *self._batch]
+        if len(paths) > QUEUED_CHECK_LIMIT:
+            return len(paths)
+        return sum(1 for path in paths if not self.indexer.reflects(path))
 
     def _note(self, paths: list[str]) -> None:
         wanted = [p for p in paths if is_session_file_name(os.path.basename(p))]
@@ -156,6 +172,7 @@ class IndexWatcher:
                     if self._stopping or quiet_for >= self.debounce_seconds or waited >= self.max_delay_seconds:
                         batch = sorted(self._pending)
                         self._pending.clear()
+                        self._batch = batch
                         self._busy = True
                         return batch
                     self._condition.wait(min(self.debounce_seconds - quiet_for, self.max_delay_seconds - waited))
@@ -180,9 +197,12 @@ class IndexWatcher:
         except Exception as exc:  # the watcher must outlive any single failure
             self.last_error = exc
             log.exception("index watcher: %s failed", action)
+            record_error(self.indexer.layout, f"{action}: {type(exc).__name__}: {exc}")
             return False
 
     def _run(self) -> None:
+        # The catch-up runs here, never on the start-up path: the tools answer meanwhile, with
+        # index_pending saying how much is left (index.pending logs the progress).
         # After a failure, an incremental sync (at most once a second) catches up on what the
         # failed work would have done: the failed files' stat differs from the files table.
         resync = not self._guarded("initial sync", self.indexer.sync)
@@ -192,7 +212,10 @@ class IndexWatcher:
             if batch is None:
                 break
             if batch:
-                if not self._guarded("indexing a batch", lambda: self.indexer.index_paths(batch)):
+                applied = self._guarded("indexing a batch", lambda: self.indexer.index_paths(batch))
+                with self._condition:
+                    self._batch = []
+                if not applied:
                     resync = True
                 elif len(batch) >= BURST_SIZE:
                     resync = True

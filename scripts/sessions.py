@@ -1,8 +1,8 @@
 """Search and read the session store from a terminal: ``search``, ``show``, ``list``, ``switches``,
-``stats``, ``export``; share it through git: ``git-setup``, ``merge-driver``; ``scan`` for secrets.
+``stats``, ``status``, ``export``; share it through git: ``git-setup``, ``merge-driver``; ``scan`` for secrets.
 
-A thin command line over ``index.SearchIndex`` (search, switches), ``store.SessionStore``
-(show, list, export), ``index.usage`` (stats), ``store.git_setup`` and ``store.merge``; run with ``--help``. Exit
+A thin command line over ``index.SearchIndex`` (search, list, switches), ``index.state``
+(status), ``store.SessionStore`` (show, export), ``index.usage`` (stats), ``store.git_setup`` and ``store.merge``; run with ``--help``. Exit
 codes: 0 ok; 1 not found / unreadable / a merge side unreadable; 2 usage error (bad query,
 bad id, bad date or limit).
 """
@@ -21,6 +21,8 @@ if __package__ in (None, ""):  # run as `python scripts/sessions.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from index import InvalidQuery, SearchIndex  # noqa: E402
+from index.listing import ListingFilters  # noqa: E402
+from index.state import index_status  # noqa: E402
 from index.usage import GROUP_KEYS, UsageGroup  # noqa: E402
 from store import (  # noqa: E402
     CorruptSession,
@@ -48,8 +50,9 @@ Look into the session store without an MCP client.
   search QUERY   ranked full-text search over every message and title (FTS5 syntax allowed:
                  "exact phrase", a OR b, prefix*; Chinese/Japanese/Korean as substrings)
   show ID        print one session's messages
-  list           list sessions, newest update first
+  list           list sessions, newest update first (--query, --model, --tag, --group, --since, --until)
   switches       model-switch history
+  status         the index's state: sessions on disk, indexed, pending, quarantined, size, last error
   stats          turns, failures, latency p50/p95, tokens and cost per model/provider/day/session
   export ID      one whole session as Markdown (or --format json), to stdout or --output FILE
   git-setup      make the git repository holding the session root merge session files
@@ -128,9 +131,20 @@ def build_parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", parents=[common], help="print one session")
     show.add_argument("session_id", metavar="ID")
 
-    listing = commands.add_parser("list", parents=[common], help="list sessions")
+    listing = commands.add_parser("list", parents=[common], help="list sessions, newest update first (from the index)")
+    listing.add_argument("--query", help="only sessions with these words (prefixes) in their title or id")
     listing.add_argument("--model", help="only sessions that used this model")
     listing.add_argument("--tag", help="only sessions with this tag")
+    listing.add_argument("--group", dest="group_id", metavar="GROUP_ID", help="only the sessions of one ask_models call")
+    listing.add_argument("--since", type=_since, help="only sessions updated at or after this date or time")
+    listing.add_argument("--until", type=_until, help="only sessions updated at or before this time (a plain date: that whole day)")
+    listing.add_argument("--limit", type=int, default=50, help="number of sessions (1-1000, default 50)")
+    listing.add_argument("--offset", type=int, default=0, help="skip this many sessions (paging)")
+
+    commands.add_parser(
+        "status", parents=[common],
+        help="the index's state: sessions on disk, indexed, pending, quarantined, size, schema, last error (read-only)",
+    )
 
     switches = commands.add_parser("switches", parents=[common], help="model-switch history")
     switches.add_argument("--session", dest="session_id", metavar="ID", help="only this session")
@@ -243,18 +257,46 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
-    listing = SessionStore(resolve_root(args.root)).list(model=args.model, tag=args.tag)
+    filters = ListingFilters(
+        query=args.query, model=args.model, tag=args.tag, group_id=args.group_id, since=args.since, until=args.until
+    )
+    with SearchIndex(resolve_root(args.root)) as index:
+        page = index.list_sessions(filters, args.limit, args.offset)
     if args.json:
-        _dump(listing.model_dump(mode="json"), out)
+        _dump(page.model_dump(mode="json"), out)
         return 0
-    for item in listing.sessions:
+    for item in page.sessions:
         out.write(
             f"{item.id}  {item.updated_at:%Y-%m-%d %H:%M}  {item.current_model or '-'}  "
             f"{item.message_count} msg  {item.title or ''}\n"
         )
-    for record in listing.quarantined:
-        out.write(f"quarantined {record.original_path}: {record.reason}\n")
-    out.write(f"{len(listing.sessions)} session(s)\n")
+    shown = f"{args.offset + 1}-{args.offset + len(page.sessions)} of " if page.sessions and len(page.sessions) < page.total else ""
+    out.write(f"{shown}{page.total} session(s)\n")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    root = resolve_root(args.root)
+    if not root.is_dir():
+        raise UsageError(f"there is no session store at {root} (nothing was created); pass --root DIR")
+    status = index_status(root)
+    if args.json:
+        _dump(status.model_dump(mode="json"), out)
+        return 0
+    schema = "none" if status.schema_version is None else str(status.schema_version)
+    if status.schema_version is not None and not status.schema_current:
+        schema += " (another version: the next use rebuilds it)"
+    error = "none" if status.last_error is None else f"{status.last_error.at:%Y-%m-%d %H:%M} {status.last_error.error}"
+    out.write(
+        f"root:              {status.root}\n"
+        f"sessions on disk:  {status.sessions_on_disk}\n"
+        f"indexed:           {status.indexed}\n"
+        f"pending:           {status.pending}\n"
+        f"refused (newer):   {status.refused}\n"
+        f"quarantined files: {status.quarantined_files}\n"
+        f"index:             {'%.1f MB' % (status.index_bytes / 1e6) if status.index_exists else 'missing'}, schema {schema}\n"
+        f"last index error:  {error}\n"
+    )
     return 0
 
 
@@ -389,6 +431,7 @@ COMMANDS = {
     "search": cmd_search,
     "show": cmd_show,
     "list": cmd_list,
+    "status": cmd_status,
     "switches": cmd_switches,
     "stats": cmd_stats,
     "export": cmd_export,

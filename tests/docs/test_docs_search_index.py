@@ -73,13 +73,13 @@ def test_every_column_is_documented(workdir: Path) -> None:
     documented = section()
     conn = sqlite3.connect(workdir / ".llm_sessions" / "index.sqlite")
     try:
-        for table in ("sessions", "messages", "model_switches", "files"):
-            assert f"| `{table}` |" in documented
+        for table in ("sessions", "messages", "model_switches", "files", "session_models", "session_tags"):
+            assert f"`{table}`" in documented
             for column in [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]:
                 assert f"`{column}`" in documented, f"{table}.{column} is not described in docs/search-index.md"
         fts = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'")]
     finally:
         conn.close()
-    assert sorted(fts) == ["messages_fts", "messages_trigram", "sessions_fts", "sessions_trigram"]
+    assert sorted(fts) == ["messages_fts", "messages_trigram", "sessions_fts", "sessions_names", "sessions_trigram"]
     for name in fts:
         assert f"`{name}`" in documented

@@ -21,7 +21,8 @@ from tests.index.test_index_full_sync_workers import after_decoding, change_and_
 
 def session(number: int) -> tuple[object, ...]:
     return (f"s{number}", None if number % 2 else f"title {number}", "2025-01-02T00:00:00.000000Z",
-            "2025-01-02T00:00:01.000000Z", "gpt-4o", '["gpt-4o"]', "[]", 2, number % 2, f"sessions/s{number}.json")
+            "2025-01-02T00:00:01.000000Z", "gpt-4o", '["gpt-4o"]', "[]", 2, number % 2, f"sessions/s{number}.json",
+            0.5 if number % 2 else None, number % 3, None if number % 2 else "grp_1", None)
 
 
 def message(number: int, position: int) -> tuple[object, ...]:

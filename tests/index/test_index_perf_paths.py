@@ -262,8 +262,9 @@ def corpus(store: SessionStore) -> None:
     store.record_model_switch("gamma", "kimi-k2", warning="switched")
 
 
-# Three per full-text table (insert, delete, update on its content table) and two for the time blocks.
-ALL_TRIGGERS = 14
+# Three per full-text table (insert, delete, update on its content table), two for the time
+# blocks and three for each of the listings' key tables (session_models, session_tags).
+ALL_TRIGGERS = 23
 
 
 def fts_counts(root: Path) -> dict[str, int]:

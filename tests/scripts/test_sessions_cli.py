@@ -91,9 +91,30 @@ def test_list(root: Path) -> None:
     code, out, _ = call("list", "--root", str(root), "--model", "kimi-k2", "--json")
     listing = json.loads(out)
     assert [item["id"] for item in listing["sessions"]] == ["eng-review"]
+    code, out, _ = call("list", "--root", str(root), "--limit", "1", "--offset", "1", "--query", "ident")
+    assert code == 0 and "1 session(s)" in out and "Finding identifiers" not in out  # one match, skipped
     (root / "sessions" / "junk.json").write_text("nope", encoding="utf-8")
     code, out, _ = call("list", "--root", str(root), "--tag", "none")
-    assert "0 session(s)" in out and "quarantined" in out
+    # The listing reads the index only: the new file is neither read nor quarantined here.
+    assert "0 session(s)" in out and (root / "sessions" / "junk.json").exists()
+    code, out, err = call("list", "--root", str(root), "--query", "  ")
+    assert code == 2 and "no words" in err
+
+
+def test_status_is_read_only_and_counts_what_is_not_indexed(root: Path, tmp_path: Path) -> None:
+    code, out, _ = call("status", "--root", str(root), "--json")
+    assert code == 0 and json.loads(out)["index_exists"] is False  # status builds nothing
+    call("list", "--root", str(root))  # builds the index
+    code, out, _ = call("status", "--root", str(root), "--json")
+    status = json.loads(out)
+    assert code == 0 and status["sessions_on_disk"] == status["indexed"] == 4 and status["pending"] == 0
+    assert status["schema_current"] and status["index_bytes"] > 0 and status["last_error"] is None
+    (root / "sessions" / "copied-in.json").write_bytes((root / "sessions" / "eng-review.json").read_bytes())
+    code, out, _ = call("status", "--root", str(root))
+    assert code == 0 and "pending:           1" in out and "quarantined files: 0" in out
+    missing = tmp_path / "no-store"
+    code, _, err = call("status", "--root", str(missing))
+    assert code == 2 and "no session store" in err and not missing.exists()
 
 
 def test_switches(root: Path) -> None:

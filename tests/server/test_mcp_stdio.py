@@ -108,11 +108,14 @@ def test_tool_calls_move_from_kimi_to_anthropic_to_gemini(world: dict[str, Any])
     assert contents[1]["role"] == "model" and contents[1]["parts"][0]["functionCall"] == {"name": "get_weather", "args": {"city": "Paris"}}
     response = contents[2]["parts"][0]["functionResponse"]
     assert contents[2]["role"] == "user" and response["name"] == "get_weather" and isinstance(response["response"], dict)
-    switches = client.call("model_switch_history", session_id=TOOL_SESSION)["switches"]
-    assert [(s["from_model"], s["to_model"]) for s in switches] == [
-        ("kimi-k2-0711-preview", "claude-sonnet-4-5"),
+    history = client.call("model_switch_history", session_id=TOOL_SESSION)
+    assert [(s["from_model"], s["to_model"]) for s in history["switches"]] == [  # newest first
         ("claude-sonnet-4-5", "gemini-2.0-flash"),
+        ("kimi-k2-0711-preview", "claude-sonnet-4-5"),
     ]
+    assert (history["total"], history["index_pending"]) == (2, 0)
+    older = client.call("model_switch_history", session_id=TOOL_SESSION, limit=1, offset=1)
+    assert [s["to_model"] for s in older["switches"]] == ["claude-sonnet-4-5"] and older["total"] == 2
 
 
 def test_tool_descriptions_reach_the_client_without_docstring_indentation(world: dict[str, Any]) -> None:
