@@ -16,9 +16,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
-from datetime import datetime
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -27,26 +26,31 @@ if __name__ == "__main__":  # run as `python server.py` from anywhere (even with
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from mcp.types import Resource as MCPResource
 
 from chat import App, TurnOptions, default_app, results, run_turn, user_message
 from chat import ask_models as run_ask_models
 from chat import kimi_chat as kimi_chat_turn
-from chat.errors import InvalidToolArgument
-from chat import organise
+from chat import organise, reading
+from chat.resources import (
+    RECENT_RESOURCES,
+    SESSION_RESOURCE_MAX_CHARS,
+    SESSION_RESOURCE_TEMPLATE,
+    read_message_resource,
+    read_session_resource,
+    session_resources,
+)
 from chat.progress import ProgressSender
-from index.models import InvalidQuery
-from store import InvalidSessionId, SessionNotFound, StoreError, resolve_root, validate_session_id
-from store import casefold
-from store.pages import session_page
-from utils.dates import InvalidDate, parse_user_time
+from store import resolve_root
+from store.tidy import tidy
+from index.background import background_indexing
+from utils.version import package_version
 from utils.http_auth import TOKEN_ENV, AuthConfigError, HttpAuth, http_auth, http_security
 
 log = logging.getLogger("llm_mcp_server")
 
-MAX_PAGE = 500
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -89,45 +93,6 @@ def tool_errors(fn: F) -> F:
     return run_sync  # type: ignore[return-value]
 
 
-# ------------------------------------------------------------------------------ read tools
-
-
-def _parse_time(value: str | None, name: str, *, end_of_day: bool = False) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_user_time(value, end_of_day=end_of_day)
-    except InvalidDate as exc:
-        raise InvalidToolArgument(f"{name}={exc}") from exc
-
-
-def _check_page(limit: int, offset: int) -> None:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidToolArgument(f"limit {limit} is out of range: use 1 to {MAX_PAGE}")
-    if offset < 0:
-        raise InvalidToolArgument(f"offset {offset} is negative: use 0 or more")
-
-
-def _check_page(limit: int, offset: int) -> None:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidToolArgument(f"limit {limit} is out of range: use 1 to {MAX_PAGE}")
-    if offset < 0:
-        raise InvalidToolArgument(f"offset {offset} is negative: use 0 or more")
-
-
-def _as_dict(item: Any) -> dict[str, Any]:
-    if hasattr(item, "model_dump"):
-        return item.model_dump(mode="json")
-    if hasattr(item, "__dataclass_fields__"):
-        from dataclasses import asdict
-
-        data = asdict(item)
-    else:
-        data = dict(item)
-    return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in data.items()}
-
-
-
 # ------------------------------------------------------------------------------ MCP tools
 
 INSTRUCTIONS = (
@@ -148,12 +113,6 @@ async def serving(server: MCPServer) -> AsyncIterator[dict[str, Any]]:
         yield {}
 
 
-SESSION_RESOURCE_TEMPLATE = "session://{session_id}"
-#: A ``session://`` resource longer than this shows the newest messages that fit, with a note.
-SESSION_RESOURCE_MAX_CHARS = 200_000
-RECENT_RESOURCES = 50
-
-
 class SessionsServer(MCPServer):
     """``MCPServer`` whose ``resources/list`` lists the most recently updated sessions.
 
@@ -168,69 +127,6 @@ class SessionsServer(MCPServer):
     async def list_resources(self) -> list[MCPResource]:
         listed = await super().list_resources()
         return listed + await anyio.to_thread.run_sync(session_resources, self.app, RECENT_RESOURCES)
-
-
-def session_resources(app: App, limit: int) -> list[MCPResource]:
-    """``resources/list`` entries for the ``limit`` most recently updated sessions."""
-    if app.reader is not None:
-        rows = [(r.session_id, r.title, r.updated_at, r.models_used, r.message_count) for r in app.reader.recent_sessions(limit)]
-    else:
-        rows = [(s.id, s.title, s.updated_at, s.models_used, s.message_count) for s in app.store.list().sessions[:limit]]
-    return [
-        MCPResource(
-            uri=SESSION_RESOURCE_TEMPLATE.format(session_id=session_id),
-            name=session_id,
-            title=title or f"Session {session_id}",
-            description=f"{count} messages with {', '.join(models) or 'no model yet'}; updated {updated:%Y-%m-%d %H:%M} UTC",
-            mime_type="text/markdown",
-        )
-        for session_id, title, updated, models, count in rows
-    ]
-
-
-def read_session_resource(app: App, session_id: str) -> str:
-    """The ``session://{session_id}`` resource: the session as Markdown (``store.markdown``)."""
-    from store.markdown import render_session
-
-    try:
-        session = app.store.snapshot(validate_session_id(session_id)).session
-    except (InvalidSessionId, SessionNotFound) as exc:
-        raise ResourceNotFoundError(str(exc)) from exc
-    except Exception as exc:
-        message = user_message(exc)
-        if message is None:
-            raise
-        raise ResourceError(message) from exc
-    return render_session(session, max_chars=SESSION_RESOURCE_MAX_CHARS)
-
-
-def last_answer_id(app: App, session_id: str) -> str | None:
-    """The id of the newest answer stored in ``session_id`` (for the link to a reply that was cut)."""
-    try:
-        session = app.store.snapshot(validate_session_id(session_id)).session
-    except Exception:  # the link then names the whole session instead
-        log.debug("no answer id for %s", session_id, exc_info=True)
-        return None
-    return next((message.id for message in reversed(session.messages) if message.role == "assistant"), None)
-
-
-def read_message_resource(app: App, session_id: str, message_id: str) -> str:
-    """The ``session://{session_id}/messages/{message_id}`` resource: one message's whole text."""
-    from store import message_text
-
-    try:
-        session = app.store.snapshot(validate_session_id(session_id)).session
-    except (InvalidSessionId, SessionNotFound) as exc:
-        raise ResourceNotFoundError(str(exc)) from exc
-    except Exception as exc:
-        message = user_message(exc)
-        if message is None:
-            raise
-        raise ResourceError(message) from exc
-    for stored in session.messages:
-        if stored.id == message_id:
-            return message_text(stored)
-    raise ResourceNotFoundError(f"session {session_id!r} has no message {message_id!r}: get_session lists its message ids")
 
 
 def progress_sender(ctx: Context | None) -> ProgressSender | None:
@@ -302,7 +198,7 @@ class SessionTools:
                                       reasoning_effort=reasoning_effort, files=files, images=images, title=title,
                                       allow_secrets=allow_secrets)
         turn = await run_turn(self.app, prompt, model, session_id, options, progress=progress_sender(ctx))
-        return results.chat_result(turn.as_dict(), lambda: turn.extra.get("message_id") or last_answer_id(self.app, turn.session_id))
+        return results.chat_result(turn.as_dict(), lambda: turn.extra.get("message_id") or reading.last_answer_id(self.app, turn.session_id))
 
     async def ask_models(
         self,
@@ -340,7 +236,7 @@ class SessionTools:
                                       reasoning_effort=reasoning_effort, files=files, images=images, title=title,
                                       allow_secrets=allow_secrets)
         asked = await run_ask_models(self.app, prompt, models, session_id, options, progress_sender(ctx))
-        return results.ask_models_result(asked, functools.partial(last_answer_id, self.app))
+        return results.ask_models_result(asked, functools.partial(reading.last_answer_id, self.app))
 
     async def kimi_chat(self, prompt: str, session_id: str | None = None) -> Annotated[CallToolResult, results.ChatOutput]:
         """Chat with Kimi (Moonshot); kept for clients of the older Kimi-only server.
@@ -350,7 +246,7 @@ class SessionTools:
         folder (it is imported on first use). Prefer `chat` for new work.
         """
         answered = await kimi_chat_turn(self.app, prompt, session_id)
-        return results.chat_result(answered, lambda: last_answer_id(self.app, answered["session_id"]))
+        return results.chat_result(answered, lambda: reading.last_answer_id(self.app, answered["session_id"]))
 
     def list_sessions(
         self,
@@ -373,25 +269,8 @@ class SessionTools:
         unpriced_answers, group_id. `total` is the number of matching sessions; page with
         `offset`/`limit`. `index_pending` > 0: that many session files are not in the index yet.
         """
-        from index.listing import ListingFilters, listed_from_summary, page_of
-
-        _check_page(limit, offset)
-        if query is not None and not query.strip():
-            raise InvalidToolArgument("query is empty: pass words of a title or an id, or leave it out")
-        filters = ListingFilters(
-            query=query, model=model, tag=tag, group_id=group_id,
-            since=_parse_time(since, "since"), until=_parse_time(until, "until", end_of_day=True),
-        )
-        try:
-            if self.app.reader is not None:
-                page = self.app.reader.list_sessions(filters, limit, offset)
-            else:  # no index configured: the files are the listing
-                page = page_of([listed_from_summary(s) for s in self.app.store.list().sessions], filters, limit, offset)
-        except InvalidQuery as exc:
-            raise InvalidToolArgument(str(exc)) from exc
-        result = page.model_dump(mode="json")
-        result.update(quarantined=[], refused=[], index_pending=self.app.index_pending())
-        return results.list_sessions_result(result, offset)
+        page = reading.list_sessions(self.app, query, model, tag, group_id, since, until, limit, offset)
+        return results.list_sessions_result(page, offset)
 
     def update_session(
         self,
@@ -426,10 +305,7 @@ class SessionTools:
         `cost_usd` is the whole session's summed price in USD (null if no answer has a known
         price; `unpriced_answers` counts the answers without one).
         """
-        _check_page(limit, offset or 0)
-        if max_chars_per_message < 1:
-            raise InvalidToolArgument("max_chars_per_message must be at least 1")
-        page = session_page(self.app.store.snapshot(validate_session_id(session_id)).session, offset, limit, max_chars_per_message)
+        page = reading.get_session(self.app, session_id, offset, limit, max_chars_per_message)
         return results.session_page_result(page, newest_first_page=offset is None)
 
     def search_sessions(
@@ -451,23 +327,8 @@ class SessionTools:
         best first; open a hit with get_session. For very common terms (over 20,000 matching
         messages after the filters) the hits are the best matches among the most recent 20,000.
         """
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidToolArgument("query is empty: pass the words or phrase to search for")
-        _check_page(limit, offset)
-        if role is not None and role not in ("system", "user", "assistant", "tool"):
-            raise InvalidToolArgument(f"role {role!r} is not valid: use user, assistant, system or tool")
-        if session_id is not None:
-            validate_session_id(session_id)
-        if self.app.reader is None:
-            raise StoreError("search is not available: the index is not configured in this server")
-        after, before = _parse_time(since, "since"), _parse_time(until, "until", end_of_day=True)
-        try:
-            hits = self.app.reader.search(
-                query, model=model, role=role, session_id=session_id, since=after, until=before, limit=limit, offset=offset
-            )
-        except InvalidQuery as exc:  # the index's documented refusals: an unusable query, since after until
-            raise InvalidToolArgument(str(exc)) from exc
-        return results.search_result({"hits": [_as_dict(hit) for hit in hits], "index_pending": self.app.index_pending()}, offset)
+        found = reading.search_sessions(self.app, query, model, role, session_id, since, until, limit, offset)
+        return results.search_result(found, offset)
 
     def model_switch_history(
         self, session_id: str | None = None, model: str | None = None, limit: int = 100, offset: int = 0
@@ -478,16 +339,7 @@ class SessionTools:
         which model wrote which part of a conversation. `total` counts the matching switches;
         page with `offset`/`limit`.
         """
-        _check_page(limit, offset)
-        if session_id is not None:
-            validate_session_id(session_id)
-        if self.app.reader is None:
-            raise StoreError("model switch history is not available: the index is not configured in this server")
-        page = self.app.reader.model_switch_page(session_id=session_id, model=model, limit=limit, offset=offset)
-        return results.switches_result({
-            "switches": [_as_dict(item) for item in page.switches],
-            "total": page.total, "limit": limit, "offset": offset, "index_pending": self.app.index_pending(),
-        })
+        return results.switches_result(reading.model_switch_history(self.app, session_id, model, limit, offset))
 
     def list_models(self, provider: str | None = None, query: str | None = None) -> Annotated[CallToolResult, results.ModelsOutput]:
         """List the models this server can call, with context window and price, and each provider's key state.
@@ -501,14 +353,7 @@ class SessionTools:
         containing it. Other names a provider accepts work too, with a
         warning saying what was assumed.
         """
-        if self.app.list_models is None:
-            return results.models_result({"models": []})
-        filters = {key: value for key, value in (("provider", provider), ("query", query)) if value}
-        listed = self.app.list_models(**filters)
-        if isinstance(listed, list):  # an injected list (tests, older wiring): one entry per item
-            return results.models_result({"models": [_as_dict(item) for item in listed]})
-        return results.models_result(listed.model_dump(mode="json", exclude_none=True))
-
+        return results.models_result(reading.list_models(self.app, provider, query))
 
 
 TOOLS = ("chat", "ask_models", "kimi_chat", "list_sessions", "update_session", "delete_session", "get_session", "search_sessions", "model_switch_history", "list_models")
@@ -522,7 +367,7 @@ def build_server(app: App, auth: HttpAuth | None = None) -> MCPServer:
     server = SessionsServer(
         app,
         name="llm-mcp-server",
-        version=server_version(),
+        version=package_version(),
         instructions=INSTRUCTIONS,
         lifespan=serving,
         token_verifier=auth.token_verifier if auth else None,
@@ -566,20 +411,6 @@ def build_server(app: App, auth: HttpAuth | None = None) -> MCPServer:
 
     register_prompts(server)
     return server
-
-
-def server_version() -> str:
-    """``serverInfo.version``: the installed package's version."""
-    try:
-        from utils.version import package_version  # type: ignore[import-not-found]
-    except ImportError:
-        from importlib import metadata
-
-        try:
-            return metadata.version("llm-mcp-server")
-        except metadata.PackageNotFoundError:
-            return "0+unknown"
-    return package_version()
 
 
 # ------------------------------------------------------------------------------ process
@@ -642,35 +473,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@contextmanager
-def background_indexing(root: Path, indexer: Any = None) -> Iterator[Any]:
-    """Run the index watcher (yielded) while the server runs (started on entry, stopped on exit).
-
-    ``indexer``: the app's ``Indexer``, shared so the process has one index writer (one write
-    connection, one WAL checkpointer); it is closed here on exit, after the watcher stopped.
-    """
-    from index import IndexWatcher
-
-    watcher = IndexWatcher(root, indexer=indexer)
-    watcher.start()
-    try:
-        yield watcher
-    finally:
-        watcher.stop()
-        if indexer is not None:
-            indexer.close()
-
-
-def _clean_stale_temp_files(app: App) -> None:
-    try:
-        removed = app.store.clean_stale_temp_files()
-    except OSError as exc:
-        log.warning("could not clean stale temp files: %s", exc)
-        return
-    if removed:
-        log.info("removed %d stale temp file(s) left by crashed writers", len(removed))
-
-
 def _stop_on_signal(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -685,6 +487,34 @@ def configure_logging() -> None:
     logging.basicConfig(level=os.environ.get("LLM_LOG_LEVEL", "INFO").upper(), handlers=[handler], force=True)
 
 
+def _settings_problem() -> str | None:
+    """What is wrong with the environment's settings (checked before anything starts), or None."""
+    from index.query import configured_rank_window
+
+    try:
+        configured_rank_window()
+        results.check_settings()
+    except (ValueError, results.ResultSettingError) as exc:
+        return str(exc)
+    return None
+
+
+def _serve_http(server: MCPServer, args: argparse.Namespace, auth: HttpAuth | None) -> None:
+    log.info(
+        "serving MCP over streamable HTTP at http://%s:%d/mcp (%s)", args.host, args.port,
+        f"bearer token from ${TOKEN_ENV} required" if auth else "no authentication",
+    )
+    if auth is None and args.no_auth:
+        log.warning(
+            "--no-auth: NO AUTHENTICATION on http://%s:%d/mcp — anyone who can reach it reads every "
+            "session and spends every configured API key; use it only behind a reverse proxy that "
+            "authenticates%s", args.host, args.port,
+            f" (${TOKEN_ENV} is set but ignored)" if os.environ.get(TOKEN_ENV) else "",
+        )
+    server.run("streamable-http", host=args.host, port=args.port, streamable_http_path="/mcp",
+               transport_security=http_security(args.host))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging()
@@ -696,27 +526,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"server.py: {exc}", file=sys.stderr)
             return 2
     root = resolve_root(args.root)
-    from index.query import configured_rank_window
-
-    try:
-        configured_rank_window()
-    except ValueError as exc:
-        print(f"server.py: {exc}", file=sys.stderr)
-        return 2
-    try:
-        results.check_settings()
-    except results.ResultSettingError as exc:
-        print(f"server.py: {exc}", file=sys.stderr)
+    problem = _settings_problem()
+    if problem is not None:
+        print(f"server.py: {problem}", file=sys.stderr)
         return 2
     try:
         app = default_app(root)
     except OSError as exc:
         print(f"server.py: cannot use session root {root}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    # Stores made before 0.3 get their case-insensitive id view built from the file names, and
-    # stale temp files are cleaned, in the background: start-up never waits on the size of the store.
-    threading.Thread(target=casefold.ensure, args=(app.store.layout,), name="casefold-view", daemon=True).start()
-    threading.Thread(target=_clean_stale_temp_files, args=(app,), name="clean-temp-files", daemon=True).start()
+    # Upkeep that scales with the store runs in the background: start-up never waits on its size.
+    threading.Thread(target=tidy, args=(app.store,), name="store-tidy", daemon=True).start()
     server = build_server(app, auth)
     from chat.pricing import load_prices
     from utils.gc_tuning import tune_for_serving
@@ -730,24 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with background_indexing(root, app.index):
             if args.transport == "http":
-                log.info(
-                    "serving MCP over streamable HTTP at http://%s:%d/mcp (%s)", args.host, args.port,
-                    f"bearer token from ${TOKEN_ENV} required" if auth else "no authentication",
-                )
-                if auth is None and args.no_auth:
-                    log.warning(
-                        "--no-auth: NO AUTHENTICATION on http://%s:%d/mcp — anyone who can reach it reads every "
-                        "session and spends every configured API key; use it only behind a reverse proxy that "
-                        "authenticates%s", args.host, args.port,
-                        f" (${TOKEN_ENV} is set but ignored)" if os.environ.get(TOKEN_ENV) else "",
-                    )
-                server.run(
-                    "streamable-http",
-                    host=args.host,
-                    port=args.port,
-                    streamable_http_path="/mcp",
-                    transport_security=http_security(args.host),
-                )
+                _serve_http(server, args, auth)
             else:
                 server.run("stdio")
     except KeyboardInterrupt:
