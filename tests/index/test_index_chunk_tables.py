@@ -3,6 +3,8 @@ land in the index exactly as the same rows bound one by one (values, types, rowi
 
 from __future__ import annotations
 
+import multiprocessing
+
 import sqlite3
 from pathlib import Path
 
@@ -94,6 +96,8 @@ def test_workers_rows_around_a_file_changed_after_decoding(
     monkeypatch.setattr(prepare_module, "LOCAL_CHUNKS_AHEAD", 0)  # every chunk through a worker's tables
     corpus(store, 12)
     after_decoding(monkeypatch, change_and_remove(store, "s05", "s09"))  # forked workers inherit it
+    # ... only forked ones: a thread another test left running would make the pool spawn instead.
+    monkeypatch.setattr(prepare_module, "_start_method", lambda: multiprocessing.get_context("fork"))
     with Indexer(store.root) as indexer:
         report = indexer.sync(full=True, workers=2)
         assert indexer.check() == []
