@@ -28,6 +28,7 @@ import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.types import Resource as MCPResource
+from pydantic import ValidationError
 
 from chat import App, TurnOptions, default_app, run_turn, user_message
 from chat import ask_models as run_ask_models
@@ -38,6 +39,7 @@ from index.models import InvalidQuery
 from store import InvalidSessionId, SessionNotFound, StoreError, resolve_root, validate_session_id
 from store.pages import session_page
 from utils.dates import InvalidDate, parse_user_time
+from utils.tool_arguments import describe_validation_error, unknown_arguments
 from utils.http_auth import TOKEN_ENV, AuthConfigError, HttpAuth, http_auth, http_security
 
 log = logging.getLogger("llm_mcp_server")
@@ -160,6 +162,20 @@ class SessionsServer(MCPServer):
     def __init__(self, app: App, **settings: Any) -> None:
         super().__init__(**settings)
         self.app = app
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None) -> Any:
+        """The SDK's ``call_tool``, with argument errors said as the tools say theirs (``utils.tool_arguments``)."""
+        tool = self._tool_manager.get_tool(name)
+        schema = tool.parameters if tool is not None else {}
+        unknown = unknown_arguments(arguments, schema) if tool is not None else None
+        if unknown is not None:
+            raise ToolError(f"Error executing tool {name}: {unknown}")
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if not isinstance(exc.__cause__, ValidationError):
+                raise
+            raise ToolError(f"Error executing tool {name}: {describe_validation_error(exc.__cause__, schema)}") from None
 
     async def list_resources(self) -> list[MCPResource]:
         listed = await super().list_resources()

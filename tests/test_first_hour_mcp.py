@@ -1,0 +1,85 @@
+"""A first hour without a dead end (issue 28), through the real interface: the SDK's MCP client
+talking to ``server.py`` over stdio, the providers loopback fakes. Each failure says what
+happened and what to do; nothing fails more than it must."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes import FakeOpenAI
+from tests.hardening_helpers import McpClient, mcp_server, subprocess_env, wait_until
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("first-hour")
+    with FakeOpenAI() as openai:
+        # OpenAI is configured; DeepSeek and Anthropic have no key.
+        env = subprocess_env({**openai.env("OPENAI"), "LLM_UNIFIED": "1", "LLM_MAX_RETRIES": "0"})
+        with mcp_server(tmp / "root", env, tmp / "server.log") as client:
+            yield {"client": client, "root": tmp / "root", "openai": openai, "log": tmp / "server.log"}
+
+
+@pytest.fixture
+def client(world: dict[str, Any]) -> McpClient:
+    world["openai"].reset()
+    return world["client"]
+
+
+# ------------------------------------------------------------------ 1. ask_models, one key missing
+
+
+def test_a_missing_key_is_that_models_error_and_the_others_answer(world: dict[str, Any], client: McpClient) -> None:
+    answers = client.call("ask_models", prompt="is this stable?", models=["gpt-4o", "deepseek-chat", "claude-sonnet-4-5"])["answers"]
+    assert [a["model"] for a in answers] == ["gpt-4o", "deepseek-chat", "claude-sonnet-4-5"]
+    gpt, deepseek, claude = answers
+    assert gpt["reply"] == "echo: is this stable?" and gpt["error"] is None
+    assert deepseek["reply"] is None and deepseek["session_id"] is None and "DEEPSEEK_API_KEY" in deepseek["error"]
+    assert claude["reply"] is None and "ANTHROPIC_API_KEY" in claude["error"]
+    assert len(world["openai"].accepted) == 1
+    assert sorted(p.stem for p in (world["root"] / "sessions").iterdir()) == [gpt["session_id"]]
+
+
+def test_every_key_missing_refuses_the_call_naming_each_variable(world: dict[str, Any], client: McpClient) -> None:
+    error = client.error("ask_models", prompt="q", models=["deepseek-chat", "claude-sonnet-4-5"])
+    assert "DEEPSEEK_API_KEY" in error and "ANTHROPIC_API_KEY" in error and "none of the models" in error
+
+
+def test_other_refusals_still_refuse_the_whole_call_before_anything_is_sent(world: dict[str, Any], client: McpClient) -> None:
+    error = client.error("ask_models", prompt="q", models=["gpt-4o", "deepseek-chat", "no-such-model"])
+    assert "unknown model 'no-such-model'" in error
+    error = client.error("ask_models", prompt="q", models=["gpt-4o", "deepseek-chat"], temperature=9)
+    assert "temperature 9" in error
+    assert world["openai"].accepted == []
+
+
+# ------------------------------------------------------------------ 6. argument errors: one shape
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "expected"),
+    [
+        ("chat", {"prompt": "x", "model": "gpt-4o", "reasoning_effort": "extreme"},
+         "reasoning_effort 'extreme' is not valid: use 'low', 'medium' or 'high'"),
+        ("chat", {"model": "gpt-4o"}, "prompt is missing: pass prompt (a string)"),
+        ("chat", {"prompt": "x", "model": "gpt-4o", "temperature": "hot"}, "temperature 'hot' is not valid: use a number"),
+        ("chat", {"prompt": "x", "model": "gpt-4o", "files": "a.txt"}, "files 'a.txt' is not valid: use a list of strings"),
+        ("chat", {"prompt": "x", "model": "gpt-4o", "sesion_id": "abc"}, "unknown argument 'sesion_id'"),
+        ("ask_models", {"prompt": "x", "models": "gpt-4o"}, "models 'gpt-4o' is not valid: use a list of strings"),
+        ("list_sessions", {"limit": "many"}, "limit 'many' is not valid: use a whole number"),
+        ("get_session", {"session_id": 5}, "session_id 5 is not valid: use a string"),
+        ("search_sessions", {"query": "x", "limit": 1.5}, "limit 1.5 is not valid: use a whole number"),
+        ("model_switch_history", {"session_id": ["a"]}, "session_id ['a'] is not valid: use a string"),
+        ("kimi_chat", {}, "prompt is missing"),
+        ("list_models", {"verbose": True}, "unknown argument 'verbose'"),
+    ],
+)
+def test_argument_errors_have_one_shape_on_every_tool(client: McpClient, tool: str, arguments: dict[str, Any], expected: str) -> None:
+    error = client.error(tool, **arguments)
+    assert expected in error
+    assert "pydantic" not in error and "validation error" not in error and "\n" not in error
