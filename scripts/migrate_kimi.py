@@ -204,4 +204,6 @@ def _folders(args: argparse.Namespace) -> tuple[Path, Path]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from utils.closed_pipe import run_command
+
+    sys.exit(run_command(main))

@@ -3,8 +3,9 @@
 
 A thin command line over ``index.SearchIndex`` (search, switches), ``store.SessionStore``
 (show, list, export), ``index.usage`` (stats), ``store.git_setup`` and ``store.merge``; run with ``--help``. Exit
-codes: 0 ok; 1 not found / unreadable / a merge side unreadable; 2 usage error (bad query,
-bad id, bad date or limit).
+codes: 0 ok; 1 not found / unreadable / a merge side unreadable; 2 usage error (bad query or
+search syntax, bad id, bad date or limit, no session store at the root); 141 stdout closed
+early (``| head``), quietly.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ from store.markdown import render_session  # noqa: E402
 from store.git_setup import GitSetupError, git_setup  # noqa: E402
 from store.gitignore import has_managed_block  # noqa: E402
 from store.merge import UnmergeableSession, merge_files  # noqa: E402
+from store.existing_root import NoStore, require_store  # noqa: E402
 from store.paths import SESSIONS_DIR_ENV, resolve_root  # noqa: E402
+from utils.closed_pipe import closed_pipe_exit  # noqa: E402
 from utils.dates import InvalidDate, parse_user_time  # noqa: E402
 
 DESCRIPTION = f"""\
@@ -55,7 +58,8 @@ Look into the session store without an MCP client.
   merge-driver   BASE OURS THEIRS: the three-way merge git runs for sessions/*.json
 
 Search, switches and stats read the index (<root>/index.sqlite, built on first use); show, list
-and export read the session files. The root is --root, else ${SESSIONS_DIR_ENV}, else ./.llm_sessions.
+and export read the session files. The root is --root, else ${SESSIONS_DIR_ENV}, else ./.llm_sessions;
+a command that only reads never creates it (no store there: exit 2, naming the folder).
 """
 
 
@@ -176,7 +180,7 @@ def _dump(data: Any, out: TextIO) -> None:
 
 
 def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
-    with SearchIndex(resolve_root(args.root)) as index:
+    with SearchIndex(require_store(args.root)) as index:
         hits = index.search(
             args.query, model=args.model, role=args.role, session_id=args.session_id,
             since=args.since, until=args.until, limit=args.limit, offset=args.offset,
@@ -196,7 +200,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
-    session = SessionStore(resolve_root(args.root)).load(args.session_id)
+    session = SessionStore(require_store(args.root)).load(args.session_id)
     if args.json:
         out.write(session.model_dump_json(indent=1) + "\n")
         return 0
@@ -215,7 +219,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
-    listing = SessionStore(resolve_root(args.root)).list(model=args.model, tag=args.tag)
+    listing = SessionStore(require_store(args.root)).list(model=args.model, tag=args.tag)
     if args.json:
         _dump(listing.model_dump(mode="json"), out)
         return 0
@@ -231,7 +235,7 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_switches(args: argparse.Namespace, out: TextIO) -> int:
-    with SearchIndex(resolve_root(args.root)) as index:
+    with SearchIndex(require_store(args.root)) as index:
         records = index.model_switch_history(session_id=args.session_id, model=args.model)
     if args.json:
         _dump({"switches": [record.model_dump(mode="json") for record in records]}, out)
@@ -259,7 +263,7 @@ def _stats_row(group: UsageGroup, label: str) -> list[str]:
 
 
 def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
-    with SearchIndex(resolve_root(args.root)) as index:
+    with SearchIndex(require_store(args.root)) as index:
         report = index.usage_report(by=args.by, since=args.since, until=args.until)
     if args.json:
         _dump(report.model_dump(mode="json"), out)
@@ -275,7 +279,7 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
-    session = SessionStore(resolve_root(args.root)).load(args.session_id)
+    session = SessionStore(require_store(args.root)).load(args.session_id)
     as_json = args.format == "json" or (args.format is None and args.json)
     text = encode_session(session).decode("utf-8") if as_json else render_session(session)
     if args.output is None:
@@ -340,7 +344,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except UnmergeableSession as exc:
         err.write(f"sessions.py merge-driver: cannot merge: {exc}; {args.ours} is left as it was\n")
         return 1
-    except (InvalidQuery, InvalidSessionId, UsageError, ValueError) as exc:
+    except (InvalidQuery, InvalidSessionId, NoStore, UsageError, ValueError) as exc:
         err.write(f"sessions.py {args.command}: error: {exc}\n")
         return 2
     except SessionNotFound as exc:
@@ -349,6 +353,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except (CorruptSession, UnsupportedSchemaVersion) as exc:
         err.write(f"sessions.py {args.command}: {exc}\n")
         return 1
+    except BrokenPipeError:  # the reader went away (`sessions.py list | head -1`)
+        return closed_pipe_exit()
     except OSError as exc:  # e.g. --root is a file, or a folder that cannot be created
         where = f" {exc.filename}" if exc.filename else ""
         err.write(f"sessions.py {args.command}: error: cannot use{where}: {exc.strerror or exc}\n")
@@ -356,4 +362,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from utils.closed_pipe import run_command
+
+    sys.exit(run_command(main))

@@ -83,3 +83,14 @@ def test_argument_errors_have_one_shape_on_every_tool(client: McpClient, tool: s
     error = client.error(tool, **arguments)
     assert expected in error
     assert "pydantic" not in error and "validation error" not in error and "\n" not in error
+
+
+# ------------------------------------------------------------------ 2. search syntax errors
+
+
+@pytest.mark.parametrize("query", ["AND OR (", '"unbalanced'])
+def test_broken_search_syntax_is_a_tool_error_showing_the_literal_query(client: McpClient, query: str) -> None:
+    error = client.error("search_sessions", query=query)
+    literal = '"' + query.replace('"', '""') + '"'
+    assert f"{query!r} is not valid search syntax" in error and error.endswith(literal)
+    assert isinstance(client.call("search_sessions", query=literal)["hits"], list)  # the suggested query is accepted

@@ -21,7 +21,7 @@ from tests.hardening_helpers import run_script
 from tests.test_index_search import build_corpus
 
 SCRIPT = REPO_ROOT / "scripts" / "reindex.py"
-QUERIES = ["session", "parse_session_id", "全文索引", "索引", "read_file", '"unbalanced']
+QUERIES = ["session", "parse_session_id", "全文索引", "索引", "read_file", 'file-unbalanced']
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 import reindex  # noqa: E402
