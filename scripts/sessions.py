@@ -27,6 +27,7 @@ from store import (  # noqa: E402
     CorruptSession,
     InvalidSessionId,
     SessionNotFound,
+    SessionQuarantined,
     SessionStore,
     UnsupportedSchemaVersion,
     message_text,
@@ -348,6 +349,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         err.write(f"sessions.py {args.command}: error: {exc}\n")
         return 2
     except SessionNotFound as exc:
+        if isinstance(exc, SessionQuarantined):  # says where the file went and how to restore it
+            err.write(f"sessions.py {args.command}: {exc}\n")
+            return 1
         err.write(f"sessions.py {args.command}: no session with id {exc.session_id!r}; `sessions.py list` shows the ids\n")
         return 1
     except (CorruptSession, UnsupportedSchemaVersion) as exc:

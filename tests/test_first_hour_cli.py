@@ -89,3 +89,14 @@ def test_list_piped_into_head_prints_no_error(store: SessionStore) -> None:
         capture_output=True, text=True, timeout=60, env=subprocess_env(),
     )
     assert result.stdout.count("\n") == 1 and result.stderr == ""
+
+
+def test_a_quarantined_session_is_explained_by_the_cli(store: SessionStore) -> None:
+    (store.root / "sessions" / "broken.json").write_text("[1, 2", encoding="utf-8")
+    listed = run_script("sessions.py", "list", "--root", str(store.root))
+    moved = store.root / "quarantine" / "broken.json"
+    assert listed.returncode == 0 and moved.exists()
+    assert "WARNING" in listed.stderr or str(moved) in listed.stderr, listed.output  # the move is logged
+    shown = run_script("sessions.py", "show", "broken", "--root", str(store.root))
+    assert shown.returncode == 1 and "is in quarantine" in shown.stderr and str(moved) in shown.stderr
+    assert f"move it back to {store.root / 'sessions' / 'broken.json'}" in shown.stderr

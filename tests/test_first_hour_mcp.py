@@ -94,3 +94,25 @@ def test_broken_search_syntax_is_a_tool_error_showing_the_literal_query(client: 
     literal = '"' + query.replace('"', '""') + '"'
     assert f"{query!r} is not valid search syntax" in error and error.endswith(literal)
     assert isinstance(client.call("search_sessions", query=literal)["hits"], list)  # the suggested query is accepted
+
+
+# ------------------------------------------------------------------ 3. quarantine is never silent
+
+
+def test_a_quarantined_session_says_where_it_went_and_how_to_restore_it(world: dict[str, Any], client: McpClient) -> None:
+    sessions = world["root"] / "sessions"
+    sessions.mkdir(parents=True, exist_ok=True)
+    (sessions / "garbage.json").write_text("{this is not json", encoding="utf-8")
+    moved = world["root"] / "quarantine" / "garbage.json"
+    wait_until(moved.exists, what="the watcher quarantines the garbage file")
+    log = wait_until(lambda: (lambda text: text if "garbage.json" in text and "WARNING" in text else None)(client.log()),
+                     what="a WARNING naming the file")
+    line = next(line for line in log.splitlines() if "WARNING" in line and "garbage.json" in line)
+    assert str(moved) in line and str(sessions / "garbage.json") in line and "JSON" in line.upper()
+    for tool, arguments in (("get_session", {"session_id": "garbage"}),
+                            ("chat", {"prompt": "continue", "model": "gpt-4o", "session_id": "garbage"})):
+        error = client.error(tool, **arguments)
+        assert "is in quarantine" in error and str(moved) in error, error
+        assert f"move it back to {sessions / 'garbage.json'}" in error
+    assert not (sessions / "garbage.json").exists()  # chat did not start an empty session under that id
+    assert world["openai"].accepted == []
