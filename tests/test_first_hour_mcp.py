@@ -4,25 +4,43 @@ happened and what to do; nothing fails more than it must."""
 
 from __future__ import annotations
 
-import json
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fakes import FakeOpenAI
+from tests.fakes import FakeGemini, FakeOpenAI
 from tests.hardening_helpers import McpClient, mcp_server, subprocess_env, wait_until
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:  # bound, never listening: a connection is refused
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("first-hour")
-    with FakeOpenAI() as openai:
-        # OpenAI is configured; DeepSeek and Anthropic have no key.
-        env = subprocess_env({**openai.env("OPENAI"), "LLM_UNIFIED": "1", "LLM_MAX_RETRIES": "0"})
+    with FakeOpenAI() as openai, FakeOpenAI(api_key=None) as lmstudio, FakeGemini() as gemini:
+        config = tmp / "providers.toml"
+        config.write_text(
+            f'[aliases]\nbroken = "no-such-model-anywhere"\nfast = "gpt-4o"\n\n'
+            f'[endpoints.lmstudio]\nbase_url = "{lmstudio.base_url}"\napi_key_env = "LMSTUDIO_API_KEY"\n',
+            encoding="utf-8",
+        )
+        # OpenAI is configured; DeepSeek and Anthropic have no key; Gemini's key is wrong; no
+        # Ollama runs; LM Studio (keyless, on this machine) is declared as in docs/providers.md.
+        env = subprocess_env({
+            **openai.env("OPENAI"), "GEMINI_BASE_URL": gemini.base_url, "GEMINI_API_KEY": "a-wrong-key",
+            "OLLAMA_BASE_URL": f"http://127.0.0.1:{closed_port()}/v1", "LLM_MCP_CONFIG": str(config),
+            "LLM_UNIFIED": "1", "LLM_TIMEOUT_SECONDS": "3", "LLM_REQUEST_TIMEOUT_SECONDS": "1",
+        })
         with mcp_server(tmp / "root", env, tmp / "server.log") as client:
-            yield {"client": client, "root": tmp / "root", "openai": openai, "log": tmp / "server.log"}
+            yield {"client": client, "root": tmp / "root", "openai": openai, "lmstudio": lmstudio, "log": tmp / "server.log"}
 
 
 @pytest.fixture
@@ -116,3 +134,42 @@ def test_a_quarantined_session_says_where_it_went_and_how_to_restore_it(world: d
         assert f"move it back to {sessions / 'garbage.json'}" in error
     assert not (sessions / "garbage.json").exists()  # chat did not start an empty session under that id
     assert world["openai"].accepted == []
+
+
+# ------------------------------------------------------------------ 5. provider failures say what to do
+
+
+def test_a_local_server_that_is_not_running_is_not_retried_and_says_what_to_start(client: McpClient) -> None:
+    started = time.monotonic()
+    error = client.error("chat", prompt="hi", model="ollama/llama3")
+    assert time.monotonic() - started < 2.5
+    assert "connection refused" in error and "ollama serve" in error and "OLLAMA_BASE_URL" in error
+    assert "try again later" not in error and "attempts" not in error
+
+
+def test_the_whole_retry_sequence_stays_within_llm_timeout_seconds(world: dict[str, Any], client: McpClient) -> None:
+    for _ in range(4):  # every attempt outlives LLM_REQUEST_TIMEOUT_SECONDS=1
+        world["openai"].enqueue_reply("too late", delay=6)
+    started = time.monotonic()
+    error = client.error("chat", prompt="slow?", model="gpt-4o")
+    elapsed = time.monotonic() - started
+    assert elapsed < 3 + 1.5, elapsed  # LLM_TIMEOUT_SECONDS=3, plus the MCP round trip
+    assert "LLM_TIMEOUT_SECONDS" in error and "LLM_REQUEST_TIMEOUT_SECONDS" in error
+
+
+def test_a_rejected_key_names_its_variable(client: McpClient) -> None:
+    error = client.error("chat", prompt="hi", model="gemini-2.5-flash")
+    assert "API key not valid" in error and "GEMINI_API_KEY" in error
+
+
+def test_a_keyless_local_endpoint_with_api_key_env_answers_without_a_key(world: dict[str, Any], client: McpClient) -> None:
+    world["lmstudio"].reset()
+    result = client.call("chat", prompt="hello local", model="lmstudio/qwen2.5-coder-7b")
+    assert result["reply"] == "echo: hello local"
+    assert "authorization" not in {name.lower() for name in world["lmstudio"].accepted[0].headers}
+
+
+def test_a_bad_alias_is_named_once_with_where_to_fix_it(client: McpClient) -> None:
+    error = client.error("chat", prompt="hi", model="broken")
+    assert error.count("broken") == 1 and "no-such-model-anywhere" in error and "[aliases]" in error
+    assert "providers.toml" in error
