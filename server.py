@@ -392,7 +392,8 @@ class SessionTools:
         """List the recorded model switches (from which model to which, when, and the warning).
 
         Filter by `session_id` or by a `model` on either side of the switch. Use it to see
-        which model wrote which part of a conversation.
+        which model wrote which part of a conversation. `at_message` is the 0-based position of
+        the first message after the switch (as get_session's `index`).
         """
         if session_id is not None:
             validate_session_id(session_id)

@@ -243,7 +243,7 @@ def cmd_switches(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     for record in records:
         out.write(
-            f"{record.at:%Y-%m-%d %H:%M}  {record.session_id}  at message {record.at_message}: "
+            f"{record.at:%Y-%m-%d %H:%M}  {record.session_id}  before message [{record.at_message}]: "
             f"{record.from_model or '-'} -> {record.to_model}\n"
         )
     out.write(f"{len(records)} switch(es)\n")

@@ -173,3 +173,22 @@ def test_a_bad_alias_is_named_once_with_where_to_fix_it(client: McpClient) -> No
     error = client.error("chat", prompt="hi", model="broken")
     assert error.count("broken") == 1 and "no-such-model-anywhere" in error and "[aliases]" in error
     assert "providers.toml" in error
+
+
+# ------------------------------------------------------------------ 9. one numbering of positions
+
+
+def test_switch_positions_are_numbered_one_way_everywhere(world: dict[str, Any], client: McpClient) -> None:
+    first = client.call("chat", prompt="one", model="gpt-4o")
+    session_id = first["session_id"]
+    client.call("chat", prompt="two", model="gpt-4o", session_id=session_id)
+    client.call("chat", prompt="three", model="lmstudio/qwen2.5-coder-7b", session_id=session_id)
+    page = client.call("get_session", session_id=session_id)
+    at = page["session"]["model_switches"][0]["at_message"]
+    after = next(m for m in page["messages"] if m["index"] == at)
+    assert at == 4 and after["role"] == "user" and after["content"] == "three"
+    history = wait_until(lambda: client.call("model_switch_history", session_id=session_id)["switches"], what="indexed switch")
+    assert history[0]["at_message"] == at
+    markdown = client.portal.call(lambda: client.session.read_resource(f"session://{session_id}")).contents[0].text
+    assert f"before message [{at}]," in markdown
+    assert f"### [{at}] user" in markdown and "### [0] user" in markdown
