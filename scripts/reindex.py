@@ -23,12 +23,12 @@ if __package__ in (None, ""):  # run as `python scripts/reindex.py`
 from index import Indexer, IndexWatcher, ReindexReport  # noqa: E402
 from index.check import index_file_problem  # noqa: E402
 from store import SessionStore  # noqa: E402
+from utils.progress import ProgressBar  # noqa: E402
 from store.existing_root import NoStore, require_store  # noqa: E402
 from store.paths import SESSIONS_DIR_ENV, Layout  # noqa: E402
 
-# The progress bar appears only once the work has taken this long.
+# The progress bar (on a terminal only) appears once the work has taken this long.
 PROGRESS_AFTER_SECONDS = 1.0
-_BAR_WIDTH = 30
 
 DESCRIPTION = f"""\
 The session files (<root>/sessions/*.json) are the truth; <root>/index.sqlite is a derived
@@ -50,35 +50,6 @@ files written by a newer version of this program are skipped and left in place.
 The root is --root, else ${SESSIONS_DIR_ENV}, else ./.llm_sessions; it must hold a store (a
 sessions/ folder): none is created (exit 2, naming the folder looked at).
 """
-
-
-class ProgressBar:
-    """A one-line ``\\r`` progress bar on ``stream``, shown only once work exceeds a second."""
-
-    def __init__(self, stream: TextIO, label: str = "indexing") -> None:
-        self.stream = stream
-        self.label = label
-        self.started = time.monotonic()
-        self.shown = False
-        self.drawn_at = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self.started < PROGRESS_AFTER_SECONDS or total <= 0:
-            return
-        if done < total and now - self.drawn_at < 0.1:  # redraw at most ten times a second
-            return
-        self.drawn_at = now
-        filled = int(_BAR_WIDTH * done / total)
-        bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {done}/{total} files")
-        self.stream.flush()
-        self.shown = True
-
-    def finish(self) -> None:
-        if self.shown:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,7 +93,7 @@ def _print_report(report: ReindexReport, as_json: bool, out: TextIO, err: TextIO
 
 
 def run_sync(root: Path, full: bool, as_json: bool, out: TextIO, err: TextIO, jobs: int | None = None) -> int:
-    bar = ProgressBar(err, "rebuilding" if full else "indexing")
+    bar = ProgressBar(err, "rebuilding" if full else "indexing", after_seconds=PROGRESS_AFTER_SECONDS)
     with Indexer(root) as indexer:
         report = indexer.sync(full=full, progress=bar, workers=jobs)
     bar.finish()
