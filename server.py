@@ -39,6 +39,7 @@ from index.models import InvalidQuery
 from store import InvalidSessionId, SessionNotFound, StoreError, resolve_root, validate_session_id
 from store.pages import session_page
 from utils.dates import InvalidDate, parse_user_time
+from utils.startup_line import startup_line
 from utils.tool_arguments import describe_validation_error, unknown_arguments
 from utils.http_auth import TOKEN_ENV, AuthConfigError, HttpAuth, http_auth, http_security
 
@@ -592,6 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "authenticates%s", args.host, args.port,
                         f" (${TOKEN_ENV} is set but ignored)" if os.environ.get(TOKEN_ENV) else "",
                     )
+                print(startup_line(root, "streamable HTTP", f"http://{args.host}:{args.port}/mcp"), file=sys.stderr, flush=True)
                 server.run(
                     "streamable-http",
                     host=args.host,
@@ -600,6 +602,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     transport_security=http_security(args.host),
                 )
             else:
+                print(startup_line(root, "stdio"), file=sys.stderr, flush=True)
                 server.run("stdio")
     except KeyboardInterrupt:
         pass

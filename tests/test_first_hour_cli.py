@@ -100,3 +100,17 @@ def test_a_quarantined_session_is_explained_by_the_cli(store: SessionStore) -> N
     shown = run_script("sessions.py", "show", "broken", "--root", str(store.root))
     assert shown.returncode == 1 and "is in quarantine" in shown.stderr and str(moved) in shown.stderr
     assert f"move it back to {store.root / 'sessions' / 'broken.json'}" in shown.stderr
+
+
+def test_a_clean_install_prints_no_warnings() -> None:
+    import tomllib
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    # A TOML-table license is deprecated (setuptools warns twice per install); the SPDX string
+    # needs setuptools 77.
+    assert isinstance(project["project"]["license"], str)
+    assert project["build-system"]["requires"] == ["setuptools>=77"]
+    for program in ("server.py", "scripts/sessions.py", "scripts/reindex.py", "scripts/migrate_kimi.py"):
+        result = subprocess.run([sys.executable, "-W", "error", str(REPO_ROOT / program), "--help"],
+                                capture_output=True, text=True, timeout=60, env=subprocess_env())
+        assert result.returncode == 0 and result.stderr == "", (program, result.stderr)

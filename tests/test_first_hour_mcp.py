@@ -192,3 +192,12 @@ def test_switch_positions_are_numbered_one_way_everywhere(world: dict[str, Any],
     markdown = client.portal.call(lambda: client.session.read_resource(f"session://{session_id}")).contents[0].text
     assert f"before message [{at}]," in markdown
     assert f"### [{at}] user" in markdown and "### [0] user" in markdown
+
+
+# ------------------------------------------------------------------ 9. the start-up line
+
+
+def test_the_server_says_on_stderr_that_it_waits_for_a_client(world: dict[str, Any], client: McpClient) -> None:
+    line = next(line for line in client.log().splitlines() if "waiting for a client" in line)
+    assert line.startswith("llm-mcp-server ") and "MCP over stdio" in line
+    assert f"sessions in {world['root'].absolute()} (0 sessions)" in line  # the store was new
