@@ -97,7 +97,7 @@ def _parse_time(value: str | None, name: str, *, end_of_day: bool = False) -> da
     try:
         return parse_user_time(value, end_of_day=end_of_day)
     except InvalidDate as exc:
-        raise InvalidToolArgument(f"{name}={exc}") from exc
+        raise InvalidToolArgument(f"{name} {exc}") from exc  # "since 'x' is not an ISO-8601 date ...: use ..."
 
 
 def _check_page(limit: int, offset: int) -> None:
