@@ -349,7 +349,7 @@ class SessionTools:
         """
         _check_page(limit, offset or 0)
         if max_chars_per_message < 1:
-            raise InvalidToolArgument("max_chars_per_message must be at least 1")
+            raise InvalidToolArgument(f"max_chars_per_message {max_chars_per_message} is out of range: use 1 or more")
         return session_page(self.app.store.snapshot(validate_session_id(session_id)).session, offset, limit, max_chars_per_message)
 
     def search_sessions(

@@ -152,7 +152,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except SystemExit as exc:  # --help printed its text
         return int(exc.code or 0)
     progress = None if args.no_progress else ProgressBar(err, "migrating", min_total=PROGRESS_MIN_FILES)
-    report = migrate_folder(source, root, dry_run=args.dry_run, verify=args.verify, progress=progress)
+    try:
+        report = migrate_folder(source, root, dry_run=args.dry_run, verify=args.verify, progress=progress)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # e.g. --to under a file, or a folder that cannot be created
+        where = f" {exc.filename}" if exc.filename else ""
+        err.write(f"migrate_kimi.py: error: cannot use{where}: {exc.strerror or exc} (use --to DIR or ${SESSIONS_DIR_ENV})\n")
+        return 2
     if args.json:
         payload = report.model_dump(mode="json")
         payload["summary"] = report.summary()

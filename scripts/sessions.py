@@ -287,6 +287,8 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         out.write(text)
         return 0
     target = Path(args.output).expanduser()
+    if not target.parent.is_dir():
+        raise ValueError(f"--output {args.output}: the folder {target.parent} does not exist: create it or name a file in an existing folder")
     if target.is_dir():
         raise ValueError(f"--output {args.output} is a folder: name a file, e.g. {target / (session.id + ('.json' if as_json else '.md'))}")
     atomic_write_bytes(target, text.encode("utf-8"))

@@ -114,3 +114,14 @@ def test_a_clean_install_prints_no_warnings() -> None:
         result = subprocess.run([sys.executable, "-W", "error", str(REPO_ROOT / program), "--help"],
                                 capture_output=True, text=True, timeout=60, env=subprocess_env())
         assert result.returncode == 0 and result.stderr == "", (program, result.stderr)
+
+
+def test_unusable_output_places_are_one_line_errors(store: SessionStore, tmp_path: Path) -> None:
+    exported = run_script("sessions.py", "export", "s0", "--output", str(tmp_path / "no" / "such" / "s0.md"), "--root", str(store.root))
+    assert exported.returncode == 2 and f"the folder {tmp_path / 'no' / 'such'} does not exist" in exported.stderr
+    assert ".tmp" not in exported.stderr and "Traceback" not in exported.output
+    (tmp_path / "legacy").mkdir()
+    (tmp_path / "a-file").write_text("x")
+    migrated = run_script("migrate_kimi.py", "--from", str(tmp_path / "legacy"), "--to", str(tmp_path / "a-file" / "root"))
+    assert migrated.returncode == 2 and "cannot use" in migrated.stderr and "--to DIR" in migrated.stderr
+    assert "Traceback" not in migrated.output
