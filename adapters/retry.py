@@ -41,7 +41,7 @@ import anyio
 import httpx
 
 from .errors import ConfigError, ProviderError
-from .hints import is_loopback_url, key_rejected, nothing_listening
+from .hints import base_url_setting, is_loopback_url, key_rejected, nothing_listening
 from .http_pool import client_for
 from .redact import redact
 from .stream_assembly import StreamAssembler
@@ -222,8 +222,9 @@ async def post_json(
                     # Nobody listens on this machine's port: waiting will not start the server.
                     raise ProviderError(nothing_listening(provider, url), retryable=False, provider=provider,
                                         attempts=attempts) from None
+                check = f" (check {base_url_setting(provider)})" if isinstance(exc, httpx.ConnectError) else ""
                 last_error = ProviderError(
-                    redact(f"could not reach {provider} at {url}: {type(exc).__name__}: {exc}", secrets),
+                    redact(f"could not reach {provider} at {url}: {type(exc).__name__}: {exc}{check}", secrets),
                     retryable=True, provider=provider, attempts=attempts,
                 )
             else:

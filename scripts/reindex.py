@@ -190,6 +190,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         # Each committed chunk is consistent; the next run carries on from there.
         err.write("\ninterrupted; the index holds what was done so far, run again to finish\n")
         return 130
+    except BrokenPipeError:
+        raise  # stdout closed early (`| head`): run_command exits quietly
     except OSError as exc:  # e.g. a root that cannot be created
         where = f" {exc.filename}" if exc.filename else ""
         err.write(f"reindex.py: error: cannot use{where}: {exc.strerror or exc}\n")

@@ -125,3 +125,15 @@ def test_unusable_output_places_are_one_line_errors(store: SessionStore, tmp_pat
     migrated = run_script("migrate_kimi.py", "--from", str(tmp_path / "legacy"), "--to", str(tmp_path / "a-file" / "root"))
     assert migrated.returncode == 2 and "cannot use" in migrated.stderr and "--to DIR" in migrated.stderr
     assert "Traceback" not in migrated.output
+
+
+@pytest.mark.parametrize("script", [["reindex.py", "--json"], ["reindex.py", "--check"]], ids=" ".join)
+def test_a_closed_pipe_is_quiet_for_reindex_too(store: SessionStore, script: list[str]) -> None:
+    child = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "scripts" / script[0]), *script[1:], "--root", str(store.root)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=subprocess_env(),
+    )
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 141 and stderr == ""
