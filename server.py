@@ -304,7 +304,7 @@ class SessionTools:
         `system`, `files`, `images`, `temperature`, `max_tokens` and `reasoning_effort` apply
         to every model, as in `chat` (the files are read once and every model sees the same
         text). Unknown models or bad arguments are refused before anything is sent; a model
-        that fails gets an `error` and the others still answer. Returns {group_id, answers:
+        that fails, or whose API key is not set, gets an `error` and the others still answer. Returns {group_id, answers:
         [{model, session_id, reply, warnings, usage, error}]} in the order of `models`. With a
         progress token, progress is sent while the answers stream in.
         """
