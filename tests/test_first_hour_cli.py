@@ -137,3 +137,31 @@ def test_a_closed_pipe_is_quiet_for_reindex_too(store: SessionStore, script: lis
     child.stdout.close()
     stderr = child.stderr.read().decode()
     assert child.wait(timeout=60) == 141 and stderr == ""
+
+
+def test_the_progress_bar_is_drawn_on_a_terminal_and_only_there(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    from tests.hardening_helpers import write_legacy_folder
+
+    write_legacy_folder(tmp_path / "legacy", 60)
+    command = [sys.executable, str(REPO_ROOT / "scripts" / "migrate_kimi.py"), "--from", str(tmp_path / "legacy")]
+    leader, follower = pty.openpty()
+    child = subprocess.Popen([*command, "--to", str(tmp_path / "tty")], stdout=subprocess.DEVNULL, stderr=follower,
+                             stdin=subprocess.DEVNULL, env=subprocess_env())
+    os.close(follower)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(leader)
+    assert child.wait(timeout=120) == 0
+    assert b"\rmigrating [" in drawn and b"60/60 files" in drawn
+    piped = run_script("migrate_kimi.py", "--from", str(tmp_path / "legacy"), "--to", str(tmp_path / "piped"))
+    assert piped.returncode == 0 and piped.stderr == ""
