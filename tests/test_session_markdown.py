@@ -138,4 +138,4 @@ def test_export_errors(saved: tuple[Path, Session], tmp_path: Path) -> None:
     code, _, err = call("export", "review-1", "--root", str(root), "--output", str(tmp_path))
     assert code == 2 and "is a folder: name a file" in err
     code, _, err = call("export", "review-1", "--root", str(root), "--output", str(tmp_path / "missing" / "x.md"))
-    assert code == 2 and "cannot use" in err
+    assert code == 2 and f"the folder {tmp_path / 'missing'} does not exist" in err
