@@ -8,9 +8,9 @@ from typing import Any
 
 import anyio
 
-from chat.app import App
 from adapters.base import Adapter
 from adapters.errors import AdapterError, MissingApiKey
+from chat.app import App
 from chat.errors import ChatFailed, user_message
 from chat.legacy_migration import migrate_if_legacy
 from chat.options import TurnOptions, check_model_list, check_prompt, check_session_id
@@ -85,10 +85,10 @@ async def ask_models(
     keyless = {name: found for name, found in resolved.items() if isinstance(found, MissingApiKey)}
     if len(keyless) == len(names):
         raise NoModelReachable(list(keyless.values()))
-    names = [name for name in names if name not in keyless]
-    adapters = [resolved[name] for name in names]
-    for name, adapter in zip(names, adapters):
-        plan_for_options(adapter, name, options)  # type: ignore[arg-type]
+    usable = {name: found for name, found in resolved.items() if not isinstance(found, MissingApiKey)}
+    names, adapters = list(usable), list(usable.values())
+    for name, adapter in usable.items():
+        plan_for_options(adapter, name, options)
     prepared = await prepare_attachments_for(options, adapters)
     for name in names:
         check_attachment_budget(app, prepared, name, prompt, options)
