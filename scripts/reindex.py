@@ -25,7 +25,7 @@ from index.check import index_file_problem  # noqa: E402
 from store import SessionStore  # noqa: E402
 from utils.progress import ProgressBar  # noqa: E402
 from store.existing_root import NoStore, require_store  # noqa: E402
-from store.paths import SESSIONS_DIR_ENV, Layout  # noqa: E402
+from store.paths import SESSIONS_DIR_ENV, Layout, resolve_root  # noqa: E402
 
 # The progress bar (on a terminal only) appears once the work has taken this long.
 PROGRESS_AFTER_SECONDS = 1.0
@@ -47,8 +47,8 @@ SQLite FTS5 mirror used by search. This command brings the index up to date.
 Deleting index.sqlite is always safe: the next run rebuilds it with identical results.
 Unreadable session files are moved to <root>/quarantine/ (with a .reason.txt) and reported;
 files written by a newer version of this program are skipped and left in place.
-The root is --root, else ${SESSIONS_DIR_ENV}, else ./.llm_sessions; it must hold a store (a
-sessions/ folder): none is created (exit 2, naming the folder looked at).
+The root is --root, else ${SESSIONS_DIR_ENV}, else ./.llm_sessions; except with --watch it must
+hold a store (a sessions/ folder): none is created (exit 2, naming the folder looked at).
 """
 
 
@@ -167,11 +167,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     if args.jobs is not None and not (args.full and 1 <= args.jobs <= 64):
         err.write("reindex.py: error: --jobs goes with --full and must be between 1 and 64\n")
         return 2
-    try:
-        root = require_store(args.root)  # an index of no store is a mistake: never create one
-    except NoStore as exc:
-        err.write(f"reindex.py: error: {exc}\n")
+    root = resolve_root(args.root)
+    if root.exists() and not root.is_dir():
+        err.write(f"reindex.py: error: --root {root} is not a directory\n")
         return 2
+    if not args.watch:  # --watch may start before the server made the store: it waits for files
+        try:
+            require_store(args.root)  # indexing no store is a mistake (the wrong folder): never create one
+        except NoStore as exc:
+            err.write(f"reindex.py: error: {exc}\n")
+            return 2
     if args.views and (args.check or args.watch):
         err.write("reindex.py: error: --views rebuilds the views after indexing: use it without --check and --watch\n")
         return 2
