@@ -29,6 +29,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from mcp.types import Resource as MCPResource
+from pydantic import ValidationError
 
 from chat import App, TurnOptions, default_app, results, run_turn, user_message
 from chat import ask_models as run_ask_models
@@ -47,6 +48,8 @@ from store import resolve_root
 from store.tidy import tidy
 from index.background import background_indexing
 from utils.version import package_version
+from utils.startup_line import startup_line
+from utils.tool_arguments import describe_validation_error, unknown_arguments
 from utils.http_auth import TOKEN_ENV, AuthConfigError, HttpAuth, http_auth, http_security
 
 log = logging.getLogger("llm_mcp_server")
@@ -123,6 +126,20 @@ class SessionsServer(MCPServer):
     def __init__(self, app: App, **settings: Any) -> None:
         super().__init__(**settings)
         self.app = app
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None) -> Any:
+        """The SDK's ``call_tool``, with argument errors said as the tools say theirs (``utils.tool_arguments``)."""
+        tool = self._tool_manager.get_tool(name)
+        schema = tool.parameters if tool is not None else {}
+        unknown = unknown_arguments(arguments, schema) if tool is not None else None
+        if unknown is not None:
+            raise ToolError(f"Error executing tool {name}: {unknown}")
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if not isinstance(exc.__cause__, ValidationError):
+                raise
+            raise ToolError(f"Error executing tool {name}: {describe_validation_error(exc.__cause__, schema)}") from None
 
     async def list_resources(self) -> list[MCPResource]:
         listed = await super().list_resources()
@@ -227,7 +244,7 @@ class SessionTools:
         `system`, `files`, `images`, `temperature`, `max_tokens`, `reasoning_effort` and `title` apply
         to every model, as in `chat` (the files are read once and every model sees the same
         text). Unknown models or bad arguments are refused before anything is sent; a model
-        that fails gets an `error` and the others still answer. Returns {group_id, answers:
+        that fails, or whose API key is not set, gets an `error` and the others still answer. Returns {group_id, answers:
         [{model, session_id, reply, warnings, usage, error}]} in the order of `models`. With a
         progress token, progress is sent while the answers stream in. Secrets are redacted
         and `allow_secrets` works as in `chat`.
@@ -337,7 +354,8 @@ class SessionTools:
 
         Filter by `session_id` or by a `model` on either side of the switch. Use it to see
         which model wrote which part of a conversation. `total` counts the matching switches;
-        page with `offset`/`limit`.
+        page with `offset`/`limit`. `at_message` is the 0-based
+        position of the first message after the switch (as get_session's `index`).
         """
         return results.switches_result(reading.model_switch_history(self.app, session_id, model, limit, offset))
 
@@ -499,7 +517,7 @@ def _settings_problem() -> str | None:
     return None
 
 
-def _serve_http(server: MCPServer, args: argparse.Namespace, auth: HttpAuth | None) -> None:
+def _serve_http(server: MCPServer, args: argparse.Namespace, auth: HttpAuth | None, root: Path) -> None:
     log.info(
         "serving MCP over streamable HTTP at http://%s:%d/mcp (%s)", args.host, args.port,
         f"bearer token from ${TOKEN_ENV} required" if auth else "no authentication",
@@ -511,6 +529,7 @@ def _serve_http(server: MCPServer, args: argparse.Namespace, auth: HttpAuth | No
             "authenticates%s", args.host, args.port,
             f" (${TOKEN_ENV} is set but ignored)" if os.environ.get(TOKEN_ENV) else "",
         )
+    print(startup_line(root, "streamable HTTP", f"http://{args.host}:{args.port}/mcp"), file=sys.stderr, flush=True)
     server.run("streamable-http", host=args.host, port=args.port, streamable_http_path="/mcp",
                transport_security=http_security(args.host))
 
@@ -550,8 +569,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with background_indexing(root, app.index):
             if args.transport == "http":
-                _serve_http(server, args, auth)
+                _serve_http(server, args, auth, root)
             else:
+                print(startup_line(root, "stdio"), file=sys.stderr, flush=True)
                 server.run("stdio")
     except KeyboardInterrupt:
         pass

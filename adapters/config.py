@@ -10,7 +10,9 @@ TOML example (the JSON form has the same keys)::
 
     [endpoints.lmstudio]            # models "lmstudio/<model>" go here
     base_url = "http://127.0.0.1:1234/v1"
-    api_key_env = "LMSTUDIO_API_KEY" # optional: the variable holding its key (none: no key)
+    api_key_env = "LMSTUDIO_API_KEY" # optional: the variable holding its key (none: no key); an
+                                     # endpoint on this machine (127.0.0.1, localhost) is asked
+                                     # without a key while the variable is unset
     wire_format = "openai"           # optional: openai (default) | anthropic | gemini
     models = ["qwen2.5-coder-7b"]    # optional: listed by list_models
     context_window = 32768           # optional: tokens, for every model of this endpoint
@@ -29,7 +31,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -104,5 +106,14 @@ def load_config(path: Path | None = None) -> ProviderConfig:
     try:
         return ProviderConfig.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        problems = "; ".join(_problem(err) for err in exc.errors())
         raise ConfigError(f"the config file {path} is invalid: {problems}") from None
+
+
+def _problem(error: Any) -> str:
+    """One validation error as ``<entry>: <what is wrong>``, in the file's own terms."""
+    entry = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        parent = ProviderConfig if len(error["loc"]) == 1 else EndpointConfig
+        return f"{entry}: unknown key (allowed: {', '.join(parent.model_fields)})"
+    return f"{entry}: {str(error['msg']).removeprefix('Value error, ')}"

@@ -32,6 +32,7 @@ from .base import Adapter, ChatReply, ChatRequest
 from .config import EndpointConfig, ProviderConfig, load_config
 from .errors import ConfigError, MissingApiKey, UnknownModel
 from .gemini import GeminiAdapter
+from .hints import bad_alias, is_loopback_url
 from .openai_compat import OpenAICompatAdapter
 from .reasoning import ReasoningPlan, plan_for
 
@@ -195,7 +196,9 @@ def _endpoint_spec(name: str, endpoint: EndpointConfig) -> ProviderSpec:
         patterns=(f"{name}/<model>",),
         wire_format=endpoint.wire_format,
         key_variable=endpoint.api_key_env,
-        key_required=endpoint.api_key_env is not None,
+        # A server on this machine (LM Studio, llama.cpp, vLLM) often needs no key: asked without
+        # one when the variable is unset. A remote endpoint with api_key_env needs its key.
+        key_required=endpoint.api_key_env is not None and not is_loopback_url(endpoint.base_url),
         base_url_variable=None,
         default_base_url=endpoint.base_url,
         match=_routed(name),
@@ -271,12 +274,9 @@ def resolve(model: str) -> ResolvedModel:
         if override is not None:
             return ResolvedModel(requested, override.provider, target, override, called=target)
     found = _find(target, config) if target else None
-    if found is None and target != requested:
-        raise ConfigError(
-            f"alias {requested!r} in the config file ($LLM_MCP_CONFIG) stands for {target!r}, which no provider "
-            f"handles; fix the alias or use one of: {', '.join(supported_patterns(config))}"
-        )
     if found is None:
+        if target != requested:  # the alias is the mistake: name it once, with where to fix it
+            raise ConfigError(bad_alias(requested, target))
         hint = "supported models: " + ", ".join(supported_patterns(config))
         hint += "; custom OpenAI-compatible endpoints and aliases can be declared in the file named by $LLM_MCP_CONFIG"
         raise UnknownModel(model, hint)

@@ -10,8 +10,10 @@ What a caller may rely on (:func:`post_json`):
   (a random 50-100 % of the step); when the answer carries ``Retry-After`` (seconds or an HTTP
   date) or ``retry-after-ms``, that wait is used instead, capped at 60 s. A wait that would
   end after the total deadline is not made: the last error is raised at once.
-- Not retried: any other 4xx (401, 403, 404, 400 ...), and a 2xx body that is not a JSON
-  object.
+- Not retried: any other 4xx (401, 403, 404, 400 ...), a 2xx body that is not a JSON
+  object, and a refused connection to a server on this machine (a local server that is not
+  running: the message says which to start and which variable points at it).
+- A 401/403 (and Gemini's 400 "API key not valid") names the provider's key variable.
 - Streamed (``stream=`` an assembler factory): the same rules until the answer begins; the
   events are then read within the same attempt deadline. A stream that breaks once part of the
   answer has arrived (reset, timeout, an error event, an early end) raises
@@ -39,6 +41,7 @@ import anyio
 import httpx
 
 from .errors import ConfigError, ProviderError
+from .hints import base_url_setting, is_loopback_url, key_rejected, nothing_listening
 from .http_pool import client_for
 from .redact import redact
 from .stream_assembly import StreamAssembler
@@ -139,9 +142,14 @@ def error_detail(response: httpx.Response) -> str:
     return message
 
 
-def _hint(status: int, key_variable: str | None) -> str:
-    if status in (401, 403):
-        return f" (check the API key{' in ' + key_variable if key_variable else ''})"
+def _key_refused(status: int, detail: str) -> bool:
+    # Gemini answers a wrong key with 400 INVALID_ARGUMENT "API key not valid" (reason API_KEY_INVALID).
+    return status in (401, 403) or (status == 400 and ("api key" in detail.lower() or "API_KEY_INVALID" in detail))
+
+
+def _hint(status: int, key_variable: str | None, provider: str = "", detail: str = "", key_sent: bool = True) -> str:
+    if _key_refused(status, detail):
+        return f" ({key_rejected(provider, key_variable, key_sent)})"
     if status == 404:
         return " (check the model name and the base URL)"
     if status == 429:
@@ -210,8 +218,13 @@ async def post_json(
                 if assembler is not None and assembler.characters:
                     raise interrupted(provider, f"connection lost: {type(exc).__name__}: {exc}", assembler,
                                       secrets, attempts) from None
+                if isinstance(exc, httpx.ConnectError) and is_loopback_url(url):
+                    # Nobody listens on this machine's port: waiting will not start the server.
+                    raise ProviderError(nothing_listening(provider, url), retryable=False, provider=provider,
+                                        attempts=attempts) from None
+                check = f" (check {base_url_setting(provider)})" if isinstance(exc, httpx.ConnectError) else ""
                 last_error = ProviderError(
-                    redact(f"could not reach {provider} at {url}: {type(exc).__name__}: {exc}", secrets),
+                    redact(f"could not reach {provider} at {url}: {type(exc).__name__}: {exc}{check}", secrets),
                     retryable=True, provider=provider, attempts=attempts,
                 )
             else:
@@ -220,8 +233,9 @@ async def post_json(
                     return _decode(response, provider, secrets, attempts)
                 retryable = status in RETRYABLE_STATUS or status >= 500
                 detail = redact(error_detail(response), secrets)
+                hint = _hint(status, key_variable, provider, detail, key_sent=any(secrets))
                 last_error = ProviderError(
-                    f"{provider} API error {status}: {detail}{_hint(status, key_variable)}",
+                    f"{provider} API error {status}: {detail}{hint}",
                     status=status, retryable=retryable, provider=provider, attempts=attempts,
                 )
                 if retryable:
@@ -240,9 +254,11 @@ def _final(error: ProviderError, attempts: int, out_of_time: float | None = None
     message = str(error)
     if attempts > 1:
         message += f" (gave up after {attempts} attempts"
-        message += f"; total timeout {out_of_time:g} s reached)" if out_of_time is not None else ")"
+        message += f"; total timeout {out_of_time:g} s reached: LLM_TIMEOUT_SECONDS)" if out_of_time is not None else ")"
     elif out_of_time is not None:
-        message += f" (total timeout {out_of_time:g} s leaves no time to retry)"
+        message += f" (total timeout {out_of_time:g} s leaves no time to retry: LLM_TIMEOUT_SECONDS)"
+    if attempts > 1 and error.status is None:
+        message += " — each attempt may take LLM_REQUEST_TIMEOUT_SECONDS, the whole call LLM_TIMEOUT_SECONDS; lower LLM_MAX_RETRIES to fail sooner"
     return ProviderError(message, status=error.status, retryable=error.retryable, provider=error.provider, attempts=attempts)
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import anyio
 
+from adapters.base import Adapter
+from adapters.errors import AdapterError, MissingApiKey
 from chat.app import App
 from chat.errors import ChatFailed, user_message
 from chat.legacy_migration import migrate_if_legacy
@@ -62,7 +64,7 @@ async def ask_models(
     """Ask every model in ``models`` the same question at once, each in a session of its own.
 
     Everything that can be refused is refused before any session is written or any request
-    sent: the arguments, each model name (unknown, no key) and each model's reasoning setting,
+    sent: the arguments, each model name (unknown) and each model's reasoning setting,
     the attachments (read and checked once, then shared by every model; too large for any one
     model's window is refused), and a ``session_id`` that does not exist. Then one session per
     model is created (a branch of ``session_id`` when given, which is left unchanged; all in one
@@ -70,13 +72,23 @@ async def ask_models(
     gets ``error`` (its question stays saved in its session); the others still answer. Returns
     ``{group_id, answers: [{model, session_id, reply, warnings, usage, error}]}`` in the order
     of ``models``. ``progress`` gets one rising count for all the answers.
+
+    A model whose API key is not set is not refused with the call: its answer is that
+    ``error`` (``session_id`` None: nothing was written for it) and the others are asked;
+    only when no model has its key is the whole call refused.
     """
     check_prompt(prompt)
     check_session_id(session_id)
     names = check_model_list(models)
-    adapters = [app.resolve_adapter(name) for name in names]
-    called = [getattr(adapter, "called", None) or name for name, adapter in zip(names, adapters)]  # an alias's target
-    for name, adapter in zip(names, adapters):
+    all_names = names
+    resolved = _resolve_each(app, names)
+    keyless = {name: found for name, found in resolved.items() if isinstance(found, MissingApiKey)}
+    if len(keyless) == len(names):
+        raise NoModelReachable(list(keyless.values()))
+    usable = {name: found for name, found in resolved.items() if not isinstance(found, MissingApiKey)}
+    names, adapters = list(usable), list(usable.values())
+    called = [getattr(adapter, "called", None) or name for name, adapter in usable.items()]  # an alias's target
+    for name, adapter in usable.items():
         plan_for_options(adapter, name, options)
     prepared = await prepare_attachments_for(options, adapters)
     for name in names:
@@ -108,4 +120,34 @@ async def ask_models(
             for index in range(len(names)):
                 group.start_soon(ask, index)
         reporting.cancel_scope.cancel()
-    return {"group_id": group_id, "answers": answers}
+    by_model = dict(zip(names, answers))
+    missing = {name: _missing_key_answer(name, exc) for name, exc in keyless.items()}
+    return {"group_id": group_id, "answers": [by_model.get(name) or missing[name] for name in all_names]}
+
+
+class NoModelReachable(AdapterError):
+    """Not one model of an ``ask_models`` call has its API key: nothing can be asked."""
+
+    def __init__(self, missing: list[MissingApiKey]) -> None:
+        variables = sorted({exc.variable for exc in missing})
+        super().__init__(
+            "none of the models can be asked: " + "; ".join(str(exc) for exc in missing)
+            + f". Set {' and '.join(variables)} in the environment the MCP server is started with, then restart the server."
+        )
+        self.missing = missing
+
+
+def _resolve_each(app: App, names: list[str]) -> dict[str, Adapter | MissingApiKey]:
+    """Each model's adapter, or its ``MissingApiKey``; any other refusal (unknown model, a bad
+    config file) is raised at once and refuses the whole call."""
+    resolved: dict[str, Adapter | MissingApiKey] = {}
+    for name in names:
+        try:
+            resolved[name] = app.resolve_adapter(name)
+        except MissingApiKey as exc:
+            resolved[name] = exc
+    return resolved
+
+
+def _missing_key_answer(model: str, exc: MissingApiKey) -> dict[str, Any]:
+    return {"model": model, "session_id": None, "reply": None, "warnings": [], "usage": None, "error": user_message(exc)}

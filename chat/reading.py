@@ -27,7 +27,7 @@ def parse_time(value: str | None, name: str, *, end_of_day: bool = False) -> dat
     try:
         return parse_user_time(value, end_of_day=end_of_day)
     except InvalidDate as exc:
-        raise InvalidToolArgument(f"{name}={exc}") from exc
+        raise InvalidToolArgument(f"{name} {exc}") from exc  # "since 'x' is not an ISO-8601 date ...: use ..."
 
 
 def check_page(limit: int, offset: int) -> None:
@@ -81,7 +81,7 @@ def get_session(app: App, session_id: str, offset: int | None, limit: int, max_c
     """One page of a session's messages, read from its file."""
     check_page(limit, offset or 0)
     if max_chars_per_message < 1:
-        raise InvalidToolArgument("max_chars_per_message must be at least 1")
+        raise InvalidToolArgument(f"max_chars_per_message {max_chars_per_message} is out of range: use 1 or more")
     session = app.store.snapshot(validate_session_id(session_id)).session
     return session_page(session, offset, limit, max_chars_per_message)
 

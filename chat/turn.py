@@ -31,7 +31,7 @@ from chat.prompt import FAILED_MARK, effective_system, output_reserve
 from chat.secrets import redact_reply, redact_request_text, redact_text
 from chat.answer import call_model, incomplete_answer, stored_answer
 from chat.turn_attachments import check_attachment_budget, prepare_attachments_for
-from store import Message, ModelSwitch, Session, SessionExists, SessionIdClash, SessionNotFound, Summary, Usage, utc_now
+from store import Message, ModelSwitch, Session, SessionExists, SessionIdClash, SessionNotFound, SessionQuarantined, Summary, Usage, utc_now
 from store.blobs import BlobStore
 from store.near_match import best_near_match, near_match_warning
 from store.titles import title_from_prompt
@@ -145,6 +145,8 @@ def _load_or_create(app: App, session_id: str | None, model: str, title: str | N
         return app.store.create(model=model, title=title), True
     try:
         return app.store.snapshot(session_id).session, False
+    except SessionQuarantined:
+        raise  # a new empty session under that id would hide the quarantined one
     except SessionNotFound:
         try:
             return app.store.create(session_id, model=model, title=title), True

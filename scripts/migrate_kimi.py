@@ -19,10 +19,10 @@ if __package__ in (None, ""):  # run as `python scripts/migrate_kimi.py`
 
 from store.legacy import MigrationReport, migrate_folder  # noqa: E402
 from store.paths import LEGACY_DIR_ENV, SESSIONS_DIR_ENV, resolve_legacy_root, resolve_root  # noqa: E402
+from utils.progress import ProgressBar  # noqa: E402
 
-# Folders with at least this many files get a progress bar on stderr.
-PROGRESS_MIN_FILES = 50
-_BAR_WIDTH = 30
+# Folders with at least this many files get a progress bar on stderr (when it is a terminal).
+PROGRESS_MIN_FILES = 50  # smaller folders migrate too fast for a bar
 
 DESCRIPTION = f"""\
 Copy every legacy Kimi session (.kimi_sessions/<id>.json) into the unified store
@@ -83,34 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--verify", action="store_true", help="after migrating, rebuild every legacy document from the store and compare"
     )
     parser.add_argument("--json", action="store_true", help="print a machine-readable JSON report on stdout instead of the table")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr (there is none when stderr is not a terminal)")
     return parser
-
-
-class ProgressBar:
-    """A progress bar on ``stream`` for folders of ``PROGRESS_MIN_FILES`` or more.
-
-    On a terminal it redraws one line; otherwise (a log, a pipe) it prints a line per 10%.
-    """
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.interactive = stream.isatty()
-        self.shown = -1
-
-    def __call__(self, done: int, total: int) -> None:
-        if total < PROGRESS_MIN_FILES:
-            return
-        filled = done * _BAR_WIDTH // total if self.interactive else done * 10 // total
-        if filled == self.shown:
-            return
-        self.shown = filled
-        if self.interactive:
-            bar = "#" * filled + "." * (_BAR_WIDTH - filled)
-            self.stream.write(f"\rmigrating [{bar}] {done}/{total}" + ("\n" if done == total else ""))
-        else:
-            self.stream.write(f"migrating: {done}/{total} files ({done * 100 // total}%)\n")
-        self.stream.flush()
 
 
 def render_table(report: MigrationReport) -> str:
@@ -177,8 +151,15 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         return 2
     except SystemExit as exc:  # --help printed its text
         return int(exc.code or 0)
-    progress = None if args.no_progress else ProgressBar(err)
-    report = migrate_folder(source, root, dry_run=args.dry_run, verify=args.verify, progress=progress)
+    progress = None if args.no_progress else ProgressBar(err, "migrating", min_total=PROGRESS_MIN_FILES)
+    try:
+        report = migrate_folder(source, root, dry_run=args.dry_run, verify=args.verify, progress=progress)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # e.g. --to under a file, or a folder that cannot be created
+        where = f" {exc.filename}" if exc.filename else ""
+        err.write(f"migrate_kimi.py: error: cannot use{where}: {exc.strerror or exc} (use --to DIR or ${SESSIONS_DIR_ENV})\n")
+        return 2
     if args.json:
         payload = report.model_dump(mode="json")
         payload["summary"] = report.summary()
@@ -204,4 +185,6 @@ def _folders(args: argparse.Namespace) -> tuple[Path, Path]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from utils.closed_pipe import run_command
+
+    sys.exit(run_command(main))

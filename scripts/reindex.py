@@ -23,11 +23,12 @@ if __package__ in (None, ""):  # run as `python scripts/reindex.py`
 from index import Indexer, IndexWatcher, ReindexReport  # noqa: E402
 from index.check import index_file_problem  # noqa: E402
 from store import SessionStore  # noqa: E402
+from utils.progress import ProgressBar  # noqa: E402
+from store.existing_root import NoStore, require_store  # noqa: E402
 from store.paths import SESSIONS_DIR_ENV, Layout, resolve_root  # noqa: E402
 
-# The progress bar appears only once the work has taken this long.
+# The progress bar (on a terminal only) appears once the work has taken this long.
 PROGRESS_AFTER_SECONDS = 1.0
-_BAR_WIDTH = 30
 
 DESCRIPTION = f"""\
 The session files (<root>/sessions/*.json) are the truth; <root>/index.sqlite is a derived
@@ -46,37 +47,9 @@ SQLite FTS5 mirror used by search. This command brings the index up to date.
 Deleting index.sqlite is always safe: the next run rebuilds it with identical results.
 Unreadable session files are moved to <root>/quarantine/ (with a .reason.txt) and reported;
 files written by a newer version of this program are skipped and left in place.
-The root is --root, else ${SESSIONS_DIR_ENV}, else ./.llm_sessions.
+The root is --root, else ${SESSIONS_DIR_ENV}, else ./.llm_sessions; except with --watch it must
+hold a store (a sessions/ folder): none is created (exit 2, naming the folder looked at).
 """
-
-
-class ProgressBar:
-    """A one-line ``\\r`` progress bar on ``stream``, shown only once work exceeds a second."""
-
-    def __init__(self, stream: TextIO, label: str = "indexing") -> None:
-        self.stream = stream
-        self.label = label
-        self.started = time.monotonic()
-        self.shown = False
-        self.drawn_at = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self.started < PROGRESS_AFTER_SECONDS or total <= 0:
-            return
-        if done < total and now - self.drawn_at < 0.1:  # redraw at most ten times a second
-            return
-        self.drawn_at = now
-        filled = int(_BAR_WIDTH * done / total)
-        bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {done}/{total} files")
-        self.stream.flush()
-        self.shown = True
-
-    def finish(self) -> None:
-        if self.shown:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,7 +93,7 @@ def _print_report(report: ReindexReport, as_json: bool, out: TextIO, err: TextIO
 
 
 def run_sync(root: Path, full: bool, as_json: bool, out: TextIO, err: TextIO, jobs: int | None = None) -> int:
-    bar = ProgressBar(err, "rebuilding" if full else "indexing")
+    bar = ProgressBar(err, "rebuilding" if full else "indexing", after_seconds=PROGRESS_AFTER_SECONDS)
     with Indexer(root) as indexer:
         report = indexer.sync(full=full, progress=bar, workers=jobs)
     bar.finish()
@@ -198,6 +171,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     if root.exists() and not root.is_dir():
         err.write(f"reindex.py: error: --root {root} is not a directory\n")
         return 2
+    if not args.watch:  # --watch may start before the server made the store: it waits for files
+        try:
+            require_store(args.root)  # indexing no store is a mistake (the wrong folder): never create one
+        except NoStore as exc:
+            err.write(f"reindex.py: error: {exc}\n")
+            return 2
     if args.views and (args.check or args.watch):
         err.write("reindex.py: error: --views rebuilds the views after indexing: use it without --check and --watch\n")
         return 2
@@ -222,6 +201,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         # Each committed chunk is consistent; the next run carries on from there.
         err.write("\ninterrupted; the index holds what was done so far, run again to finish\n")
         return 130
+    except BrokenPipeError:
+        raise  # stdout closed early (`| head`): run_command exits quietly
     except OSError as exc:  # e.g. a root that cannot be created
         where = f" {exc.filename}" if exc.filename else ""
         err.write(f"reindex.py: error: cannot use{where}: {exc.strerror or exc}\n")
@@ -229,4 +210,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from utils.closed_pipe import run_command
+
+    sys.exit(run_command(main))

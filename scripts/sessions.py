@@ -3,8 +3,9 @@
 
 A thin command line over ``index.SearchIndex`` (search, list, switches), ``index.state``
 (status), ``store.SessionStore`` (show, export), ``index.usage`` (stats), ``store.git_setup`` and ``store.merge``; run with ``--help``. Exit
-codes: 0 ok; 1 not found / unreadable / a merge side unreadable; 2 usage error (bad query,
-bad id, bad date or limit).
+codes: 0 ok; 1 not found / unreadable / a merge side unreadable; 2 usage error (bad query or
+search syntax, bad id, bad date or limit, no session store at the root); 141 stdout closed
+early (``| head``), quietly.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from store import (  # noqa: E402
     CorruptSession,
     InvalidSessionId,
     SessionNotFound,
+    SessionQuarantined,
     SessionStore,
     UnsupportedSchemaVersion,
     message_text,
@@ -39,9 +41,11 @@ from store.markdown import render_session  # noqa: E402
 from store.git_setup import GitSetupError, git_setup  # noqa: E402
 from store.gitignore import has_managed_block  # noqa: E402
 from store.merge import UnmergeableSession, merge_files  # noqa: E402
+from store.existing_root import NoStore, require_store  # noqa: E402
 from store.paths import SESSIONS_DIR_ENV, resolve_root  # noqa: E402
 from scripts import sessions_organise  # noqa: E402
 from store.errors import StoreError, WrongCase  # noqa: E402
+from utils.closed_pipe import closed_pipe_exit  # noqa: E402
 from utils.dates import InvalidDate, parse_user_time  # noqa: E402
 
 DESCRIPTION = f"""\
@@ -62,8 +66,9 @@ Look into the session store without an MCP client.
   scan           find secrets (keys, tokens, passwords) already in the store; --fix redacts them
   browse         the index in a web browser (Datasette, read-only; needs the 'browse' extra)
 
-Search, switches and stats read the index (<root>/index.sqlite, built on first use); show, list
-and export read the session files. The root is --root, else ${SESSIONS_DIR_ENV}, else ./.llm_sessions.
+Search, list, switches, status and stats read the index (<root>/index.sqlite, built on first
+use); show and export read the session files. The root is --root, else ${SESSIONS_DIR_ENV}, else ./.llm_sessions;
+a command that only reads never creates it (no store there: exit 2, naming the folder).
 """
 
 
@@ -218,7 +223,7 @@ def _dump(data: Any, out: TextIO) -> None:
 
 
 def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
-    with SearchIndex(resolve_root(args.root)) as index:
+    with SearchIndex(require_store(args.root)) as index:
         hits = index.search(
             args.query, model=args.model, role=args.role, session_id=args.session_id,
             since=args.since, until=args.until, limit=args.limit, offset=args.offset,
@@ -238,7 +243,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
-    session = SessionStore(resolve_root(args.root)).load(args.session_id)
+    session = SessionStore(require_store(args.root)).load(args.session_id)
     if args.json:
         out.write(session.model_dump_json(indent=1) + "\n")
         return 0
@@ -260,7 +265,7 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
     filters = ListingFilters(
         query=args.query, model=args.model, tag=args.tag, group_id=args.group_id, since=args.since, until=args.until
     )
-    with SearchIndex(resolve_root(args.root)) as index:
+    with SearchIndex(require_store(args.root)) as index:
         page = index.list_sessions(filters, args.limit, args.offset)
     if args.json:
         _dump(page.model_dump(mode="json"), out)
@@ -276,10 +281,7 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
-    root = resolve_root(args.root)
-    if not root.is_dir():
-        raise UsageError(f"there is no session store at {root} (nothing was created); pass --root DIR")
-    status = index_status(root)
+    status = index_status(require_store(args.root))
     if args.json:
         _dump(status.model_dump(mode="json"), out)
         return 0
@@ -301,14 +303,14 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_switches(args: argparse.Namespace, out: TextIO) -> int:
-    with SearchIndex(resolve_root(args.root)) as index:
+    with SearchIndex(require_store(args.root)) as index:
         records = index.model_switch_history(session_id=args.session_id, model=args.model)
     if args.json:
         _dump({"switches": [record.model_dump(mode="json") for record in records]}, out)
         return 0
     for record in records:
         out.write(
-            f"{record.at:%Y-%m-%d %H:%M}  {record.session_id}  at message {record.at_message}: "
+            f"{record.at:%Y-%m-%d %H:%M}  {record.session_id}  before message [{record.at_message}]: "
             f"{record.from_model or '-'} -> {record.to_model}\n"
         )
     out.write(f"{len(records)} switch(es)\n")
@@ -329,7 +331,7 @@ def _stats_row(group: UsageGroup, label: str) -> list[str]:
 
 
 def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
-    with SearchIndex(resolve_root(args.root)) as index:
+    with SearchIndex(require_store(args.root)) as index:
         report = index.usage_report(by=args.by, since=args.since, until=args.until)
     if args.json:
         _dump(report.model_dump(mode="json"), out)
@@ -345,13 +347,15 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
-    session = SessionStore(resolve_root(args.root)).load(args.session_id)
+    session = SessionStore(require_store(args.root)).load(args.session_id)
     as_json = args.format == "json" or (args.format is None and args.json)
     text = encode_session(session).decode("utf-8") if as_json else render_session(session)
     if args.output is None:
         out.write(text)
         return 0
     target = Path(args.output).expanduser()
+    if not target.parent.is_dir():
+        raise ValueError(f"--output {args.output}: the folder {target.parent} does not exist: create it or name a file in an existing folder")
     if target.is_dir():
         raise ValueError(f"--output {args.output} is a folder: name a file, e.g. {target / (session.id + ('.json' if as_json else '.md'))}")
     atomic_write_bytes(target, text.encode("utf-8"))
@@ -393,7 +397,7 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:  # issue 30
     def progress(done: int, total: int) -> None:
         sys.stderr.write(f"\rscanned {done}/{total} session files" + ("\n" if done == total else ""))
 
-    store = SessionStore(resolve_root(args.root))
+    store = SessionStore(require_store(args.root))
     report = scan_store(store, fix=args.fix, progress=progress if sys.stderr.isatty() else None)
     if report.fixed_sessions and (store.root / "index.sqlite").exists():  # the index's copy of the text too
         from index import Indexer
@@ -411,7 +415,7 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:  # issue 30
 def cmd_browse(args: argparse.Namespace, out: TextIO) -> int:
     import index.browse as browse  # it imports Datasette only after checking that it is installed
 
-    root = resolve_root(args.root)
+    root = require_store(args.root)
 
     def announce(line: str) -> None:
         out.write(line + "\n")
@@ -455,18 +459,23 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except UnmergeableSession as exc:
         err.write(f"sessions.py merge-driver: cannot merge: {exc}; {args.ours} is left as it was\n")
         return 1
-    except (InvalidQuery, InvalidSessionId, UsageError, ValueError) as exc:
+    except (InvalidQuery, InvalidSessionId, NoStore, UsageError, ValueError) as exc:
         err.write(f"sessions.py {args.command}: error: {exc}\n")
         return 2
     except WrongCase as exc:
         err.write(f"sessions.py {args.command}: {exc}\n")
         return 1
     except SessionNotFound as exc:
+        if isinstance(exc, SessionQuarantined):  # says where the file went and how to restore it
+            err.write(f"sessions.py {args.command}: {exc}\n")
+            return 1
         err.write(f"sessions.py {args.command}: no session with id {exc.session_id!r}; `sessions.py list` shows the ids\n")
         return 1
     except (CorruptSession, UnsupportedSchemaVersion, StoreError) as exc:
         err.write(f"sessions.py {args.command}: {exc}\n")
         return 1
+    except BrokenPipeError:  # the reader went away (`sessions.py list | head -1`)
+        return closed_pipe_exit()
     except OSError as exc:  # e.g. --root is a file, or a folder that cannot be created
         where = f" {exc.filename}" if exc.filename else ""
         err.write(f"sessions.py {args.command}: error: cannot use{where}: {exc.strerror or exc}\n")
@@ -474,4 +483,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from utils.closed_pipe import run_command
+
+    sys.exit(run_command(main))

@@ -47,6 +47,21 @@ class SessionNotFound(StoreError, LookupError):
         self.session_id = session_id
 
 
+class SessionQuarantined(SessionNotFound):
+    """No session file for the id, because an unreadable one was moved to ``quarantine/``."""
+
+    def __init__(self, session_id: str, quarantined_to: Path, reason: str, original: Path) -> None:
+        StoreError.__init__(
+            self,
+            f"session {session_id!r} is in quarantine: its file was unreadable ({reason}) and was moved to "
+            f"{quarantined_to} (the reason is beside it in {quarantined_to.name}.reason.txt). To use the session "
+            f"again, repair that file and move it back to {original}; or start a new session without session_id",
+        )
+        self.session_id = session_id
+        self.quarantined_to = quarantined_to
+        self.reason = reason
+
+
 class SessionExists(StoreError):
     """A session with this id already exists and the caller asked not to replace it."""
 

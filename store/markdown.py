@@ -84,13 +84,13 @@ def _body(message: Message) -> list[str]:
 
 
 def render_message(message: Message, number: int) -> str:
-    """One message: a heading (number, role, model, time), notes, then its text."""
+    """One message: a heading (``[position]``, 0-based; role, model, time), notes, then its text."""
     who = message.role
     if message.role == "tool" and message.name:
         who += f" `{message.name}`"
     if message.model:
         who += f" · {message.model}" + (f" ({message.provider})" if message.provider else "")
-    parts = [f"### {number}. {who} · {_time(message.created_at)}"]
+    parts = [f"### [{number}] {who} · {_time(message.created_at)}"]
     failed = message.extra.get(FAILED_MARK)
     if failed:
         details = failed if isinstance(failed, dict) else {}
@@ -124,7 +124,7 @@ def render_header(session: Session) -> str:
     parts = [f"# {session.title or 'Session ' + session.id}", "\n".join(facts)]
     if session.model_switches:
         switches = [
-            f"- before message {switch.at_message + 1}, {_time(switch.at)}: {switch.from_model or '-'} → {switch.to_model}"
+            f"- before message [{switch.at_message}], {_time(switch.at)}: {switch.from_model or '-'} → {switch.to_model}"
             for switch in session.model_switches
         ]
         parts.append("## Model switches\n\n" + "\n".join(switches))
@@ -134,7 +134,8 @@ def render_header(session: Session) -> str:
 def render_session(session: Session, *, max_chars: int | None = None) -> str:
     """The whole session as Markdown, or its newest messages within ``max_chars`` (see module doc)."""
     header = render_header(session)
-    rendered = [render_message(message, number) for number, message in enumerate(session.messages, start=1)]
+    # Positions are 0-based, as in get_session's ``index``/``offset``, ModelSwitch.at_message and the CLI.
+    rendered = [render_message(message, number) for number, message in enumerate(session.messages)]
     if max_chars is None:
         return "\n\n".join([header, "## Messages", *rendered]) + "\n"
     budget = max_chars - len(header)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 import tempfile
@@ -14,6 +15,10 @@ from pydantic import BaseModel
 from store.atomic import TEMP_PREFIX
 
 REASON_SUFFIX = ".reason.txt"
+#: How many same-named files :func:`find_quarantined` looks through (``x.json``, ``x.json.1``...).
+MAX_SAME_NAME = 1000
+
+log = logging.getLogger(__name__)
 
 
 class QuarantineRecord(BaseModel):
@@ -102,4 +107,35 @@ def quarantine_file(path: Path, folder: Path, reason: str, *, copy: bool = False
         except BaseException:
             os.unlink(str(destination) + REASON_SUFFIX)
             raise
+        log.warning(
+            "%s %s to %s: %s (the reason is in %s%s)", "copied" if copy else "moved unreadable file", path,
+            destination, reason, destination.name, REASON_SUFFIX,
+        )
         return QuarantineRecord(original_path=str(path), quarantined_path=str(destination), reason=reason)
+
+
+def find_quarantined(folder: Path, name: str) -> QuarantineRecord | None:
+    """The newest quarantined copy of the file called ``name`` (e.g. ``<id>.json``), or None.
+
+    Found by the naming scheme of :func:`quarantine_file` (``name``, then ``name.1``,
+    ``name.2``... for later ones), so only those few names are looked at, never the whole
+    folder. The record's ``original_path`` and ``reason`` come from its ``.reason.txt``.
+    """
+    found: Path | None = None
+    for number in range(MAX_SAME_NAME):
+        candidate = folder / (name if number == 0 else f"{name}.{number}")
+        if not os.path.lexists(candidate):
+            break
+        found = candidate
+    if found is None:
+        return None
+    fields = {"original": "", "reason": "unknown (no readable .reason.txt)"}
+    try:
+        note = Path(str(found) + REASON_SUFFIX).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        note = ""
+    for line in note.splitlines():
+        key, _, value = line.partition(": ")
+        if key in fields and value:
+            fields[key] = value
+    return QuarantineRecord(original_path=fields["original"], quarantined_path=str(found), reason=fields["reason"])

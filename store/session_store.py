@@ -25,6 +25,7 @@ from store.errors import (
     SessionExists,
     SessionIdClash,
     SessionNotFound,
+    SessionQuarantined,
     StoreError,
     UnsupportedSchemaVersion,
     WrongCase,
@@ -33,7 +34,7 @@ from store.gitignore import ensure_gitignore
 from store.ids import new_session_id, validate_session_id
 from store.locking import locked
 from store.paths import Layout
-from store.quarantine import QuarantineRecord, quarantine_file
+from store.quarantine import QuarantineRecord, find_quarantined, quarantine_file
 from store.receipt import Appended, WriteReceipt
 from store.schema import Message, ModelSwitch, Session, Summary, as_utc, total_cost, utc_now
 from store.titles import validate_tags, validate_title
@@ -232,11 +233,20 @@ class SessionStore:
             return SessionNotFound(path.stem)  # another reader quarantined it first
         return CorruptSession(path.stem, reason, Path(record.quarantined_path))
 
+    def not_found(self, session_id: str) -> SessionNotFound:
+        """The error for an id with no file: ``SessionQuarantined`` (where the file went, how to
+        restore it) when its unreadable file was moved to quarantine, else ``SessionNotFound``."""
+        record = find_quarantined(self.layout.quarantine, self.path_for(session_id).name)
+        if record is None:
+            return SessionNotFound(session_id)
+        original = Path(record.original_path) if record.original_path else self.path_for(session_id)
+        return SessionQuarantined(session_id, Path(record.quarantined_path), record.reason, original)
+
     def load(self, session_id: str) -> Session:
         """Return the session, or raise ``SessionNotFound`` / ``CorruptSession`` / ``UnsupportedSchemaVersion``."""
         path = self.path_for(session_id)
         if not os.path.lexists(path):
-            raise SessionNotFound(session_id)
+            raise self.not_found(session_id)
         return self.read_file(path)
 
     def snapshot(self, session_id: str) -> SessionSnapshot:
@@ -248,7 +258,7 @@ class SessionStore:
         """
         path = self.path_for(session_id)
         if not os.path.lexists(path):
-            raise SessionNotFound(session_id)
+            raise self.not_found(session_id)
         current = _read_regular(path)
         entry = self._last_written.get(session_id, current)
         if entry is not None:

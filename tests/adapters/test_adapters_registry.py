@@ -295,3 +295,29 @@ def test_scripted_adapter_replays_its_script_and_records_requests() -> None:
     adapter.queue("later")
     assert adapter.pending == 1
     assert echo_reply_text(ChatRequest(model="m", messages=[])) == "echo: "
+
+
+def test_an_endpoint_key_is_optional_on_this_machine_and_required_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LOCALKEY", raising=False)
+    monkeypatch.delenv("REMOTEKEY", raising=False)
+    write_config(tmp_path, monkeypatch, (
+        '[endpoints.local]\nbase_url = "http://localhost:1234/v1"\napi_key_env = "LOCALKEY"\n'
+        '[endpoints.remote]\nbase_url = "https://llm.example.com/v1"\napi_key_env = "REMOTEKEY"\n'
+    ))
+    assert resolve("local/qwen").adapter.api_key is None  # asked without a key
+    with pytest.raises(MissingApiKey) as caught:
+        resolve("remote/qwen")
+    assert caught.value.variable == "REMOTEKEY"
+    monkeypatch.setenv("LOCALKEY", "sk-local-123456")
+    assert resolve("local/qwen").adapter.api_key == "sk-local-123456"  # sent when set
+
+
+def test_config_file_problems_are_said_in_the_files_terms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_config(tmp_path, monkeypatch, '[endpoints.lm]\nbase_url = "ftp://x"\napi_key = "x"\n')
+    with pytest.raises(ConfigError) as caught:
+        resolve("lm/x")
+    message = str(caught.value)
+    assert "endpoints.lm.base_url: base_url must start with http:// or https://" in message
+    assert "endpoints.lm.api_key: unknown key (allowed: base_url, api_key_env" in message and "Value error" not in message

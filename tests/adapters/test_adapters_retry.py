@@ -163,10 +163,25 @@ def test_connection_refused_is_a_retryable_provider_error(monkeypatch: pytest.Mo
         port = sock.getsockname()[1]
     monkeypatch.setenv("LLM_MAX_RETRIES", "0")
     monkeypatch.setenv("DEEPSEEK_API_KEY", SECRET)
-    monkeypatch.setenv("DEEPSEEK_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    # 0.0.0.0 is not a loopback name, so this stands for a remote host that refused: retried.
+    monkeypatch.setenv("DEEPSEEK_BASE_URL", f"http://0.0.0.0:{port}/v1")
     error = error_of("deepseek-chat")
     assert error.status is None and error.retryable and "could not reach deepseek" in str(error)
     assert SECRET not in str(error)
+
+
+def test_connection_refused_on_this_machine_is_not_retried_and_says_what_to_start(
+    monkeypatch: pytest.MonkeyPatch, clean_env: None
+) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("LLM_MAX_RETRIES", "3")
+    monkeypatch.setenv("OLLAMA_BASE_URL", f"http://localhost:{port}/v1")
+    started = time.monotonic()
+    error = error_of("ollama/llama3")
+    assert time.monotonic() - started < 1.0 and error.attempts == 1 and not error.retryable
+    assert f"http://localhost:{port}" in str(error) and "ollama serve" in str(error) and "OLLAMA_BASE_URL" in str(error)
 
 
 def test_missing_key_is_reported_before_any_request(clean_env: None) -> None:
@@ -231,3 +246,12 @@ def test_error_details_from_odd_bodies(fake_openai: FakeOpenAI, monkeypatch: pyt
     assert "top-level message" in text and "check the API key" in text
     fake_openai.enqueue(b"", status=502)
     assert "502" in str(error_of())
+
+
+def test_geminis_400_for_a_wrong_key_names_the_key_variable(fake_gemini: FakeGemini) -> None:
+    # The real API answers a wrong key with 400 INVALID_ARGUMENT, not 401.
+    fake_gemini.enqueue({"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",
+                                   "status": "INVALID_ARGUMENT", "details": [{"reason": "API_KEY_INVALID"}]}}, status=400)
+    error = error_of("gemini-2.5-flash")
+    assert error.status == 400 and not error.retryable
+    assert "API key not valid" in str(error) and "check the API key in GEMINI_API_KEY" in str(error)

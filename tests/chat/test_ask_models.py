@@ -16,6 +16,7 @@ from store.branches import FORK_KEY, GROUP_KEY
 from tests.mcp_helpers import call
 from tests.chat_helpers import ScriptedProvider
 from tests.server.test_server_tools import wired  # noqa: F401 (the in-process server over scripted providers)
+from chat.errors import InvalidToolArgument
 from chat.options import check_model_list
 
 
@@ -108,7 +109,6 @@ def test_a_crash_in_one_model_is_reported_without_its_details(wired: Any) -> Non
         ({"models": [f"m{i}" for i in range(9)]}, "models has 9 name(s)"),
         ({"models": ["gpt-test", "claude-test", "gpt-test"]}, "lists 'gpt-test' more than once"),
         ({"models": ["gpt-test", "no-such-model"]}, "Call list_models"),
-        ({"models": ["gpt-test", "gemini-nokey"]}, "GEMINI_API_KEY"),
         ({"models": ["gpt-test", "bad name"]}, "is not valid: use a name from list_models"),
         ({"models": ["gpt-test", "claude-test"], "temperature": 9}, "temperature 9"),
         ({"models": ["gpt-test", "claude-test"], "prompt": " "}, "prompt is empty"),
@@ -124,8 +124,17 @@ def test_bad_arguments_are_refused_before_anything_is_written_or_sent(wired: Any
     assert sent(providers) == 0 and list(app.store.iter_session_files()) == []
 
 
+def test_a_model_without_its_key_is_its_error_and_the_others_answer(wired: Any) -> None:
+    app, providers, mcp = wired
+    answers = ask(mcp, prompt="q", models=["gpt-test", "gemini-nokey"])["answers"]
+    assert answers[0]["reply"] == "echo: q" and answers[0]["error"] is None
+    assert answers[1]["model"] == "gemini-nokey" and answers[1]["session_id"] is None
+    assert "GEMINI_API_KEY" in answers[1]["error"] and "restart the server" in answers[1]["error"]
+    assert [path.stem for path in app.store.iter_session_files()] == [answers[0]["session_id"]]
+
+
 def test_check_model_list_refuses_what_the_mcp_schema_cannot() -> None:
-    with pytest.raises(server.InvalidToolArgument, match="must be a list of model names"):
+    with pytest.raises(InvalidToolArgument, match="must be a list of model names"):
         check_model_list("gpt-test")
-    with pytest.raises(server.InvalidToolArgument, match="must be a list of model names"):
+    with pytest.raises(InvalidToolArgument, match="must be a list of model names"):
         check_model_list(["gpt-test", 3])

@@ -134,14 +134,28 @@ def test_substring_fallback_when_no_word_matches(corpus: SearchIndex) -> None:
     assert corpus.search("qq") == []
 
 
-@pytest.mark.parametrize("query", ['"unbalanced', "AND OR", "NOT", "foo AND", "(session", "title:x", "NEAR(", 'session"s', "a:b:c"])
-def test_bad_fts_syntax_never_crashes(corpus: SearchIndex, query: str) -> None:
-    hits = corpus.search(query)
-    assert isinstance(hits, list)
+@pytest.mark.parametrize("query", ['"unbalanced', "AND OR", "NOT", "foo AND", "(session", "NEAR(", 'session"s', "AND OR ("])
+def test_broken_fts_syntax_is_refused_with_the_literal_query(corpus: SearchIndex, query: str) -> None:
+    """A query that uses search syntax and breaks it is an error, never an empty result."""
+    with pytest.raises(InvalidQuery) as excinfo:
+        corpus.search(query)
+    message = str(excinfo.value)
+    literal = '"' + query.replace('"', '""') + '"'
+    assert f"{query!r} is not valid search syntax" in message and message.endswith(literal)
+    assert isinstance(corpus.search(literal), list)  # what the message suggests is a valid query
 
 
-def test_fallback_phrase_still_finds(corpus: SearchIndex) -> None:
-    assert corpus.search('"concurrent writers')[0].session_id == "eng-review"
+@pytest.mark.parametrize("query", ["title:x", "a:b:c", "foo-bar", "file.py", "what's", "C++"])
+def test_plain_text_with_punctuation_is_searched_as_a_phrase(corpus: SearchIndex, query: str) -> None:
+    assert isinstance(corpus.search(query), list)
+
+
+def test_the_suggested_literal_query_finds_the_text(corpus: SearchIndex) -> None:
+    with pytest.raises(InvalidQuery) as excinfo:
+        corpus.search('"concurrent writers')
+    literal = str(excinfo.value).rsplit(": ", 1)[1]
+    assert corpus.search(literal)[0].session_id == "eng-review"
+    assert corpus.search("concurrent-writers")[0].session_id == "eng-review"
 
 
 @pytest.mark.parametrize("query", ["", "   ", "*", '""', "!!!", "(", "x" * 1001])

@@ -21,7 +21,7 @@ from tests.hardening_helpers import run_script
 from tests.index.test_index_search import build_corpus
 
 SCRIPT = REPO_ROOT / "scripts" / "reindex.py"
-QUERIES = ["session", "parse_session_id", "全文索引", "索引", "read_file", '"unbalanced']
+QUERIES = ["session", "parse_session_id", "全文索引", "索引", "read_file", 'file-unbalanced']
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 import reindex  # noqa: E402
@@ -155,16 +155,25 @@ def test_help_explains() -> None:
         assert word in result.stdout
 
 
-def test_progress_bar_when_work_is_slow(store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_when_work_is_slow_on_a_terminal_only(store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
     build_corpus(store)
     monkeypatch.setattr(reindex, "PROGRESS_AFTER_SECONDS", 0.0)
-    out, err = io.StringIO(), io.StringIO()
-    assert reindex.main(["--root", str(store.root), "--full"], out=out, err=err) == 0
+    err = Terminal()
+    assert reindex.main(["--root", str(store.root), "--full"], out=io.StringIO(), err=err) == 0
     assert "\rrebuilding [" in err.getvalue() and "4/4 files" in err.getvalue()
     assert err.getvalue().endswith("\n")
+    # stderr that is a file or a pipe gets no bar
+    log = io.StringIO()
+    assert reindex.main(["--root", str(store.root), "--full"], out=io.StringIO(), err=log) == 0
+    assert log.getvalue() == ""
     # fast work shows no bar at all
     monkeypatch.setattr(reindex, "PROGRESS_AFTER_SECONDS", 3600.0)
-    err = io.StringIO()
+    err = Terminal()
     assert reindex.main(["--root", str(store.root)], out=io.StringIO(), err=err) == 0
     assert err.getvalue() == ""
 

@@ -120,7 +120,7 @@ def test_status_is_read_only_and_counts_what_is_not_indexed(root: Path, tmp_path
 def test_switches(root: Path) -> None:
     result = run_script("sessions.py", "switches", "--root", str(root))
     assert result.returncode == 0
-    assert "eng-review  at message 2: kimi-k2 -> claude-sonnet-4-5" in result.stdout
+    assert "eng-review  before message [2]: kimi-k2 -> claude-sonnet-4-5" in result.stdout
     code, out, _ = call("switches", "--root", str(root), "--model", "gpt-4o", "--json")
     assert json.loads(out) == {"switches": []}
     code, out, _ = call("switches", "--root", str(root), "--session", "eng-review", "--json")

@@ -73,8 +73,8 @@ def test_a_new_chat_is_listed_first_and_reads_as_the_renderer_gives_it(world: di
     assert len(contents) == 1 and contents[0].mime_type == "text/markdown"
     text = contents[0].text
     assert text == render_session(world["store"].load(sid), max_chars=server.SESSION_RESOURCE_MAX_CHARS)
-    assert "### 1. user · " in text and "What is 2+2?" in text
-    assert "### 2. assistant · gpt-4o (openai) · " in text and "echo: What is 2+2?" in text
+    assert "### [0] user · " in text and "What is 2+2?" in text
+    assert "### [1] assistant · gpt-4o (openai) · " in text and "echo: What is 2+2?" in text
     assert "- cost: $0.000075\n" in text  # 10 input tokens at $2.50/M + 5 output at $10/M
 
 

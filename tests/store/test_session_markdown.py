@@ -46,11 +46,11 @@ def test_full_rendering() -> None:
     assert text.startswith("# API review\n\n- id: `review-1`\n- created: 2026-11-25 11:39:41 UTC; updated: 2026-11-25 11:39:41 UTC\n")
     assert "- models: gpt-4o, claude-sonnet-4-5 (current: claude-sonnet-4-5)\n- messages: 7\n" in text
     assert "- cost: $0.0012 (1 answer(s) without a known price)\n- tags: review" in text
-    assert "## Model switches\n\n- before message 6, 2026-11-25 11:39:41 UTC: gpt-4o → claude-sonnet-4-5" in text
-    assert "### 1. system · 2026-11-25 11:39:41 UTC\n\nBe terse." in text
-    assert "### 3. assistant · gpt-4o (openai) · 2026-11-25 11:39:41 UTC\n\n> cost $0.0012\n\nUse ```fences``` carefully" in text
+    assert "## Model switches\n\n- before message [5], 2026-11-25 11:39:41 UTC: gpt-4o → claude-sonnet-4-5" in text
+    assert "### [0] system · 2026-11-25 11:39:41 UTC\n\nBe terse." in text
+    assert "### [2] assistant · gpt-4o (openai) · 2026-11-25 11:39:41 UTC\n\n> cost $0.0012\n\nUse ```fences``` carefully" in text
     assert 'Tool call `read_file` (id `call_1`):\n\n```json\n{\n "path": "a.py"\n}\n```' in text
-    assert "### 4. tool `read_file` · 2026-11-25 11:39:41 UTC\n\n> result of tool call `call_1`\n\nprint(1)" in text
+    assert "### [3] tool `read_file` · 2026-11-25 11:39:41 UTC\n\n> result of tool call `call_1`\n\nprint(1)" in text
     assert "> not delivered to claude-sonnet-4-5: HTTP 529 overloaded (kept in the session, left out of later prompts)" in text
     # Attachments are references, never their bytes.
     assert "[attachment: image, name=shot.png, mime_type=image/png, sha256=" + "ab" * 32 + "]" in text
@@ -77,7 +77,7 @@ def test_long_session_gives_its_newest_part_with_a_note() -> None:
     note = next(line for line in text.splitlines() if line.startswith("> This session is long"))
     left_out = int(note.split("the ")[1].split(" oldest")[0])
     assert 70 < left_out < 100 and f"of its 100 messages" in note and "sessions.py export long" in note
-    assert f"### {left_out + 1}. user" in text and f"### {left_out}. user" not in text
+    assert f"### [{left_out}] user" in text and f"### [{left_out - 1}] user" not in text
     assert "message 99 " in text and "message 0 " not in text
     assert render_session(session) .count("### ") == 100  # the export keeps everything
 
@@ -130,4 +130,4 @@ def test_export_errors(saved: tuple[Path, Session], tmp_path: Path) -> None:
     code, _, err = call("export", "review-1", "--root", str(root), "--output", str(tmp_path))
     assert code == 2 and "is a folder: name a file" in err
     code, _, err = call("export", "review-1", "--root", str(root), "--output", str(tmp_path / "missing" / "x.md"))
-    assert code == 2 and "cannot use" in err
+    assert code == 2 and f"the folder {tmp_path / 'missing'} does not exist" in err
