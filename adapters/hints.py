@@ -43,7 +43,7 @@ def config_file_label() -> str:
 
 def base_url_setting(provider: str) -> str:
     """Where the base URL of ``provider`` is set: its variable, or its config-file entry."""
-    from .registry import BUILTIN_PROVIDERS  # here: the registry imports the adapters, which import this
+    from .providers import BUILTIN_PROVIDERS
 
     for spec in BUILTIN_PROVIDERS:
         if spec.name == provider and spec.base_url_variable:

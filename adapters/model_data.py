@@ -175,7 +175,7 @@ def forget_endpoint_models() -> None:
 def data_context_window(model: str) -> int | None:
     """The context window the maintained data gives for ``model`` (a name as callers write it:
     ``gpt-4o``, ``openrouter/anthropic/claude-sonnet-4``), or None when it gives none."""
-    from .registry import BUILTIN_PROVIDERS
+    from .providers import BUILTIN_PROVIDERS
 
     for spec in BUILTIN_PROVIDERS:
         upstream = spec.match(model)
