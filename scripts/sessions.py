@@ -415,7 +415,7 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:  # issue 30
 def cmd_browse(args: argparse.Namespace, out: TextIO) -> int:
     import index.browse as browse  # it imports Datasette only after checking that it is installed
 
-    root = require_store(args.root)
+    root = resolve_root(args.root)  # only its index is read: no index there is said by browse (exit 1)
 
     def announce(line: str) -> None:
         out.write(line + "\n")

@@ -37,6 +37,10 @@ SESSIONS = {
         "message_count": "number of messages",
         "switch_count": "number of model switches",
         "file_path": "the session's file, relative to the session root",
+        "cost_usd": "the answers' summed price in USD; empty when no answer has a known price",
+        "unpriced_answers": "answers without a known price (then cost_usd is a lower bound)",
+        "group_id": "shared by the sessions of one ask_models call",
+        "forked_from": "the session this one was branched from (ask_models with a session_id)",
     },
 }
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from index.models import InvalidQuery
+
 from index import Indexer, SearchIndex
 from store import Message, SessionStore
 from tests.index.test_index_search import build_corpus
@@ -124,8 +126,10 @@ def test_latin_words_that_match_nothing_are_retried_as_prefixes(store_with_corpu
         assert index.search("ession") == []  # not a prefix of any word: no substring search in Latin text
         assert index.search("sess", role="system") == []
         assert index.search("qq") == []
-        # A query FTS5 rejects is still retried as a phrase, then as a prefix phrase.
-        assert [hit.session_id for hit in index.search('"parse_sess')] == ["code-ids"]
+        # A query that uses search syntax and breaks it is refused, with the query that finds the text.
+        with pytest.raises(InvalidQuery, match='"""parse_sess"'):
+            index.search('"parse_sess')
+        assert [hit.session_id for hit in index.search('"""parse_sess"')] == ["code-ids"]
 
 
 def test_cjk_queries_still_match_latin_terms_as_substrings_in_cjk_messages(store_with_corpus: SessionStore) -> None:

@@ -26,7 +26,7 @@ from store.quarantine import REASON_SUFFIX
 from store.schema import Message, Session
 from tests.chat_helpers import make_indexed_app
 from tests.fakes import FakeOpenAI
-from tests.hardening_helpers import FUZZ, mcp_server, subprocess_env
+from tests.hardening_helpers import FUZZ, mcp_server, subprocess_env, wait_until
 
 SID = "fuzz"
 NOW = "2026-11-25T10:00:00Z"
@@ -285,7 +285,9 @@ def test_a_50_mb_message_loads_indexes_and_is_served_truncated(tmp_path: Path) -
         with mcp_server(root, env, tmp_path / "server.log") as client:
             page = client.call("get_session", session_id="huge", max_chars_per_message=1000)
             assert page["messages"][0]["content"].endswith("50,000,012 characters in total]")
-            hits = client.call("search_sessions", query="needlezebra")["hits"]
+            # The server indexes a store it finds un-indexed in the background (index_pending says so).
+            hits = wait_until(lambda: client.call("search_sessions", query="needlezebra")["hits"], timeout=120,
+                              what="the 50 MB session indexed by the start-up catch-up")
             assert [hit["session_id"] for hit in hits] == ["huge"]
             assert client.call("list_sessions")["sessions"][0]["message_count"] == 1
     assert SessionStore(root).list().quarantined == []

@@ -17,7 +17,7 @@ from index import Indexer, SearchIndex
 from index.database import discard_damaged, file_identity, is_damaged
 from store import Message, SessionStore
 from tests.fakes import FakeOpenAI
-from tests.hardening_helpers import mcp_server, run_script, session_files, subprocess_env
+from tests.hardening_helpers import mcp_server, run_script, session_files, subprocess_env, wait_until
 
 
 def _checkpoint(db: Path) -> None:
@@ -76,8 +76,11 @@ def test_index_damage_while_the_server_runs_is_rebuilt_and_sessions_are_untouche
             for name, damage in DAMAGES.items():
                 _checkpoint(db)
                 damage(db)
-                hits = client.call("search_sessions", query="quokkafish", role="user")["hits"]
-                assert sorted(hit["session_id"] for hit in hits) == sorted(sids), name
+                # Answered at once from what is indexed (index_pending > 0) while the index is rebuilt.
+                def found() -> list[str]:
+                    return sorted(hit["session_id"] for hit in client.call("search_sessions", query="quokkafish", role="user")["hits"])
+
+                wait_until(lambda: found() == sorted(sids), timeout=60, what=f"{name}: the rebuilt index finds every session")
                 assert session_files(root) == before, f"{name}: session files changed"
                 # The server keeps working after the repair: a new chat lands in the index too.
                 sid = client.call("chat", prompt=f"wombatquill after {name}", model="gpt-4o")["session_id"]

@@ -122,4 +122,4 @@ def test_every_list_sessions_filter_through_the_client(served: McpClient, corpus
     since_ids, since_total = ids(since=files[-1].updated_at.isoformat())
     assert since_total == sum(1 for s in store.list().sessions if s.updated_at >= files[-1].updated_at)
     assert "no words" in served.error("list_sessions", query="--")
-    assert "since=" in served.error("list_sessions", since="yesterday")
+    assert "since 'yesterday' is not" in served.error("list_sessions", since="yesterday")

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import anyio
 import pytest
+
+from store import SessionStore
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
@@ -182,6 +184,7 @@ def test_script_entry_points_answer_help(installed: Installed, command: str) -> 
 @pytest.mark.slow
 def test_reindex_entry_point_builds_an_index(installed: Installed, tmp_path: Path) -> None:
     root = tmp_path / "root"
+    SessionStore(root)  # reindex.py never creates a store: it indexes one that exists
     run([str(installed.bin("llm-reindex")), "--root", str(root)], cwd=installed.cwd, env=clean_env(installed.cwd))
     assert (root / "index.sqlite").is_file()
 
