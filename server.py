@@ -377,29 +377,6 @@ class SessionTools:
 TOOLS = ("chat", "ask_models", "kimi_chat", "list_sessions", "update_session", "delete_session", "get_session", "search_sessions", "model_switch_history", "list_models")
 
 
-def untitled(schema: Any, *, output: bool = False) -> Any:
-    """``schema`` without the ``title`` pydantic gives every field ("Session Id" for ``session_id``):
-    it says nothing the name does not, and a client sends tools/list to its model on every request.
-    An ``output`` schema also loses what JSON Schema assumes anyway (no default, extra keys allowed)."""
-    if not isinstance(schema, dict):
-        return schema
-    dropped = {"title"} | ({"default", "additionalProperties"} if output else set())
-    kept = {key: value for key, value in schema.items()
-            if not (key in dropped and (key != "title" or isinstance(value, str)) and (key != "additionalProperties" or value is True))}
-    if output and "default" in schema and schema["default"] is not None:
-        kept["default"] = schema["default"]
-    for key in ("properties", "$defs"):
-        if isinstance(kept.get(key), dict):
-            kept[key] = {name: untitled(value, output=output) for name, value in kept[key].items()}
-    for key in ("anyOf", "allOf", "oneOf"):
-        if isinstance(kept.get(key), list):
-            kept[key] = [untitled(value, output=output) for value in kept[key]]
-    for key in ("items", "additionalProperties"):
-        if isinstance(kept.get(key), dict):
-            kept[key] = untitled(kept[key], output=output)
-    return kept
-
-
 def build_server(app: App, auth: HttpAuth | None = None) -> MCPServer:
     """The MCP server with every tool and the ``session://`` resources bound to ``app``.
 
@@ -446,12 +423,12 @@ def build_server(app: App, auth: HttpAuth | None = None) -> MCPServer:
         # The SDK sends the description as it is; a model reads it on every request.
         server.tool(name=name, description=inspect.getdoc(method))(tool_errors(method))
         registered = server._tool_manager.get_tool(name)
-        registered.parameters = untitled(registered.parameters)
+        registered.parameters = results.untitled(registered.parameters)
         metadata = registered.fn_metadata
         if text_only:  # no structuredContent is sent, so no outputSchema may be promised
             metadata.output_schema, metadata.output_model = None, None
         elif metadata.output_schema is not None:
-            metadata.output_schema = untitled(metadata.output_schema, output=True)
+            metadata.output_schema = results.untitled(metadata.output_schema, output=True)
     from chat.workflows import register_prompts
 
     register_prompts(server)

@@ -597,3 +597,26 @@ def _one_cut_message(data: dict[str, Any], newest_first_page: bool, budget: int)
 
     structured, text = build(_cut(whole, room))
     return _result(structured, text, [_link(uri, f"message {message.get('id')}", len(whole))])
+
+
+def untitled(schema: Any, *, output: bool = False) -> Any:
+    """``schema`` without the ``title`` pydantic gives every field ("Session Id" for ``session_id``):
+    it says nothing the name does not, and a client sends tools/list to its model on every request.
+    An ``output`` schema also loses what JSON Schema assumes anyway (no default, extra keys allowed)."""
+    if not isinstance(schema, dict):
+        return schema
+    dropped = {"title"} | ({"default", "additionalProperties"} if output else set())
+    kept = {key: value for key, value in schema.items()
+            if not (key in dropped and (key != "title" or isinstance(value, str)) and (key != "additionalProperties" or value is True))}
+    if output and "default" in schema and schema["default"] is not None:
+        kept["default"] = schema["default"]
+    for key in ("properties", "$defs"):
+        if isinstance(kept.get(key), dict):
+            kept[key] = {name: untitled(value, output=output) for name, value in kept[key].items()}
+    for key in ("anyOf", "allOf", "oneOf"):
+        if isinstance(kept.get(key), list):
+            kept[key] = [untitled(value, output=output) for value in kept[key]]
+    for key in ("items", "additionalProperties"):
+        if isinstance(kept.get(key), dict):
+            kept[key] = untitled(kept[key], output=output)
+    return kept

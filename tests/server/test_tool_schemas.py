@@ -8,6 +8,7 @@ from pathlib import Path
 import anyio
 
 import server
+from chat import results
 
 
 def test_schemas_have_no_field_titles_but_keep_a_title_parameter(tmp_path: Path) -> None:
@@ -26,10 +27,10 @@ def test_untitled_walks_every_kind_of_subschema() -> None:
                        "n": {"anyOf": [{"type": "integer", "title": "N"}, {"type": "null"}], "default": 3}},
         "$defs": {"Item": {"title": "Item", "items": {"title": "X", "type": "string"}, "additionalProperties": {"title": "Y"}}},
     }
-    assert server.untitled(schema, output=True) == {
+    assert results.untitled(schema, output=True) == {
         "type": "object",
         "properties": {"title": {"type": "string"}, "n": {"anyOf": [{"type": "integer"}, {"type": "null"}], "default": 3}},
         "$defs": {"Item": {"items": {"type": "string"}, "additionalProperties": {}}},
     }
-    assert server.untitled(schema)["additionalProperties"] is True  # an input schema keeps what it says
-    assert server.untitled([1]) == [1]
+    assert results.untitled(schema)["additionalProperties"] is True  # an input schema keeps what it says
+    assert results.untitled([1]) == [1]
