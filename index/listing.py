@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from index.models import InvalidQuery
 from index.times import iso, parse_iso
+from store.session_store import SessionSummary
 
 _COLUMNS = (
     "s.session_id, s.title, s.created_at, s.updated_at, s.current_model, s.models_used, s.tags,"
@@ -27,22 +28,11 @@ _COLUMNS = (
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-class ListedSession(BaseModel):
-    """One session of a listing (``store.SessionSummary``'s fields; ``id`` = ``session_id``)."""
+class ListedSession(SessionSummary):
+    """One session of a listing: ``store.SessionSummary`` with ``session_id`` beside ``id``
+    (the name every other result uses)."""
 
-    id: str
     session_id: str
-    title: str | None
-    created_at: datetime
-    updated_at: datetime
-    current_model: str | None
-    models_used: list[str]
-    tags: list[str]
-    message_count: int
-    cost_usd: float | None = None
-    unpriced_answers: int = 0
-    group_id: str | None = None
-    forked_from: str | None = None
 
 
 class SessionPage(BaseModel):
@@ -165,6 +155,6 @@ def page_of(items: list[ListedSession], filters: ListingFilters, limit: int, off
     return SessionPage(sessions=chosen[offset : offset + limit], total=len(chosen), limit=limit, offset=offset)
 
 
-def listed_from_summary(summary: Any) -> ListedSession:
+def listed_from_summary(summary: SessionSummary) -> ListedSession:
     """A ``store.SessionSummary`` as a listing item."""
     return ListedSession(session_id=summary.id, **summary.model_dump())
