@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
@@ -545,6 +546,15 @@ def background_indexing(root: Path, indexer: Any = None) -> Iterator[Any]:
             indexer.close()
 
 
+def _load_prices() -> None:
+    import gc
+
+    from chat.pricing import load_prices
+
+    load_prices()  # the price table is start-up data, not the first priced turn's
+    gc.freeze()  # like the rest of start-up: never walked by the collector again
+
+
 def _clean_stale_temp_files(app: App) -> None:
     try:
         removed = app.store.clean_stale_temp_files()
@@ -580,7 +590,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"server.py: {exc}", file=sys.stderr)
             return 2
     root = resolve_root(args.root)
-    from index.query import configured_rank_window
+    from index.ranking import configured_rank_window
 
     try:
         configured_rank_window()
@@ -593,16 +603,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"server.py: cannot use session root {root}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     # A listing of sessions/ scales with the store: off the start-up path (nothing waits for it).
-    import threading
-
     threading.Thread(target=_clean_stale_temp_files, args=(app,), name="clean-temp-files", daemon=True).start()
     server = build_server(app, auth)
-    from chat.pricing import load_prices
     from utils.gc_tuning import tune_for_serving
 
-    load_prices()  # before the freeze: the price table is start-up data, not the first turn's
-
     tune_for_serving()  # start-up's objects are never walked by the collector again (p99 of a turn)
+    # The price table (~60 ms) loads after the first request could be answered, then is frozen too.
+    threading.Thread(target=_load_prices, name="load-prices", daemon=True).start()
     # SIGTERM (service managers, test harnesses) stops the server like Ctrl-C: the watcher is
     # stopped and the process exits 0.
     signal.signal(signal.SIGTERM, _stop_on_signal)
