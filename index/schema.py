@@ -133,7 +133,7 @@ def _keys_of(row: str, source: str, value: str) -> str:
     return f"SELECT {value.replace('s.', row)}, {row}updated_at, {row}session_id FROM {source.replace('s.', row)}"
 
 
-SESSION_KEY_TABLES = tuple(_SESSION_KEY_ROWS)
+SESSION_KEY_TABLES = (*_SESSION_KEY_ROWS, "listing_counts")
 _SESSION_KEYS_SQL = "".join(
     f"""
 CREATE TABLE IF NOT EXISTS "{table}" (
@@ -161,6 +161,44 @@ FILL_SESSION_KEYS_SQL = [
         f'DELETE FROM "{table}"',
         *(f'INSERT OR IGNORE INTO "{table}" SELECT {value}, s.updated_at, s.session_id FROM sessions s, {source}' for source, value in sources),
     )
+]
+# ``listing_counts``: how many sessions each listing without a range has (key '' for all,
+# 'm:<model>', 't:<tag>', 'g:<group id>'), so its ``total`` is one lookup instead of a count of
+# thousands of index entries. Kept by triggers on ``sessions`` and the key tables; a bulk load
+# fills it at its end (``FILL_LISTING_COUNTS_SQL``).
+_COUNT = "INSERT INTO listing_counts SELECT {key}, {delta} WHERE {when} ON CONFLICT (key) DO UPDATE SET sessions = sessions + {delta};"
+_LISTING_COUNTS_SQL = f"""
+CREATE TABLE IF NOT EXISTS "listing_counts" ("key" TEXT PRIMARY KEY, "sessions" INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS "listing_counts_sessions_ai" AFTER INSERT ON "sessions" BEGIN
+  {_COUNT.format(key="''", delta=1, when="1")}
+  {_COUNT.format(key="'g:' || new.group_id", delta=1, when="new.group_id IS NOT NULL")}
+END;
+CREATE TRIGGER IF NOT EXISTS "listing_counts_sessions_ad" AFTER DELETE ON "sessions" BEGIN
+  {_COUNT.format(key="''", delta=-1, when="1")}
+  {_COUNT.format(key="'g:' || old.group_id", delta=-1, when="old.group_id IS NOT NULL")}
+END;
+CREATE TRIGGER IF NOT EXISTS "listing_counts_sessions_au" AFTER UPDATE OF "group_id" ON "sessions"
+WHEN old.group_id IS NOT new.group_id BEGIN
+  {_COUNT.format(key="'g:' || old.group_id", delta=-1, when="old.group_id IS NOT NULL")}
+  {_COUNT.format(key="'g:' || new.group_id", delta=1, when="new.group_id IS NOT NULL")}
+END;
+""" + "".join(
+    f"""
+CREATE TRIGGER IF NOT EXISTS "listing_counts_{table}_ai" AFTER INSERT ON "{table}" BEGIN
+  {_COUNT.format(key=f"'{prefix}:' || new.{key}", delta=1, when="1")}
+END;
+CREATE TRIGGER IF NOT EXISTS "listing_counts_{table}_ad" AFTER DELETE ON "{table}" BEGIN
+  {_COUNT.format(key=f"'{prefix}:' || old.{key}", delta=-1, when="1")}
+END;
+"""
+    for table, key, prefix in (("session_models", "model", "m"), ("session_tags", "tag", "t"))
+)
+FILL_LISTING_COUNTS_SQL = [
+    'DELETE FROM "listing_counts"',
+    "INSERT INTO listing_counts SELECT '', count(*) FROM sessions",
+    "INSERT INTO listing_counts SELECT 'g:' || group_id, count(*) FROM sessions WHERE group_id IS NOT NULL GROUP BY group_id",
+    "INSERT INTO listing_counts SELECT 'm:' || model, count(*) FROM session_models GROUP BY model",
+    "INSERT INTO listing_counts SELECT 't:' || tag, count(*) FROM session_tags GROUP BY tag",
 ]
 _SESSION_NAMES_SQL = f"""
 CREATE VIEW IF NOT EXISTS "sessions_name_words" AS SELECT session_rowid, coalesce(title, '') || ' ' || session_id AS words FROM sessions;
@@ -292,6 +330,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(_FTS_SQL.format(fts="sessions_trigram", table="sessions", column="title", tokenize="trigram", options=""))
     conn.executescript(_TIME_BLOCKS_SQL.format(bits=TIME_BLOCK_BITS))
     conn.executescript(_SESSION_KEYS_SQL)
+    conn.executescript(_LISTING_COUNTS_SQL)
     conn.executescript(_SESSION_NAMES_SQL)
     defer_merges(conn, FTS_TABLES)
     conn.execute(f"PRAGMA user_version = {INDEX_SCHEMA_VERSION}")
