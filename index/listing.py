@@ -86,9 +86,10 @@ def _counted(conn: sqlite3.Connection, key: str) -> int:
     return row[0] if row else 0
 
 
-def _plan(filters: ListingFilters, conn: sqlite3.Connection | None = None) -> tuple[str, str, list[Any]]:
+def _plan(filters: ListingFilters, conn: sqlite3.Connection | None = None, *, counting: bool = False) -> tuple[str, str, list[Any]]:
     """(FROM … WHERE …, ORDER BY …, args): the most selective filter drives, the rest are checked
-    (between a tag and a model, the one with fewer sessions, when ``conn`` can say)."""
+    (between a tag and a model, the one with fewer sessions, when ``conn`` can say).
+    ``counting``: for ``count(*)``, without the join to ``sessions`` when no filter needs it."""
     where: list[str] = []
     args: list[Any] = []
     driver, driving_key = "s", None
@@ -102,6 +103,8 @@ def _plan(filters: ListingFilters, conn: sqlite3.Connection | None = None) -> tu
             by_tag = _counted(conn, f"t:{filters.tag}") <= _counted(conn, f"m:{filters.model}")
         table, driving_key = ("session_tags", "tag") if by_tag else ("session_models", "model")
         source, driver = f"{table} k CROSS JOIN sessions s ON s.session_id = k.session_id", "k"
+        if counting:
+            source = f"{table} k"
         where.append(f"k.{driving_key} = ?")
         args.append(filters.tag if driving_key == "tag" else filters.model)
     else:
@@ -113,7 +116,8 @@ def _plan(filters: ListingFilters, conn: sqlite3.Connection | None = None) -> tu
         if value is None or key == driving_key:
             continue
         where.append(
-            f"EXISTS (SELECT 1 FROM {table} x WHERE x.{key} = ? AND x.updated_at = s.updated_at AND x.session_id = s.session_id)"
+            f"EXISTS (SELECT 1 FROM {table} x WHERE x.{key} = ? AND x.updated_at = {driver}.updated_at"
+            f" AND x.session_id = {driver}.session_id)"
         )
         args.append(value)
     if filters.since is not None:
@@ -147,7 +151,8 @@ def list_page(conn: sqlite3.Connection, filters: ListingFilters, limit: int, off
     elif key is not None:
         total = _counted(conn, key)
     else:
-        total = conn.execute(f"SELECT count(*) FROM {source}", args).fetchone()[0]
+        counted, _, count_args = _plan(filters, conn, counting=True)
+        total = conn.execute(f"SELECT count(*) FROM {counted}", count_args).fetchone()[0]
     return SessionPage(sessions=[_listed(row) for row in rows], total=total, limit=limit, offset=offset)
 
 
