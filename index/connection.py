@@ -75,6 +75,10 @@ class IndexConnection:
             self.needs_rebuild = True
         return conn
 
+    def replaced(self) -> bool:
+        """True if the open connection's file was deleted or replaced since it was opened."""
+        return self.conn is not None and file_identity(self.db_path) != self._identity
+
     def recovering(self, action: Callable[[], T]) -> T:
         """Run ``action``; if the index file is damaged (truncated, garbage), drop it and run again.
 
