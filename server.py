@@ -536,7 +536,7 @@ def background_indexing(root: Path, indexer: Any = None) -> Iterator[Any]:
     """
     from index import IndexWatcher
 
-    watcher = IndexWatcher(root, indexer=indexer)
+    watcher = IndexWatcher(root, indexer=indexer, start_delay_seconds=START_DELAY_SECONDS)
     watcher.start()
     try:
         yield watcher
@@ -544,6 +544,11 @@ def background_indexing(root: Path, indexer: Any = None) -> Iterator[Any]:
         watcher.stop()
         if indexer is not None:
             indexer.close()
+
+
+#: The index watcher's catch-up (a stat of every session file) starts this long after start-up,
+#: so that it does not slow down the first requests (start-up to the first tools/list).
+START_DELAY_SECONDS = 0.5
 
 
 def _load_prices() -> None:
