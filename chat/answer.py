@@ -9,7 +9,6 @@ import anyio
 from adapters.base import Adapter, ChatReply, ChatRequest
 from adapters.redact import adapter_key, redact_secrets_deep
 from adapters.streaming import listening
-from chat.pricing import cost_usd
 from chat.progress import AnswerWatch, ProgressSender, report_progress
 from chat.prompt import INCOMPLETE_MARK
 from store import Message, utc_now
@@ -45,6 +44,8 @@ def stored_answer(reply: ChatReply, model: str) -> Message:
     at = utc_now()
     usage = None
     if reply.usage is not None:
+        from chat.pricing import cost_usd  # genai-prices: loaded by the server after start-up
+
         usage = reply.usage.model_copy(update={"cost_usd": cost_usd(reply.provider, reply.model, reply.usage, at)})
     return Message(
         role="assistant",

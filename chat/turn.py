@@ -12,7 +12,7 @@ import functools
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import anyio
 
@@ -21,7 +21,6 @@ from adapters.errors import AdapterError
 from adapters.redact import scrub_reply
 from adapters.streaming import StreamInterrupted
 from chat.app import App
-from chat.attachments import PreparedAttachments, expand_attachments, has_attachments
 from chat.compression import fit_prompt
 from chat.errors import ChatFailed, PromptTooLarge, SummariserUnavailable
 from chat.legacy_migration import migrate_if_legacy
@@ -32,6 +31,9 @@ from chat.answer import call_model, incomplete_answer, stored_answer
 from chat.turn_attachments import check_attachment_budget, prepare_attachments_for
 from store import Message, ModelSwitch, Session, SessionExists, SessionNotFound, Summary, Usage, utc_now
 from store.blobs import BlobStore
+
+if TYPE_CHECKING:
+    from chat.attachments import PreparedAttachments
 
 log = logging.getLogger("llm_mcp_server")
 
@@ -122,6 +124,8 @@ class _Turn:
         )
         self.summary = fitted.summary
         messages, missing = fitted.prompt.messages, []
+        from chat.attachments import expand_attachments, has_attachments  # not needed to start a server
+
         if any(map(has_attachments, messages)):  # reading blobs: off the event loop
             blobs = BlobStore(self.app.store.root)
             messages, missing = await anyio.to_thread.run_sync(expand_attachments, messages, blobs)
