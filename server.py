@@ -546,14 +546,17 @@ def background_indexing(root: Path, indexer: Any = None) -> Iterator[Any]:
             indexer.close()
 
 
-#: The index watcher's catch-up (a stat of every session file) starts this long after start-up,
-#: so that it does not slow down the first requests (start-up to the first tools/list).
+#: The index watcher's catch-up (a stat of every session file), the clean-up of stale temp files
+#: and the loading of the price table start this long after start-up, so that they do not slow
+#: down the first requests (start-up to the first tools/list).
 START_DELAY_SECONDS = 0.5
 
 
 def _load_prices() -> None:
     import gc
+    import time
 
+    time.sleep(START_DELAY_SECONDS)  # after the first requests (a turn before then loads the table itself)
     from chat.pricing import load_prices
 
     load_prices()  # the price table is start-up data, not the first priced turn's
@@ -561,6 +564,9 @@ def _load_prices() -> None:
 
 
 def _clean_stale_temp_files(app: App) -> None:
+    import time
+
+    time.sleep(START_DELAY_SECONDS)  # a listing of sessions/: not while the first requests are answered
     try:
         removed = app.store.clean_stale_temp_files()
     except OSError as exc:
