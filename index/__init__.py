@@ -4,7 +4,8 @@
 queries it. Deleting ``index.sqlite`` loses nothing: it is rebuilt from ``sessions/``.
 ``Indexer`` is a facade over one module per job: ``connection`` (opening, recovery),
 ``sync`` (incremental), ``rebuild`` and ``bulk_load`` (full), ``turn`` (after a chat turn's
-write, from the store's ``WriteReceipt``), ``maintenance`` (merges), ``schema`` (the tables).
+write, from the store's ``WriteReceipt``), ``maintenance`` (merges), ``schema`` (the tables),
+``listing`` (every listing's page), ``pending`` (``index_pending``), ``state`` (``status``).
 """
 
 from __future__ import annotations
