@@ -126,11 +126,18 @@ _SESSION_KEY_ROWS = {
     "session_models": ("model", (("json_each(s.models_used) j", "j.value"), ("(SELECT 1) WHERE s.current_model IS NOT NULL", "s.current_model"))),
     "session_tags": ("tag", (("json_each(s.tags) j", "j.value"),)),
 }
+# The ``sessions`` columns a key table is made from: when none changed (a chat turn), only the
+# rows' ``updated_at`` moves (no delete and insert, no count changes).
+_SESSION_KEY_COLUMNS = {"session_models": ("models_used", "current_model"), "session_tags": ("tags",)}
 
 
 def _keys_of(row: str, source: str, value: str) -> str:
     # In a trigger the row is ``new``; in a bulk fill it is every row of ``sessions``.
     return f"SELECT {value.replace('s.', row)}, {row}updated_at, {row}session_id FROM {source.replace('s.', row)}"
+
+
+def _changed(table: str) -> str:
+    return " OR ".join(f"old.{column} IS NOT new.{column}" for column in _SESSION_KEY_COLUMNS[table])
 
 
 SESSION_KEY_TABLES = (*_SESSION_KEY_ROWS, "listing_counts")
@@ -147,9 +154,13 @@ END;
 CREATE TRIGGER IF NOT EXISTS "{table}_ad" AFTER DELETE ON "sessions" BEGIN
   DELETE FROM "{table}" WHERE session_id = old.session_id;
 END;
-CREATE TRIGGER IF NOT EXISTS "{table}_au" AFTER UPDATE ON "sessions" BEGIN
+CREATE TRIGGER IF NOT EXISTS "{table}_au" AFTER UPDATE ON "sessions" WHEN {_changed(table)} BEGIN
   DELETE FROM "{table}" WHERE session_id = old.session_id;
 {"".join(f'  INSERT OR IGNORE INTO "{table}" {_keys_of("new.", source, value)};' for source, value in sources)}
+END;
+CREATE TRIGGER IF NOT EXISTS "{table}_au_time" AFTER UPDATE OF "updated_at" ON "sessions"
+WHEN NOT ({_changed(table)}) AND old.updated_at IS NOT new.updated_at BEGIN
+  UPDATE "{table}" SET updated_at = new.updated_at WHERE session_id = old.session_id;
 END;
 """
     for table, (key, sources) in _SESSION_KEY_ROWS.items()
@@ -211,7 +222,7 @@ END;
 CREATE TRIGGER IF NOT EXISTS "sessions_names_ad" AFTER DELETE ON "sessions" BEGIN
   INSERT INTO "sessions_names" ("sessions_names", rowid, "words") VALUES ('delete', old.session_rowid, coalesce(old.title, '') || ' ' || old.session_id);
 END;
-CREATE TRIGGER IF NOT EXISTS "sessions_names_au" AFTER UPDATE ON "sessions" BEGIN
+CREATE TRIGGER IF NOT EXISTS "sessions_names_au" AFTER UPDATE OF "title" ON "sessions" WHEN old.title IS NOT new.title BEGIN
   INSERT INTO "sessions_names" ("sessions_names", rowid, "words") VALUES ('delete', old.session_rowid, coalesce(old.title, '') || ' ' || old.session_id);
   INSERT INTO "sessions_names" (rowid, "words") VALUES (new.session_rowid, coalesce(new.title, '') || ' ' || new.session_id);
 END;
