@@ -45,7 +45,7 @@ from chat.resources import (
 )
 from chat.progress import ProgressSender
 from store import resolve_root
-from store.tidy import tidy
+from chat.after_start import START_DELAY_SECONDS, after_start
 from index.background import background_indexing
 from utils.version import package_version
 from utils.startup_line import startup_line
@@ -511,7 +511,7 @@ def configure_logging() -> None:
 
 def _settings_problem() -> str | None:
     """What is wrong with the environment's settings (checked before anything starts), or None."""
-    from index.query import configured_rank_window
+    from index.ranking import configured_rank_window
 
     try:
         configured_rank_window()
@@ -558,20 +558,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"server.py: cannot use session root {root}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    # Upkeep that scales with the store runs in the background: start-up never waits on its size.
-    threading.Thread(target=tidy, args=(app.store,), name="store-tidy", daemon=True).start()
+    # Work that scales with the store, or is not needed by the first requests, starts after them.
+    threading.Thread(target=after_start, args=(app.store,), name="after-start", daemon=True).start()
     server = build_server(app, auth)
-    from chat.pricing import load_prices
     from utils.gc_tuning import tune_for_serving
-
-    load_prices()  # before the freeze: the price table is start-up data, not the first turn's
 
     tune_for_serving()  # start-up's objects are never walked by the collector again (p99 of a turn)
     # SIGTERM (service managers, test harnesses) stops the server like Ctrl-C: the watcher is
     # stopped and the process exits 0.
     signal.signal(signal.SIGTERM, _stop_on_signal)
     try:
-        with background_indexing(root, app.index):
+        with background_indexing(root, app.index, start_delay_seconds=START_DELAY_SECONDS):
             if args.transport == "http":
                 _serve_http(server, args, auth, root)
             else:

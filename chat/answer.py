@@ -9,8 +9,6 @@ import anyio
 from adapters.base import Adapter, ChatReply, ChatRequest
 from adapters.redact import adapter_key, redact_secrets_deep
 from adapters.streaming import listening
-from chat.pricing import cost_usd
-from chat.secrets import redact_partial_answer
 from chat.progress import AnswerWatch, ProgressSender, report_progress
 from chat.prompt import INCOMPLETE_MARK
 from store import Message, utc_now
@@ -46,6 +44,8 @@ def stored_answer(reply: ChatReply, model: str) -> Message:
     at = utc_now()
     usage = None
     if reply.usage is not None:
+        from chat.pricing import cost_usd  # genai-prices: loaded by the server after start-up
+
         usage = reply.usage.model_copy(update={"cost_usd": cost_usd(reply.provider, reply.model, reply.usage, at)})
     return Message(
         role="assistant",
@@ -62,6 +62,8 @@ def stored_answer(reply: ChatReply, model: str) -> Message:
 
 def incomplete_answer(text: str, model: str, provider: str | None, reason: str, adapter: object) -> Message:
     """The part of an answer that arrived before the call stopped, marked incomplete with ``reason``."""
+    from chat.secrets import redact_partial_answer  # a rare path: the detector is loaded by the first turn
+
     content = redact_partial_answer(str(redact_secrets_deep(text, [adapter_key(adapter)])))
     mark = {"reason": reason, "characters": len(text), "at": utc_now().isoformat()}
     return Message(role="assistant", content=content, model=model, provider=provider, extra={INCOMPLETE_MARK: mark})

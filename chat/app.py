@@ -113,26 +113,55 @@ class _LazyReader:
         return self._open().model_switch_page(session_id, model, limit, offset)
 
 
+def _resolve(model: str) -> Adapter:
+    from adapters import registry
+
+    return registry.resolve(model)
+
+
+def _context_window(model: str) -> int:
+    from adapters import context_windows
+
+    return context_windows.context_window(model)
+
+
+def _estimate_tokens(messages: Sequence[Any]) -> int:
+    from adapters import context_windows
+
+    return context_windows.estimate_tokens(messages)
+
+
+def _list_models(**filters: Any) -> Any:
+    from adapters import catalog
+
+    return catalog.model_catalog(**filters)
+
+
+def _migrate_legacy(root: Path, store: SessionStore, session_id: str) -> Session | None:
+    from store.legacy import migrate_legacy_session
+
+    return migrate_legacy_session(root, store, session_id)
+
+
 def default_app(root: Path, legacy_root: Path | None = None) -> App:
     """The production wiring: the provider registry, the token table and the SQLite index.
 
     One ``Indexer`` (the process's one index writer, shared with the background watcher) and
     one lazily opened ``SearchIndex`` serve the whole process, so start-up never waits for a rebuild.
     """
-    from adapters import catalog, context_windows, registry
-    from index import Indexer
-    from store.legacy import migrate_legacy_session
+    from index.indexer import Indexer
 
+    # The providers' modules are imported by the first call that needs them, not at start-up.
     indexer = Indexer(root)
     return App(
         store=SessionStore(root),
         legacy_root=legacy_root or resolve_legacy_root(),
-        resolve_adapter=registry.resolve,
-        context_window=context_windows.context_window,
-        estimate_tokens=context_windows.estimate_tokens,
+        resolve_adapter=_resolve,
+        context_window=_context_window,
+        estimate_tokens=_estimate_tokens,
         index=indexer,
         reader=_LazyReader(root),
         pending=indexer.pending_files,
-        list_models=catalog.model_catalog,
-        migrate_legacy=migrate_legacy_session,
+        list_models=_list_models,
+        migrate_legacy=_migrate_legacy,
     )

@@ -37,7 +37,6 @@ from chat.prompt import (
 )
 from adapters.redact import scrub_reply
 from chat.errors import PromptTooLarge
-from chat.secrets.policy import redact_reply
 from store.schema import Message, Session, Summary
 
 SUMMARISER_SYSTEM = (
@@ -132,7 +131,7 @@ async def summarise(
             messages=[Message(role="user", content=summariser_input(text, transcript(chunk, max_chars)))],
             max_tokens=SUMMARY_MAX_TOKENS,
         )
-        reply = redact_reply(scrub_reply(await adapter.complete(request), adapter))[0]  # SECRETS (issue 30): summaries are stored
+        reply = _redacted(scrub_reply(await adapter.complete(request), adapter))  # summaries are stored: no secret in them
         calls += 1
         if not reply.text.strip():
             raise ProviderError(f"the summariser model {model!r} returned an empty summary; set LLM_SUMMARY_MODEL to another model")
@@ -276,7 +275,7 @@ class _Fitter:
                 messages=[Message(role="user", content=resummariser_input(summary.text, room))],
                 max_tokens=min(room, SUMMARY_MAX_TOKENS),
             )
-            reply = redact_reply(scrub_reply(await adapter.complete(request), adapter))[0]  # SECRETS (issue 30): summaries are stored
+            reply = _redacted(scrub_reply(await adapter.complete(request), adapter))  # summaries are stored: no secret in them
             extra = _with_call(summary, reply, "resummarised")
             shorter = summary.model_copy(update={"text": reply.text.strip(), "extra": extra})
             if shorter.text:
@@ -296,3 +295,9 @@ def _too_large(model: str, window: int, reserve: int, needed: int) -> PromptTooL
         f"tokens ({reserve:,} kept for the answer), even after summarising older turns: shorten the "
         "prompt or the system prompt, lower max_tokens, or use a model with a larger context window"
     )
+
+
+def _redacted(reply: ChatReply) -> ChatReply:
+    from chat.secrets.policy import redact_reply  # the detector loads with the first turn, not at start-up
+
+    return redact_reply(reply)[0]

@@ -14,7 +14,6 @@ from chat.errors import ChatFailed
 from chat.legacy_migration import migrate_if_legacy
 from chat.options import TurnOptions, check_prompt, check_session_id
 from chat.prompt import effective_system, repair_tool_pairs
-from chat.secrets import redact_reply, redact_request_text
 from chat.turn import result_usage, run_turn
 from adapters.base import ChatRequest
 from adapters.redact import scrub_reply
@@ -62,6 +61,8 @@ async def _kimi_unified(app: App, prompt: str, session_id: str | None) -> dict[s
 
 async def _chat_legacy(app: App, prompt: str, session_id: str | None) -> dict[str, Any]:
     """``kimi_chat`` as it was before the unified store: ``.kimi_sessions/<id>.json``."""
+    from chat.secrets import redact_reply, redact_request_text  # the detector loads with the first turn
+
     check_prompt(prompt)
     legacy = LegacyKimiStore(app.legacy_root)
     session_id = check_session_id(session_id) or new_session_id()

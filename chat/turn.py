@@ -12,7 +12,7 @@ import functools
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import anyio
 
@@ -21,20 +21,21 @@ from adapters.errors import AdapterError
 from adapters.redact import scrub_reply
 from adapters.streaming import StreamInterrupted
 from chat.app import App
-from chat.attachments import PreparedAttachments, expand_attachments, has_attachments
 from chat.compression import fit_prompt
 from chat.errors import ChatFailed, PromptTooLarge, SummariserUnavailable
 from chat.legacy_migration import migrate_if_legacy
 from chat.options import TurnOptions, check_model_name, check_prompt, check_session_id
 from chat.progress import AnswerWatch, ProgressSender
 from chat.prompt import FAILED_MARK, effective_system, output_reserve
-from chat.secrets import redact_reply, redact_request_text, redact_text
 from chat.answer import call_model, incomplete_answer, stored_answer
 from chat.turn_attachments import check_attachment_budget, prepare_attachments_for
 from store import Message, ModelSwitch, Session, SessionExists, SessionIdClash, SessionNotFound, SessionQuarantined, Summary, Usage, utc_now
 from store.blobs import BlobStore
 from store.near_match import best_near_match, near_match_warning
 from store.titles import title_from_prompt
+
+if TYPE_CHECKING:
+    from chat.attachments import PreparedAttachments
 
 log = logging.getLogger("llm_mcp_server")
 
@@ -128,11 +129,15 @@ class _Turn:
         )
         self.summary = fitted.summary
         messages, missing = fitted.prompt.messages, []
+        from chat.attachments import expand_attachments, has_attachments  # not needed to start a server
+
         if any(map(has_attachments, messages)):  # reading blobs: off the event loop
             blobs = BlobStore(self.app.store.root)
             messages, missing = await anyio.to_thread.run_sync(expand_attachments, messages, blobs)
         self.notes.extend(missing)
         request = self.options.request(self.model, messages, fitted.prompt.system)
+        from chat.secrets import redact_reply  # loaded with the first turn, not at start-up
+
         reply, echoed = redact_reply(scrub_reply(await call_model(self.adapter, request, self.watch, progress), self.adapter))
         self.notes.extend(echoed)  # a model may echo a secret: never stored nor returned
         return reply
@@ -202,6 +207,8 @@ async def run_turn(
     requested, model = model, getattr(adapter, "called", None) or model
     plan = plan_for_options(adapter, model, options)
     # Secrets are redacted before the request is built and before anything is stored.
+    from chat.secrets import redact_request_text, redact_text  # the detector loads with the first turn
+
     prompt, system, secret_notes = redact_request_text(prompt, options.system, options.allow_secrets, context=f"chat {model}")
     title = redact_text(options.title, "title")[0] if options.title else title_from_prompt(prompt)
     options = options.model_copy(update={"system": system})

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import anyio
 
 from adapters.redact import adapter_key
 from chat.app import App
-from chat.attachments import PreparedAttachments, prepare_attachments
 from chat.options import TurnOptions
 from chat.prompt import output_reserve
 from store import Message
+
+if TYPE_CHECKING:
+    from chat.attachments import PreparedAttachments
 
 
 async def prepare_attachments_for(options: TurnOptions, adapters: Sequence[object]) -> PreparedAttachments:
     """``options.files``/``images`` read and checked once (``AttachmentRefused`` if any is refused);
     the key values of ``adapters`` are redacted from the text like every secret-looking variable."""
+    from chat.attachments import PreparedAttachments, prepare_attachments  # not needed to start a server
+
     if not options.has_attachments:
         return PreparedAttachments()
     secrets = [adapter_key(adapter) for adapter in adapters]

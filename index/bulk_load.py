@@ -15,6 +15,7 @@ from index.merging import BULK_AUTOMERGE, BULK_CRISISMERGE, defer_merges, set_me
 from index import schema
 from index.schema import (
     BULK_LOADING_VERSION,
+    FILL_LISTING_COUNTS_SQL,
     FILL_SESSION_KEYS_SQL,
     FILL_TIME_BLOCKS_SQL,
     FTS_TABLES,
@@ -148,7 +149,7 @@ def bulk_load(conn: sqlite3.Connection, lock_path: Path) -> Iterator[BulkLoad]:
                 for sql in triggers:
                     conn.execute(sql)
                 conn.execute(FILL_TIME_BLOCKS_SQL.format(bits=schema.TIME_BLOCK_BITS))
-                for sql in FILL_SESSION_KEYS_SQL:
+                for sql in (*FILL_SESSION_KEYS_SQL, *FILL_LISTING_COUNTS_SQL):
                     conn.execute(sql)
                 conn.execute(f"PRAGMA user_version = {INDEX_SCHEMA_VERSION}")
             conn.execute(f"PRAGMA cache_size = {cache_size}")

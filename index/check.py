@@ -10,7 +10,7 @@ from typing import Any
 
 from index.models import IndexDifference
 from index.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, SWITCH_COLUMNS, message_rows, session_row, switch_rows
-from index.schema import BULK_LOADING_VERSION, FTS_TABLES, INDEX_SCHEMA_VERSION, PENDING_HASH
+from index.schema import BULK_LOADING_VERSION, FILL_LISTING_COUNTS_SQL, FTS_TABLES, INDEX_SCHEMA_VERSION, PENDING_HASH
 
 
 
@@ -58,6 +58,28 @@ def index_file_problem(index_path: Path) -> IndexDifference | None:
             detail=f"the index has schema version {version}, this program writes {INDEX_SCHEMA_VERSION}; run scripts/reindex.py --full",
         )
     return None
+
+
+def listing_differences(conn: sqlite3.Connection) -> list[IndexDifference]:
+    """The listings' derived tables (``session_models``, ``session_tags``, ``listing_counts``)
+    against what the ``sessions`` rows say."""
+    differences = []
+    for table, select in (
+        ("session_models", "SELECT j.value, s.updated_at, s.session_id FROM sessions s, json_each(s.models_used) j"
+         " UNION SELECT current_model, updated_at, session_id FROM sessions WHERE current_model IS NOT NULL"),
+        ("session_tags", "SELECT DISTINCT j.value, s.updated_at, s.session_id FROM sessions s, json_each(s.tags) j"),
+    ):
+        extra = conn.execute(f"SELECT count(*) FROM (SELECT * FROM {table} EXCEPT SELECT * FROM ({select}))").fetchone()[0]
+        missing = conn.execute(f"SELECT count(*) FROM (SELECT * FROM ({select}) EXCEPT SELECT * FROM {table})").fetchone()[0]
+        if extra or missing:
+            detail = f"{table}: {missing} rows missing, {extra} rows too many for the sessions table"
+            differences.append(IndexDifference(kind="rows", path="index.sqlite", detail=detail))
+    expected = dict(conn.execute(" UNION ALL ".join(sql.split(" ", 3)[3] for sql in FILL_LISTING_COUNTS_SQL[1:])).fetchall())
+    actual = dict(conn.execute("SELECT key, sessions FROM listing_counts WHERE sessions != 0").fetchall())
+    if {key: n for key, n in expected.items() if n} != actual:
+        wrong = sorted(set(expected.items()) ^ set(actual.items()))[:3]
+        differences.append(IndexDifference(kind="rows", path="index.sqlite", detail=f"listing_counts differ from the sessions: {wrong}"))
+    return differences
 
 
 def compare(
@@ -130,6 +152,7 @@ def compare(
         differences.append(
             IndexDifference(kind="extra", path=f"sessions/{session_id}.json", session_id=session_id, detail="orphan message rows")
         )
+    differences.extend(listing_differences(conn))
     for table in FTS_TABLES:
         try:
             conn.execute(f"INSERT INTO {table}({table}, rank) VALUES ('integrity-check', 1)")

@@ -62,6 +62,7 @@ class IndexConnection:
                 # A full rebuild died mid-way (no FTS triggers): start again from empty tables.
                 retry_busy(lambda: reset_schema(conn, self.lock_path))
                 self.needs_rebuild = True
+                self.pending.starting()  # index_pending >= 1 until the catch-up has counted the files
             return conn
         if self.conn is not None:
             self.conn.close()
@@ -73,7 +74,12 @@ class IndexConnection:
         # A new file (ours or made by another process that has not filled it yet) needs a sync.
         if created or (conn.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None and scan_names(self.layout.sessions)):
             self.needs_rebuild = True
+            self.pending.starting()  # index_pending >= 1 until the catch-up has counted the files
         return conn
+
+    def replaced(self) -> bool:
+        """True if the open connection's file was deleted or replaced since it was opened."""
+        return self.conn is not None and file_identity(self.db_path) != self._identity
 
     def recovering(self, action: Callable[[], T]) -> T:
         """Run ``action``; if the index file is damaged (truncated, garbage), drop it and run again.

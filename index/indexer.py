@@ -209,8 +209,15 @@ class Indexer:
         return self._turn.reflects(path)
 
     def pending_files(self) -> int:
-        """Session files written but not yet reflected in the index (0 when current): ``index_pending``."""
-        return self._db.pending.count()
+        """Session files written but not yet reflected in the index (0 when current): ``index_pending``.
+
+        At least 1 from the moment the index file was deleted or replaced under this indexer
+        until its catch-up has counted the files to index again.
+        """
+        pending = self._db.pending.count()
+        if pending == 0 and self._db.replaced():
+            return 1
+        return pending
 
     def signature_matches(self) -> bool:
         """True if every file in ``sessions/`` has the (mtime_ns, size, inode) the index recorded.

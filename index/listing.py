@@ -63,8 +63,23 @@ def name_match(query: str) -> str:
     return " ".join(f'"{word}"*' for word in words)
 
 
-def _plan(filters: ListingFilters) -> tuple[str, str, list[Any]]:
-    """(FROM … WHERE …, ORDER BY …, args): the most selective filter drives, the rest are checked."""
+def _count_key(filters: ListingFilters) -> str | None:
+    """The ``listing_counts`` key holding the total of ``filters``, if one does (one filter, no range)."""
+    if filters.query is not None or filters.since is not None or filters.until is not None:
+        return None
+    keys = [f"{prefix}:{value}" for prefix, value in (("m", filters.model), ("t", filters.tag), ("g", filters.group_id)) if value is not None]
+    return "" if not keys else keys[0] if len(keys) == 1 else None
+
+
+def _counted(conn: sqlite3.Connection, key: str) -> int:
+    row = conn.execute("SELECT sessions FROM listing_counts WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else 0
+
+
+def _plan(filters: ListingFilters, conn: sqlite3.Connection | None = None, *, counting: bool = False) -> tuple[str, str, list[Any]]:
+    """(FROM … WHERE …, ORDER BY …, args): the most selective filter drives, the rest are checked
+    (between a tag and a model, the one with fewer sessions, when ``conn`` can say).
+    ``counting``: for ``count(*)``, without the join to ``sessions`` when no filter needs it."""
     where: list[str] = []
     args: list[Any] = []
     driver, driving_key = "s", None
@@ -73,8 +88,13 @@ def _plan(filters: ListingFilters) -> tuple[str, str, list[Any]]:
         where.append("sessions_names MATCH ?")
         args.append(name_match(filters.query))
     elif filters.group_id is None and (filters.tag is not None or filters.model is not None):
-        table, driving_key = ("session_tags", "tag") if filters.tag is not None else ("session_models", "model")
+        by_tag = filters.tag is not None
+        if by_tag and filters.model is not None and conn is not None:
+            by_tag = _counted(conn, f"t:{filters.tag}") <= _counted(conn, f"m:{filters.model}")
+        table, driving_key = ("session_tags", "tag") if by_tag else ("session_models", "model")
         source, driver = f"{table} k CROSS JOIN sessions s ON s.session_id = k.session_id", "k"
+        if counting:
+            source = f"{table} k"
         where.append(f"k.{driving_key} = ?")
         args.append(filters.tag if driving_key == "tag" else filters.model)
     else:
@@ -86,7 +106,8 @@ def _plan(filters: ListingFilters) -> tuple[str, str, list[Any]]:
         if value is None or key == driving_key:
             continue
         where.append(
-            f"EXISTS (SELECT 1 FROM {table} x WHERE x.{key} = ? AND x.updated_at = s.updated_at AND x.session_id = s.session_id)"
+            f"EXISTS (SELECT 1 FROM {table} x WHERE x.{key} = ? AND x.updated_at = {driver}.updated_at"
+            f" AND x.session_id = {driver}.session_id)"
         )
         args.append(value)
     if filters.since is not None:
@@ -112,12 +133,16 @@ def list_page(conn: sqlite3.Connection, filters: ListingFilters, limit: int, off
     and how many match. Run inside one read transaction so page and total agree."""
     if filters.since is not None and filters.until is not None and filters.since > filters.until:
         raise InvalidQuery("since is later than until: nothing can match")
-    source, order, args = _plan(filters)
+    source, order, args = _plan(filters, conn)
     rows = conn.execute(f"SELECT {_COLUMNS} FROM {source} {order} LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
+    key = _count_key(filters)
     if offset == 0 and len(rows) < limit:
         total = len(rows)
+    elif key is not None:
+        total = _counted(conn, key)
     else:
-        total = conn.execute(f"SELECT count(*) FROM {source}", args).fetchone()[0]
+        counted, _, count_args = _plan(filters, conn, counting=True)
+        total = conn.execute(f"SELECT count(*) FROM {counted}", count_args).fetchone()[0]
     return SessionPage(sessions=[_listed(row) for row in rows], total=total, limit=limit, offset=offset)
 
 

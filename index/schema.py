@@ -126,6 +126,9 @@ _SESSION_KEY_ROWS = {
     "session_models": ("model", (("json_each(s.models_used) j", "j.value"), ("(SELECT 1) WHERE s.current_model IS NOT NULL", "s.current_model"))),
     "session_tags": ("tag", (("json_each(s.tags) j", "j.value"),)),
 }
+# The ``sessions`` columns a key table is made from: when none changed (a chat turn), only the
+# rows' ``updated_at`` moves (no delete and insert, no count changes).
+_SESSION_KEY_COLUMNS = {"session_models": ("models_used", "current_model"), "session_tags": ("tags",)}
 
 
 def _keys_of(row: str, source: str, value: str) -> str:
@@ -133,7 +136,11 @@ def _keys_of(row: str, source: str, value: str) -> str:
     return f"SELECT {value.replace('s.', row)}, {row}updated_at, {row}session_id FROM {source.replace('s.', row)}"
 
 
-SESSION_KEY_TABLES = tuple(_SESSION_KEY_ROWS)
+def _changed(table: str) -> str:
+    return " OR ".join(f"old.{column} IS NOT new.{column}" for column in _SESSION_KEY_COLUMNS[table])
+
+
+SESSION_KEY_TABLES = (*_SESSION_KEY_ROWS, "listing_counts")
 _SESSION_KEYS_SQL = "".join(
     f"""
 CREATE TABLE IF NOT EXISTS "{table}" (
@@ -147,9 +154,13 @@ END;
 CREATE TRIGGER IF NOT EXISTS "{table}_ad" AFTER DELETE ON "sessions" BEGIN
   DELETE FROM "{table}" WHERE session_id = old.session_id;
 END;
-CREATE TRIGGER IF NOT EXISTS "{table}_au" AFTER UPDATE ON "sessions" BEGIN
+CREATE TRIGGER IF NOT EXISTS "{table}_au" AFTER UPDATE ON "sessions" WHEN {_changed(table)} BEGIN
   DELETE FROM "{table}" WHERE session_id = old.session_id;
 {"".join(f'  INSERT OR IGNORE INTO "{table}" {_keys_of("new.", source, value)};' for source, value in sources)}
+END;
+CREATE TRIGGER IF NOT EXISTS "{table}_au_time" AFTER UPDATE OF "updated_at" ON "sessions"
+WHEN NOT ({_changed(table)}) AND old.updated_at IS NOT new.updated_at BEGIN
+  UPDATE "{table}" SET updated_at = new.updated_at WHERE session_id = old.session_id;
 END;
 """
     for table, (key, sources) in _SESSION_KEY_ROWS.items()
@@ -162,6 +173,44 @@ FILL_SESSION_KEYS_SQL = [
         *(f'INSERT OR IGNORE INTO "{table}" SELECT {value}, s.updated_at, s.session_id FROM sessions s, {source}' for source, value in sources),
     )
 ]
+# ``listing_counts``: how many sessions each listing without a range has (key '' for all,
+# 'm:<model>', 't:<tag>', 'g:<group id>'), so its ``total`` is one lookup instead of a count of
+# thousands of index entries. Kept by triggers on ``sessions`` and the key tables; a bulk load
+# fills it at its end (``FILL_LISTING_COUNTS_SQL``).
+_COUNT = "INSERT INTO listing_counts SELECT {key}, {delta} WHERE {when} ON CONFLICT (key) DO UPDATE SET sessions = sessions + {delta};"
+_LISTING_COUNTS_SQL = f"""
+CREATE TABLE IF NOT EXISTS "listing_counts" ("key" TEXT PRIMARY KEY, "sessions" INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS "listing_counts_sessions_ai" AFTER INSERT ON "sessions" BEGIN
+  {_COUNT.format(key="''", delta=1, when="1")}
+  {_COUNT.format(key="'g:' || new.group_id", delta=1, when="new.group_id IS NOT NULL")}
+END;
+CREATE TRIGGER IF NOT EXISTS "listing_counts_sessions_ad" AFTER DELETE ON "sessions" BEGIN
+  {_COUNT.format(key="''", delta=-1, when="1")}
+  {_COUNT.format(key="'g:' || old.group_id", delta=-1, when="old.group_id IS NOT NULL")}
+END;
+CREATE TRIGGER IF NOT EXISTS "listing_counts_sessions_au" AFTER UPDATE OF "group_id" ON "sessions"
+WHEN old.group_id IS NOT new.group_id BEGIN
+  {_COUNT.format(key="'g:' || old.group_id", delta=-1, when="old.group_id IS NOT NULL")}
+  {_COUNT.format(key="'g:' || new.group_id", delta=1, when="new.group_id IS NOT NULL")}
+END;
+""" + "".join(
+    f"""
+CREATE TRIGGER IF NOT EXISTS "listing_counts_{table}_ai" AFTER INSERT ON "{table}" BEGIN
+  {_COUNT.format(key=f"'{prefix}:' || new.{key}", delta=1, when="1")}
+END;
+CREATE TRIGGER IF NOT EXISTS "listing_counts_{table}_ad" AFTER DELETE ON "{table}" BEGIN
+  {_COUNT.format(key=f"'{prefix}:' || old.{key}", delta=-1, when="1")}
+END;
+"""
+    for table, key, prefix in (("session_models", "model", "m"), ("session_tags", "tag", "t"))
+)
+FILL_LISTING_COUNTS_SQL = [
+    'DELETE FROM "listing_counts"',
+    "INSERT INTO listing_counts SELECT '', count(*) FROM sessions",
+    "INSERT INTO listing_counts SELECT 'g:' || group_id, count(*) FROM sessions WHERE group_id IS NOT NULL GROUP BY group_id",
+    "INSERT INTO listing_counts SELECT 'm:' || model, count(*) FROM session_models GROUP BY model",
+    "INSERT INTO listing_counts SELECT 't:' || tag, count(*) FROM session_tags GROUP BY tag",
+]
 _SESSION_NAMES_SQL = f"""
 CREATE VIEW IF NOT EXISTS "sessions_name_words" AS SELECT session_rowid, coalesce(title, '') || ' ' || session_id AS words FROM sessions;
 CREATE VIRTUAL TABLE IF NOT EXISTS "sessions_names" USING FTS5 (
@@ -173,7 +222,7 @@ END;
 CREATE TRIGGER IF NOT EXISTS "sessions_names_ad" AFTER DELETE ON "sessions" BEGIN
   INSERT INTO "sessions_names" ("sessions_names", rowid, "words") VALUES ('delete', old.session_rowid, coalesce(old.title, '') || ' ' || old.session_id);
 END;
-CREATE TRIGGER IF NOT EXISTS "sessions_names_au" AFTER UPDATE ON "sessions" BEGIN
+CREATE TRIGGER IF NOT EXISTS "sessions_names_au" AFTER UPDATE OF "title" ON "sessions" WHEN old.title IS NOT new.title BEGIN
   INSERT INTO "sessions_names" ("sessions_names", rowid, "words") VALUES ('delete', old.session_rowid, coalesce(old.title, '') || ' ' || old.session_id);
   INSERT INTO "sessions_names" (rowid, "words") VALUES (new.session_rowid, coalesce(new.title, '') || ' ' || new.session_id);
 END;
@@ -292,6 +341,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(_FTS_SQL.format(fts="sessions_trigram", table="sessions", column="title", tokenize="trigram", options=""))
     conn.executescript(_TIME_BLOCKS_SQL.format(bits=TIME_BLOCK_BITS))
     conn.executescript(_SESSION_KEYS_SQL)
+    conn.executescript(_LISTING_COUNTS_SQL)
     conn.executescript(_SESSION_NAMES_SQL)
     defer_merges(conn, FTS_TABLES)
     conn.execute(f"PRAGMA user_version = {INDEX_SCHEMA_VERSION}")

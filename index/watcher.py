@@ -70,11 +70,15 @@ class IndexWatcher:
         reconcile_seconds: float = 120.0,
         max_delay_seconds: float | None = None,
         indexer: Indexer | None = None,
+        start_delay_seconds: float = 0.0,
     ) -> None:
         self.root = Path(root)
         self.debounce_seconds = debounce_seconds
         self.max_delay_seconds = max(MAX_DELAY_SECONDS, debounce_seconds) if max_delay_seconds is None else max_delay_seconds
         self.reconcile_seconds = reconcile_seconds
+        # The server waits this long before its catch-up (a stat of every file) competes with
+        # answering the first requests; index_pending is at least 1 meanwhile.
+        self.start_delay_seconds = start_delay_seconds
         # A server passes its own Indexer: one write connection and one checkpointer per process.
         self._owns_indexer = indexer is None
         self.indexer = Indexer(self.root) if indexer is None else indexer
@@ -203,9 +207,17 @@ class IndexWatcher:
     def _run(self) -> None:
         # The catch-up runs here, never on the start-up path: the tools answer meanwhile, with
         # index_pending saying how much is left (index.pending logs the progress).
+        if self.start_delay_seconds > 0:
+            self.indexer.pending.starting()
+            with self._condition:
+                self._condition.wait_for(lambda: self._stopping, timeout=self.start_delay_seconds)
         # After a failure, an incremental sync (at most once a second) catches up on what the
         # failed work would have done: the failed files' stat differs from the files table.
-        resync = not self._guarded("initial sync", self.indexer.sync)
+        resync = False
+        if self._stopping:
+            self.indexer.pending.end()
+        else:
+            resync = not self._guarded("initial sync", self.indexer.sync)
         last_reconcile = time.monotonic()
         while True:
             batch = self._take_batch()

@@ -4,7 +4,8 @@
 Runs ``python server.py --root ROOT`` (or the ``--server`` given, e.g. an older checkout, for
 before/after figures from the same command) against a corpus made by ``make_corpus.py`` (written
 here if ``ROOT/sessions`` is missing), plus one 1,000-message session. The index is brought up to
-date with the server's own code in a subprocess first, so what is timed is a server at rest.
+date with the server's own code in a subprocess first, and the timing waits for ``index_pending``
+0, so what is timed is a server at rest.
 Each operation gets one untimed warm-up call, then up to ``--repeat`` timed calls within
 ``--budget`` seconds (a slow one gets fewer samples, never fewer than one; a warm-up slower
 than the budget is the one sample). Start-up is timed
@@ -141,11 +142,23 @@ async def _timed(call: Callable[[], Awaitable[Any]], repeat: int, budget: float)
     return durations, result
 
 
+async def _until_current(client: Any, timeout: float = 900.0) -> None:
+    """Wait until the server's index has caught up (``index_pending`` 0; older servers have none)."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        result = await client.call_tool("list_sessions", {"limit": 1})
+        if (result.structured_content or {}).get("index_pending", 0) == 0:
+            return
+        await anyio.sleep(0.1)
+    raise RuntimeError("the server's index did not catch up")
+
+
 async def _tools(server_py: Path, root: Path, ops: list[tuple[str, str, dict[str, Any]]], repeat: int, budget: float) -> list[ToolRow]:
     from mcp import Client
 
     rows: list[ToolRow] = []
     async with Client(_params(server_py, root), read_timeout_seconds=600) as client:
+        await _until_current(client)
         for name, tool, arguments in ops:
             if tool == "resources/list":
                 durations, _ = await _timed(client.list_resources, repeat, budget)

@@ -14,7 +14,7 @@ from store.blobs import sha256_hex
 from tests.attachment_helpers import PNG, write
 from tests.fakes import FakeAnthropic, FakeOpenAI, fake_anthropic, fake_openai  # noqa: F401
 from tests.chat.test_attachments_chat import call, call_error, repo, stored_user, wired  # noqa: F401
-from chat import turn_attachments
+import chat.attachments as attachments  # where the turn looks prepare_attachments up, at each call
 
 MODELS = ["gpt-4o", "claude-sonnet-4-5"]
 
@@ -24,13 +24,13 @@ def test_files_are_read_once_and_every_model_sees_them(
 ) -> None:
     app, mcp = wired
     reads: list[tuple[Any, ...]] = []
-    original = turn_attachments.prepare_attachments
+    original = attachments.prepare_attachments
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         reads.append(args)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(turn_attachments, "prepare_attachments", counting)
+    monkeypatch.setattr(attachments, "prepare_attachments", counting)
     app_py, image = repo / "src" / "app.py", repo / "assets" / "logo.png"
     fake_openai.enqueue_reply("fine by gpt")
     fake_anthropic.enqueue_reply("fine by claude")

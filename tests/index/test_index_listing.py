@@ -141,3 +141,17 @@ def test_each_filter_is_an_index_read(tmp_path: Path) -> None:
             source, order, args = _plan(filters)
             steps = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN SELECT {_COLUMNS} FROM {source} {order} LIMIT 5", args)]
             assert not any("TEMP B-TREE" in step or (step.startswith("SCAN") and "USING" not in step) for step in steps), (filters, steps)
+
+
+def test_check_reports_listing_tables_out_of_step_with_the_sessions(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    store.create("one", title="Walrus", model="kimi-k2")
+    store.set_tags("one", ["bug"])
+    with Indexer(tmp_path) as indexer:
+        indexer.sync()
+        assert indexer.check() == []
+        conn = indexer.connection
+        conn.execute("UPDATE listing_counts SET sessions = 5 WHERE key = 't:bug'")
+        conn.execute("DELETE FROM session_models")
+        details = [difference.detail for difference in indexer.check()]
+    assert any("listing_counts" in detail for detail in details) and any("session_models" in detail for detail in details)

@@ -263,8 +263,9 @@ def corpus(store: SessionStore) -> None:
 
 
 # Three per full-text table (insert, delete, update on its content table), two for the time
-# blocks and three for each of the listings' key tables (session_models, session_tags).
-ALL_TRIGGERS = 23
+# blocks, four for each of the listings' key tables (session_models, session_tags) and seven
+# for listing_counts.
+ALL_TRIGGERS = 32
 
 
 def fts_counts(root: Path) -> dict[str, int]:

@@ -7,6 +7,7 @@ from the session files, searches answer again, and the session files are never t
 from __future__ import annotations
 
 import os
+import time
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -30,8 +31,10 @@ def _checkpoint(db: Path) -> None:
 
 
 def _truncate_half(db: Path) -> None:
+    # A third, in fact: the tables a search reads must lie in the lost part for the damage to
+    # show (with the listing tables of index schema 6, half of a small index kept them all).
     with db.open("r+b") as handle:
-        handle.truncate(db.stat().st_size // 2)
+        handle.truncate(db.stat().st_size // 3)
 
 
 def _truncate_zero(db: Path) -> None:
@@ -76,11 +79,16 @@ def test_index_damage_while_the_server_runs_is_rebuilt_and_sessions_are_untouche
             for name, damage in DAMAGES.items():
                 _checkpoint(db)
                 damage(db)
-                # Answered at once from what is indexed (index_pending > 0) while the index is rebuilt.
-                def found() -> list[str]:
-                    return sorted(hit["session_id"] for hit in client.call("search_sessions", query="quokkafish", role="user")["hits"])
-
-                wait_until(lambda: found() == sorted(sids), timeout=60, what=f"{name}: the rebuilt index finds every session")
+                # Answered at once from what is indexed (index_pending > 0 while the watcher
+                # rebuilds in the background), then complete.
+                deadline = time.monotonic() + 60
+                while True:
+                    result = client.call("search_sessions", query="quokkafish", role="user")
+                    if sorted(hit["session_id"] for hit in result["hits"]) == sorted(sids):
+                        break
+                    assert result["index_pending"] > 0, (name, result)
+                    assert time.monotonic() < deadline, f"{name}: the index was not rebuilt"
+                    time.sleep(0.1)
                 assert session_files(root) == before, f"{name}: session files changed"
                 # The server keeps working after the repair: a new chat lands in the index too.
                 sid = client.call("chat", prompt=f"wombatquill after {name}", model="gpt-4o")["session_id"]

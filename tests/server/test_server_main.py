@@ -5,6 +5,7 @@ themselves run in subprocesses in ``test_mcp_stdio.py``.)
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -69,7 +70,11 @@ def test_main_cleans_up_runs_the_watcher_and_stops_it(tmp_path: Path, monkeypatc
 
     def fake_run(self: MCPServer, transport: str = "stdio", **kwargs: Any) -> None:
         seen["transport"], seen["kwargs"] = transport, kwargs
-        assert not stale.exists()
+        # Removed in the background, after the first requests could be answered.
+        deadline = time.monotonic() + 10
+        while stale.exists():
+            assert time.monotonic() < deadline, "the stale temp file was not removed"
+            time.sleep(0.02)
         # The watcher indexes a file written by someone else while the server runs.
         other = SessionStore(root)
         other.create("written-elsewhere")
@@ -147,14 +152,24 @@ def test_main_freezes_start_up_objects_and_raises_the_gc_thresholds(tmp_path: Pa
     assert seen["threshold"] == (YOUNG_THRESHOLD, *OLDER_THRESHOLDS)
 
 
-def test_main_loads_the_price_table_before_freezing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The genai-prices table is start-up data: loaded before ``tune_for_serving`` freezes it."""
+def test_main_loads_the_price_table_after_start_up_and_freezes_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The genai-prices table is start-up data, loaded off the start-up path (the first requests
+    need it not) and then frozen like the rest of start-up."""
     import chat.pricing
     import utils.gc_tuning
 
     order: list[str] = []
-    monkeypatch.setattr(chat.pricing, "load_prices", lambda: order.append("prices"))
+    loaded = threading.Event()
+    monkeypatch.setattr(server, "START_DELAY_SECONDS", 0.05)
+    monkeypatch.setattr(chat.pricing, "load_prices", lambda: (order.append("prices"), loaded.set()))
     monkeypatch.setattr(utils.gc_tuning, "tune_for_serving", lambda: order.append("freeze"))
-    monkeypatch.setattr(MCPServer, "run", lambda self, transport="stdio", **kwargs: order.append("run"))
+    monkeypatch.setattr(gc, "freeze", lambda: order.append("freeze prices"))
+
+    def run(self: MCPServer, transport: str = "stdio", **kwargs: Any) -> None:
+        order.append("run")
+        assert loaded.wait(10)
+        time.sleep(0.05)
+
+    monkeypatch.setattr(MCPServer, "run", run)
     assert server.main(["--root", str(tmp_path / "root")]) == 0
-    assert order == ["prices", "freeze", "run"]
+    assert order[:2] == ["freeze", "run"] and order[2:] == ["prices", "freeze prices"]
