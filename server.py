@@ -335,6 +335,9 @@ class SessionTools:
             query=query, model=model, tag=tag, group_id=group_id,
             since=_parse_time(since, "since"), until=_parse_time(until, "until", end_of_day=True),
         )
+        # Read before and after the listing: 0 then means every catch-up commit is visible to it
+        # and the read found no damaged index (which the reader replaces by an empty one).
+        pending = self.app.index_pending()
         try:
             if self.app.reader is not None:
                 page = self.app.reader.list_sessions(filters, limit, offset)
@@ -343,7 +346,7 @@ class SessionTools:
         except InvalidQuery as exc:
             raise InvalidToolArgument(str(exc)) from exc
         result = page.model_dump(mode="json")
-        result.update(quarantined=[], refused=[], index_pending=self.app.index_pending())
+        result.update(quarantined=[], refused=[], index_pending=max(pending, self.app.index_pending()))
         return result
 
     def get_session(
@@ -391,13 +394,14 @@ class SessionTools:
         if self.app.reader is None:
             raise StoreError("search is not available: the index is not configured in this server")
         after, before = _parse_time(since, "since"), _parse_time(until, "until", end_of_day=True)
+        pending = self.app.index_pending()  # before the search (see list_sessions)
         try:
             hits = self.app.reader.search(
                 query, model=model, role=role, session_id=session_id, since=after, until=before, limit=limit, offset=offset
             )
         except InvalidQuery as exc:  # the index's documented refusals: an unusable query, since after until
             raise InvalidToolArgument(str(exc)) from exc
-        return {"hits": [_as_dict(hit) for hit in hits], "index_pending": self.app.index_pending()}
+        return {"hits": [_as_dict(hit) for hit in hits], "index_pending": max(pending, self.app.index_pending())}
 
     def model_switch_history(
         self, session_id: str | None = None, model: str | None = None, limit: int = 100, offset: int = 0
@@ -413,10 +417,11 @@ class SessionTools:
             validate_session_id(session_id)
         if self.app.reader is None:
             raise StoreError("model switch history is not available: the index is not configured in this server")
+        pending = self.app.index_pending()  # before the query (see list_sessions)
         page = self.app.reader.model_switch_page(session_id=session_id, model=model, limit=limit, offset=offset)
         return {
             "switches": [_as_dict(item) for item in page.switches],
-            "total": page.total, "limit": limit, "offset": offset, "index_pending": self.app.index_pending(),
+            "total": page.total, "limit": limit, "offset": offset, "index_pending": max(pending, self.app.index_pending()),
         }
 
     def list_models(self, ) -> dict[str, Any]:
