@@ -559,7 +559,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"server.py: cannot use session root {root}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     # Work that scales with the store, or is not needed by the first requests, starts after them.
-    threading.Thread(target=after_start, args=(app.store,), name="after-start", daemon=True).start()
+    threading.Thread(target=after_start, args=(app.store, START_DELAY_SECONDS), name="after-start", daemon=True).start()
     server = build_server(app, auth)
     from utils.gc_tuning import tune_for_serving
 

@@ -84,8 +84,9 @@ class _LazyReader:
     Opened with ``build=False``: a read never syncs (the watcher catches up in the background).
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, pending: Any = None) -> None:
         self._root = root
+        self._pending = pending  # the writer's index.pending.PendingFiles
         self._opening = threading.Lock()
         self._index: Any = None
 
@@ -94,7 +95,7 @@ class _LazyReader:
             if self._index is None:
                 from index import SearchIndex
 
-                self._index = SearchIndex(self._root, build=False)
+                self._index = SearchIndex(self._root, build=False, pending=self._pending)
             return self._index
 
     def search(self, query: str, **filters: Any) -> list[Any]:
@@ -160,7 +161,7 @@ def default_app(root: Path, legacy_root: Path | None = None) -> App:
         context_window=_context_window,
         estimate_tokens=_estimate_tokens,
         index=indexer,
-        reader=_LazyReader(root),
+        reader=_LazyReader(root, indexer.pending),
         pending=indexer.pending_files,
         list_models=_list_models,
         migrate_legacy=_migrate_legacy,

@@ -65,6 +65,9 @@ def list_sessions(
         query=query, model=model, tag=tag, group_id=group_id,
         since=parse_time(since, "since"), until=parse_time(until, "until", end_of_day=True),
     )
+    # Read before and after the listing: 0 then means every catch-up commit is visible to it
+    # and the read found no damaged index (which the reader replaces by an empty one).
+    pending = app.index_pending()
     try:
         if app.reader is not None:
             page = app.reader.list_sessions(filters, limit, offset)
@@ -73,7 +76,7 @@ def list_sessions(
     except InvalidQuery as exc:
         raise InvalidToolArgument(str(exc)) from exc
     result = page.model_dump(mode="json")
-    result.update(quarantined=[], refused=[], index_pending=app.index_pending())
+    result.update(quarantined=[], refused=[], index_pending=max(pending, app.index_pending()))
     return result
 
 
@@ -100,11 +103,12 @@ def search_sessions(
         validate_session_id(session_id)
     reader = _reader(app, "search")
     after, before = parse_time(since, "since"), parse_time(until, "until", end_of_day=True)
+    pending = app.index_pending()  # before the search (see list_sessions)
     try:
         hits = reader.search(query, model=model, role=role, session_id=session_id, since=after, until=before, limit=limit, offset=offset)
     except InvalidQuery as exc:  # the index's documented refusals: an unusable query, since after until
         raise InvalidToolArgument(str(exc)) from exc
-    return {"hits": [as_dict(hit) for hit in hits], "index_pending": app.index_pending()}
+    return {"hits": [as_dict(hit) for hit in hits], "index_pending": max(pending, app.index_pending())}
 
 
 def model_switch_history(app: App, session_id: str | None, model: str | None, limit: int, offset: int) -> dict[str, Any]:
@@ -112,10 +116,12 @@ def model_switch_history(app: App, session_id: str | None, model: str | None, li
     check_page(limit, offset)
     if session_id is not None:
         validate_session_id(session_id)
-    page = _reader(app, "model switch history").model_switch_page(session_id=session_id, model=model, limit=limit, offset=offset)
+    reader = _reader(app, "model switch history")
+    pending = app.index_pending()  # before the query (see list_sessions)
+    page = reader.model_switch_page(session_id=session_id, model=model, limit=limit, offset=offset)
     return {
         "switches": [as_dict(item) for item in page.switches],
-        "total": page.total, "limit": limit, "offset": offset, "index_pending": app.index_pending(),
+        "total": page.total, "limit": limit, "offset": offset, "index_pending": max(pending, app.index_pending()),
     }
 
 

@@ -33,7 +33,7 @@ T = TypeVar("T")
 class IndexConnection:
     """The connection of one indexer and the state its jobs share; thread-safe through ``lock``."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, pending: PendingFiles | None = None) -> None:
         self.root = Path(root)
         self.layout = Layout(self.root)
         self.db_path = self.layout.index
@@ -42,7 +42,7 @@ class IndexConnection:
         self.turns = TurnHandoff(self.lock)
         self.needs_rebuild = False
         # Files not yet in the index (``index_pending``): a sync's catch-up and the watcher's queue.
-        self.pending = PendingFiles()
+        self.pending = pending if pending is not None else PendingFiles()
         self.attachment_text = BlobTexts(self.root)
         # Checkpoints run on its thread, not inside a chat turn's COMMIT.
         self.checkpointer = WalCheckpointer(self.db_path)

@@ -44,8 +44,10 @@ class Indexer:
     (``index.handoff``): the server's turns and its watcher share one indexer.
     """
 
-    def __init__(self, root: Path | str) -> None:
-        self._db = IndexConnection(root)
+    def __init__(self, root: Path | str, pending: PendingFiles | None = None) -> None:
+        """``pending``: share another indexer's count (a reader that finds the index damaged
+        and replaces it then says so in the writer's ``index_pending``)."""
+        self._db = IndexConnection(root, pending)
         self.root = self._db.root
         self.layout = self._db.layout
         self.db_path = self._db.db_path

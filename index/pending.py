@@ -65,10 +65,12 @@ class PendingFiles:
         if remaining:
             log.info("index catch-up: %d session files to index", remaining)
 
-    def one_done(self) -> None:
+    def done(self, files: int = 1) -> None:
+        """``files`` more are in the index (call it after their transaction committed: a reader
+        that saw ``count()`` fall must find them)."""
         with self._lock:
-            self._catch_up = max(0, self._catch_up - 1)
-            self._done += 1
+            self._catch_up = max(0, self._catch_up - files)
+            self._done += files
             now = time.monotonic()
             due = self._catch_up and now - self._logged_at >= PROGRESS_LOG_SECONDS
             if due:

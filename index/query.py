@@ -15,6 +15,7 @@ from index.database import is_busy, retry_busy, retry_rebuilding
 from index.fts_query import clean, has_cjk, phrase_fallback, prefix_query, substring_query
 from index.indexer import Indexer
 from index.listing import ListingFilters, SessionPage, list_page
+from index.pending import PendingFiles
 from index.models import IndexStats, InvalidQuery, RecentSession, SearchHit, SwitchPage, SwitchRecord
 from index.ranking import (
     MESSAGES_TRIGRAMS,
@@ -60,12 +61,13 @@ class SearchIndex:
     (except to (re)build a missing index).
     """
 
-    def __init__(self, root: Path | str, *, rank_window: int | None = None, build: bool = True) -> None:
+    def __init__(self, root: Path | str, *, rank_window: int | None = None, build: bool = True, pending: PendingFiles | None = None) -> None:
         """``rank_window``: see ``RANK_WINDOW``; default ``configured_rank_window()``.
 
         ``build=False`` (the server): never sync on a read. A missing or damaged index is
         recreated empty and answered from as it is; the process's watcher fills it in the
         background (``index_pending`` says how far it is), so no tool call waits for a rebuild.
+        ``pending``: the writer's count, so that a read which replaced a damaged file says so.
         """
         if rank_window is None:
             rank_window = configured_rank_window()
@@ -73,7 +75,7 @@ class SearchIndex:
             raise ValueError(f"rank_window must be a positive integer, got {rank_window!r}")
         self.root = Path(root)
         self.rank_window = rank_window
-        self._indexer = Indexer(self.root)
+        self._indexer = Indexer(self.root, pending)
         self._lock = threading.RLock()
         self._build = build
         if build:

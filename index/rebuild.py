@@ -82,12 +82,12 @@ def write_all(
                             fresh = []
                             index_one(db, conn, item.rel, known.get(item.rel), "full", report)
                         done += 1
-                        db.pending.one_done()
                         if progress is not None:
                             progress(done, len(names))
                     _write_fresh(conn, fresh, source, report, load)
                     if number % FTS_BATCH_CHUNKS == 0:
                         load.index_new_rows()
+                db.pending.done(len(prepared.files))
                 db.after_write(conn)
     finally:
         tables.detach()

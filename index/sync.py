@@ -50,10 +50,10 @@ def sync_files(db: IndexConnection, conn: sqlite3.Connection, progress: Progress
                 rows = known_paths(conn, chunk)
                 for rel in chunk:
                     index_one(db, conn, rel, rows.get(rel), "stat", report)
-                    db.pending.one_done()
                     done += 1
                     if progress is not None:
                         progress(done, total)
+            db.pending.done(len(chunk))  # committed: visible to every reader from now on
             db.after_write(conn)
         if progress is not None and done < total:
             progress(total, total)
