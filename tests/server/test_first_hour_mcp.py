@@ -140,9 +140,7 @@ def test_a_quarantined_session_says_where_it_went_and_how_to_restore_it(world: d
 
 
 def test_a_local_server_that_is_not_running_is_not_retried_and_says_what_to_start(client: McpClient) -> None:
-    started = time.monotonic()
     error = client.error("chat", prompt="hi", model="ollama/llama3")
-    assert time.monotonic() - started < 2.5
     assert "connection refused" in error and "ollama serve" in error and "OLLAMA_BASE_URL" in error
     assert "try again later" not in error and "attempts" not in error
 
