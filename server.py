@@ -558,12 +558,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"server.py: cannot use session root {root}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    # Work that scales with the store, or is not needed by the first requests, starts after them.
-    threading.Thread(target=after_start, args=(app.store, START_DELAY_SECONDS), name="after-start", daemon=True).start()
     server = build_server(app, auth)
     from utils.gc_tuning import tune_for_serving
 
     tune_for_serving()  # start-up's objects are never walked by the collector again (p99 of a turn)
+    # Work that scales with the store, or is not needed by the first requests, starts after them.
+    threading.Thread(target=after_start, args=(app.store, START_DELAY_SECONDS), name="after-start", daemon=True).start()
     # SIGTERM (service managers, test harnesses) stops the server like Ctrl-C: the watcher is
     # stopped and the process exits 0.
     signal.signal(signal.SIGTERM, _stop_on_signal)

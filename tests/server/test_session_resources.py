@@ -15,7 +15,7 @@ import server
 from store import Message, Session, SessionStore
 from store.markdown import render_session
 from tests.fakes import FakeOpenAI
-from tests.hardening_helpers import McpClient, mcp_server, subprocess_env
+from tests.hardening_helpers import McpClient, mcp_server, subprocess_env, wait_until
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -60,6 +60,8 @@ def test_a_new_chat_is_listed_first_and_reads_as_the_renderer_gives_it(world: di
     result = client.call("chat", prompt="What is 2+2?", model="gpt-4o")
     assert result["usage"]["cost_usd"] > 0  # gpt-4o has a price; the fake reports 10 + 5 tokens
     sid = result["session_id"]
+    # The sessions written before the server started are indexed by its background catch-up.
+    wait_until(lambda: client.call("list_sessions", limit=1)["index_pending"] == 0, timeout=60, what="the catch-up")
     listed = client.portal.call(client.session.list_resources).resources
     assert len(listed) == server.RECENT_RESOURCES
     assert str(listed[0].uri) == f"session://{sid}" and listed[0].mime_type == "text/markdown"
