@@ -9,7 +9,6 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import sqlite_utils
 from filelock import FileLock, Timeout
 
 from index.merging import defer_merges
@@ -246,6 +245,8 @@ def _quoted(name: str) -> str:
 
 
 def create_schema(conn: sqlite3.Connection) -> None:
+    import sqlite_utils  # 50 ms of import: only when the tables are created, never on a server's start-up path
+
     db = sqlite_utils.Database(conn)
     db["sessions"].create(
         {
