@@ -563,7 +563,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     tune_for_serving()  # start-up's objects are never walked by the collector again (p99 of a turn)
     # Work that scales with the store, or is not needed by the first requests, starts after them.
-    threading.Thread(target=after_start, args=(app.store, START_DELAY_SECONDS), name="after-start", daemon=True).start()
+    stopped = threading.Event()
+    threading.Thread(target=after_start, args=(app.store, START_DELAY_SECONDS, stopped), name="after-start", daemon=True).start()
     # SIGTERM (service managers, test harnesses) stops the server like Ctrl-C: the watcher is
     # stopped and the process exits 0.
     signal.signal(signal.SIGTERM, _stop_on_signal)
@@ -576,6 +577,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 server.run("stdio")
     except KeyboardInterrupt:
         pass
+    finally:
+        stopped.set()
     log.info("server stopped")
     return 0
 

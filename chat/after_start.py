@@ -4,7 +4,7 @@ with the rest of start-up) and the store's upkeep, whose cost grows with the sto
 from __future__ import annotations
 
 import gc
-import time
+import threading
 
 from store.session_store import SessionStore
 from store.tidy import tidy
@@ -15,9 +15,11 @@ from store.tidy import tidy
 START_DELAY_SECONDS = 0.5
 
 
-def after_start(store: SessionStore, delay: float = START_DELAY_SECONDS) -> None:
-    """Run in a background thread of the server (a turn before then loads the prices itself)."""
-    time.sleep(delay)
+def after_start(store: SessionStore, delay: float = START_DELAY_SECONDS, stopped: threading.Event | None = None) -> None:
+    """Run in a background thread of the server (a turn before then loads the prices itself);
+    nothing is done if ``stopped`` is set before ``delay`` has passed (the server already ended)."""
+    if (stopped or threading.Event()).wait(delay):
+        return
     from chat.pricing import load_prices
 
     load_prices()  # the price table is start-up data, not the first priced turn's
