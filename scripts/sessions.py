@@ -46,6 +46,7 @@ from store.paths import SESSIONS_DIR_ENV, resolve_root  # noqa: E402
 from scripts import sessions_organise  # noqa: E402
 from store.errors import StoreError, WrongCase  # noqa: E402
 from utils.closed_pipe import closed_pipe_exit  # noqa: E402
+from utils.progress import ProgressBar  # noqa: E402
 from utils.dates import InvalidDate, parse_user_time  # noqa: E402
 
 DESCRIPTION = f"""\
@@ -394,11 +395,10 @@ def cmd_merge_driver(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:  # issue 30
     from chat.secrets.scan import describe_report, scan_store
 
-    def progress(done: int, total: int) -> None:
-        sys.stderr.write(f"\rscanned {done}/{total} session files" + ("\n" if done == total else ""))
-
     store = SessionStore(require_store(args.root))
-    report = scan_store(store, fix=args.fix, progress=progress if sys.stderr.isatty() else None)
+    bar = ProgressBar(sys.stderr, "scanning", unit="session files")  # drawn only on a terminal
+    report = scan_store(store, fix=args.fix, progress=bar)
+    bar.finish()
     if report.fixed_sessions and (store.root / "index.sqlite").exists():  # the index's copy of the text too
         from index import Indexer
 

@@ -1,4 +1,4 @@
-"""The one progress bar of the command lines (``reindex.py``, ``migrate_kimi.py``).
+"""The one progress bar of the command lines (``reindex.py``, ``migrate_kimi.py``, ``sessions.py scan``).
 
 Drawn only on a terminal: a log file or a pipe gets nothing (no ``\\r`` lines in a CI log or a
 ``2>file``), and the final report says what was done. On a terminal it is one line redrawn
